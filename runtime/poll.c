@@ -1,0 +1,641 @@
+/*
+ * poll.c - the runtime's single libev loop: fd readiness, deadlines,
+ * child exits and signals.  The only file that includes ev.h.
+ *
+ * Threads.  libev is not thread-safe, so the loop is guarded by one lock
+ * (mu).  Whichever thread wants events runs the loop while holding mu
+ * and the `polling` flag (an idle M blocks in it; a busy M or the monitor
+ * peeks with EVRUN_NOWAIT).  While the poller sleeps in epoll_wait the
+ * release/acquire callbacks drop mu, so other threads can add watchers
+ * meanwhile (the pattern of ev(3) "THREAD LOCKING EXAMPLE"); a change the
+ * sleeping poller must see at once (a new fd, an earlier deadline) is
+ * followed by ev_async_send, which breaks its sleep.
+ *
+ * Callbacks never run green-thread code: they claim the waiting G's wake
+ * word (rt_wake_claim) and append it to `ready`, which rt_poll() returns
+ * to the scheduler after the iteration.
+ *
+ * Deadlines.  Parked Gs' deadlines sit in a 4-ary min-heap (as Go's
+ * timers; each struct rt_timer lives on its G's stack), and one ev_timer
+ * (`tick`) is armed at the heap's minimum.  So arming a deadline later
+ * than the earliest needs no libev call and never wakes the poller, and
+ * 100,000 sleeping Gs cost one libev timer.
+ *
+ * Children.  libev reaps every child (its SIGCHLD watcher lives in the
+ * default loop, the only loop that may have ev_child watchers).  So
+ * children are created by proc.c with mu held and registered here before
+ * mu is released: no child can be reaped before its ev_child watcher
+ * exists, and its exit status is kept until rt_proc_wait() takes it.
+ *
+ * Signals.  rt_run() blocks the configured signals (and SIGCHLD) in every
+ * thread before any M starts; libev reads them through a signalfd
+ * (EVFLAG_SIGNALFD | EVFLAG_NOSIGMASK).
+ *
+ * Known limit: libev caps one blocking wait at MAX_BLOCKTIME (59.743 s)
+ * when no timer is armed, so an idle runtime wakes once a minute inside
+ * libev (and nowhere else).
+ */
+#include <ev.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rt_internal.h"
+
+struct fd_wait {
+	ev_io io;
+	struct rt_g *g;
+};
+
+struct proc_rec {
+	ev_child w;
+	pid_t pid;
+	int status;
+	bool exited;
+	bool discard;             /* exec failed: reap and forget */
+	struct rt_g *waiter;
+	struct proc_rec *next;    /* hash chain */
+};
+
+struct sig_wait {
+	const sigset_t *set;
+	struct rt_g *g;
+	struct sig_wait *next;
+};
+
+#define PROC_BUCKETS 1024
+
+/* Everything below is guarded by mu, except the atomics. */
+static struct {
+	struct ev_loop *loop;
+	struct rt_lock mu;
+	ev_async wakeup;
+	ev_timer tick;
+	_Atomic int polling;          /* a thread is inside ev_run */
+	_Atomic int blocked;          /* ... and sleeping in the kernel */
+	_Atomic int nwaiters;         /* timers + fd waits + procs + signal waiters */
+	_Atomic int64_t next_when;    /* heap minimum, INT64_MAX if empty */
+	_Atomic int64_t last_poll;
+	_Atomic uint64_t npolls;
+	int64_t sleep_until;          /* heap minimum when the poller went to sleep */
+	bool kick;                    /* the sleeping poller must be woken */
+	struct rt_g *ready_head, *ready_tail;
+	struct rt_timer **heap;
+	int nheap, capheap;
+	struct proc_rec *procs[PROC_BUCKETS];
+	ev_signal sigw[NSIG];
+	sigset_t sigs;                /* signals deliverable to rt_signal_wait */
+	bool sig_pending[NSIG];
+	struct sig_wait *sigwaiters;
+} pl;
+
+int64_t rt_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void rt_poll_lock(void)
+{
+	rt_lock(&pl.mu);
+}
+
+void rt_poll_unlock(void)
+{
+	rt_unlock(&pl.mu);
+}
+
+static void waiters_add(int n)
+{
+	atomic_fetch_add_explicit(&pl.nwaiters, n, memory_order_relaxed);
+}
+
+bool rt_poll_has_waiters(void)
+{
+	return atomic_load_explicit(&pl.nwaiters, memory_order_relaxed) > 0;
+}
+
+bool rt_poll_due(int64_t now)
+{
+	return atomic_load_explicit(&pl.next_when, memory_order_relaxed) <= now;
+}
+
+int64_t rt_poll_last(void)
+{
+	return atomic_load_explicit(&pl.last_poll, memory_order_relaxed);
+}
+
+static void ready_push(struct rt_g *g)
+{
+	g->schedlink = NULL;
+	if (pl.ready_tail)
+		pl.ready_tail->schedlink = g;
+	else
+		pl.ready_head = g;
+	pl.ready_tail = g;
+}
+
+/* ---- the deadline heap (4-ary, by when) ------------------------------- */
+
+static void heap_set(int i, struct rt_timer *t)
+{
+	pl.heap[i] = t;
+	t->idx = i;
+}
+
+static void sift_up(int i)
+{
+	struct rt_timer *t = pl.heap[i];
+	while (i > 0) {
+		int parent = (i - 1) / 4;
+		if (pl.heap[parent]->when <= t->when)
+			break;
+		heap_set(i, pl.heap[parent]);
+		i = parent;
+	}
+	heap_set(i, t);
+}
+
+static void sift_down(int i)
+{
+	struct rt_timer *t = pl.heap[i];
+	for (;;) {
+		int c = 4 * i + 1, best = -1;
+		int64_t w = t->when;
+		for (int k = c; k < c + 4 && k < pl.nheap; k++)
+			if (pl.heap[k]->when < w)
+				w = pl.heap[k]->when, best = k;
+		if (best < 0)
+			break;
+		heap_set(i, pl.heap[best]);
+		i = best;
+	}
+	heap_set(i, t);
+}
+
+/* Point the one libev timer at the heap minimum. */
+static void tick_update(void)
+{
+	int64_t min = pl.nheap ? pl.heap[0]->when : INT64_MAX;
+	atomic_store_explicit(&pl.next_when, min, memory_order_relaxed);
+	ev_timer_stop(pl.loop, &pl.tick);
+	if (pl.nheap == 0)
+		return;
+	ev_now_update(pl.loop);
+	int64_t d = min - rt_now();
+	ev_timer_set(&pl.tick, d > 0 ? (ev_tstamp)d / 1e9 : 0., 0.);
+	ev_timer_start(pl.loop, &pl.tick);
+}
+
+static void heap_remove(struct rt_timer *t)
+{
+	int i = t->idx;
+	bool was_min = i == 0;
+	struct rt_timer *last = pl.heap[--pl.nheap];
+	t->idx = -1;
+	waiters_add(-1);
+	if (last != t) {
+		heap_set(i, last);
+		sift_up(i);
+		sift_down(last->idx);
+	}
+	if (was_min)
+		tick_update();
+}
+
+void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g)
+{
+	if (pl.nheap == pl.capheap) {
+		int cap = pl.capheap ? 2 * pl.capheap : 256;
+		struct rt_timer **h = realloc(pl.heap, (size_t)cap * sizeof *h);
+		rt_assert(h, "out of memory for the timer heap");
+		pl.heap = h;
+		pl.capheap = cap;
+	}
+	t->when = when;
+	t->g = g;
+	heap_set(pl.nheap++, t);
+	sift_up(t->idx);
+	waiters_add(1);
+	if (t->idx == 0) {
+		tick_update();
+		if (atomic_load_explicit(&pl.blocked, memory_order_relaxed) && when < pl.sleep_until)
+			pl.kick = true;
+	}
+}
+
+void rt_timer_disarm(struct rt_timer *t)
+{
+	rt_lock(&pl.mu);
+	if (t->idx >= 0)
+		heap_remove(t);
+	rt_unlock(&pl.mu);
+}
+
+/* Pop every expired deadline and ready its G if the deadline wins. */
+static void timers_expire(int64_t now)
+{
+	bool changed = false;
+	while (pl.nheap && pl.heap[0]->when <= now) {
+		struct rt_timer *t = pl.heap[0];
+		struct rt_timer *last = pl.heap[--pl.nheap];
+		t->idx = -1;
+		waiters_add(-1);
+		if (last != t) {
+			heap_set(0, last);
+			sift_down(0);
+		}
+		changed = true;
+		if (rt_wake_claim(t->g)) {
+			t->g->wake_timeout = true;
+			ready_push(t->g);
+		}
+	}
+	if (changed)
+		tick_update();
+}
+
+/* Park commit: release mu after the G's context is saved; wake a
+ * sleeping poller if a change needs it. */
+int rt_poll_unlock_commit(struct rt_g *g, void *arg)
+{
+	(void)g;
+	(void)arg;
+	bool kick = pl.kick;
+	pl.kick = false;
+	rt_unlock(&pl.mu);
+	if (kick)
+		ev_async_send(pl.loop, &pl.wakeup);
+	return 1;
+}
+
+void rt_poll_wake(void)
+{
+	if (pl.loop)
+		ev_async_send(pl.loop, &pl.wakeup);
+}
+
+/* ---- running the loop ---------------------------------------------------- */
+
+static void on_release(struct ev_loop *loop)
+{
+	(void)loop;
+	pl.sleep_until = pl.nheap ? pl.heap[0]->when : INT64_MAX;
+	atomic_store_explicit(&pl.blocked, 1, memory_order_relaxed);
+	rt_unlock(&pl.mu);
+}
+
+static void on_acquire(struct ev_loop *loop)
+{
+	(void)loop;
+	rt_lock(&pl.mu);
+	atomic_store_explicit(&pl.blocked, 0, memory_order_relaxed);
+}
+
+int rt_poll(bool block, struct rt_g **list)
+{
+	*list = NULL;
+	if (atomic_load_explicit(&pl.polling, memory_order_relaxed) ||
+	    atomic_exchange_explicit(&pl.polling, 1, memory_order_acquire))
+		return -1;
+	rt_lock(&pl.mu);
+	if (block)
+		atomic_fetch_add_explicit(&pl.npolls, 1, memory_order_relaxed);
+	ev_run(pl.loop, block ? EVRUN_ONCE : EVRUN_NOWAIT);
+	int64_t now = rt_now();
+	timers_expire(now);
+	*list = pl.ready_head;
+	pl.ready_head = pl.ready_tail = NULL;
+	atomic_store_explicit(&pl.last_poll, now, memory_order_relaxed);
+	rt_unlock(&pl.mu);
+	atomic_store_explicit(&pl.polling, 0, memory_order_release);
+	return 0;
+}
+
+static void on_nothing(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop; (void)w; (void)revents;
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop; (void)w; (void)revents; /* rt_poll expires the heap */
+}
+
+/* ---- fd waits ------------------------------------------------------------ */
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct fd_wait *fw = (struct fd_wait *)w;
+	ev_io_stop(loop, w);
+	waiters_add(-1);
+	if (rt_wake_claim(fw->g)) {
+		fw->g->wake_events = (revents & EV_READ ? RT_READ : 0) |
+				(revents & EV_WRITE ? RT_WRITE : 0);
+		ready_push(fw->g);
+	}
+}
+
+static int poll_now(int fd, int events)
+{
+	struct pollfd p = { .fd = fd, .events = (short)((events & RT_READ ? POLLIN : 0) |
+			(events & RT_WRITE ? POLLOUT : 0)) };
+	if (poll(&p, 1, 0) < 0)
+		return -1;
+	int r = (p.revents & (POLLIN | POLLHUP | POLLERR) ? RT_READ : 0) |
+		(p.revents & (POLLOUT | POLLERR) ? RT_WRITE : 0);
+	r &= events;
+	if (!r) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return r;
+}
+
+int rt_fd_wait(int fd, int events, int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	events &= RT_READ | RT_WRITE;
+	if (!g || fd < 0 || !events) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (deadline != RT_NEVER && deadline <= rt_now())
+		return poll_now(fd, events);
+	struct fd_wait fw = { .g = g };
+	struct rt_timer t = { .idx = -1 };
+	rt_wake_reset(g);
+	rt_lock(&pl.mu);
+	ev_io_init(&fw.io, on_io, fd, (events & RT_READ ? EV_READ : 0) |
+			(events & RT_WRITE ? EV_WRITE : 0));
+	ev_io_start(pl.loop, &fw.io);
+	waiters_add(1);
+	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed))
+		pl.kick = true;
+	if (deadline != RT_NEVER)
+		rt_timer_arm_locked(&t, deadline, g);
+	rt_park(rt_poll_unlock_commit, NULL, "fd wait");
+	if (g->wake_timeout) {
+		rt_lock(&pl.mu);
+		if (ev_is_active(&fw.io) || ev_is_pending(&fw.io)) {
+			ev_io_stop(pl.loop, &fw.io);
+			waiters_add(-1);
+		}
+		rt_unlock(&pl.mu);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (t.idx >= 0)
+		rt_timer_disarm(&t);
+	return g->wake_events;
+}
+
+/* ---- sleeping ------------------------------------------------------------- */
+
+void rt_sleep_until(int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	rt_assert(g, "rt_sleep outside a green thread");
+	if (deadline <= rt_now())
+		return;
+	struct rt_timer t = { .idx = -1 };
+	rt_wake_reset(g);
+	rt_lock(&pl.mu);
+	rt_timer_arm_locked(&t, deadline, g);
+	rt_park(rt_poll_unlock_commit, NULL, "sleep");
+}
+
+void rt_sleep(int64_t ns)
+{
+	if (ns > 0)
+		rt_sleep_until(ns > RT_NEVER - rt_now() ? RT_NEVER - 1 : rt_now() + ns);
+}
+
+/* ---- child processes ------------------------------------------------ */
+
+static struct proc_rec **proc_slot(pid_t pid)
+{
+	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
+	while (*pp && (*pp)->pid != pid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void proc_forget(struct proc_rec **pp)
+{
+	struct proc_rec *r = *pp;
+	*pp = r->next;
+	free(r);
+	waiters_add(-1);
+}
+
+static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct proc_rec *r = (struct proc_rec *)w;
+	(void)revents;
+	ev_child_stop(loop, w);
+	if (r->discard) {
+		proc_forget(proc_slot(r->pid));
+		return;
+	}
+	r->status = w->rstatus;
+	r->exited = true;
+	if (r->waiter && rt_wake_claim(r->waiter))
+		ready_push(r->waiter);
+}
+
+int rt_proc_register_locked(pid_t pid)
+{
+	struct proc_rec *r = calloc(1, sizeof *r);
+	if (!r) {
+		errno = ENOMEM;
+		return -1;
+	}
+	r->pid = pid;
+	ev_child_init(&r->w, on_child, pid, 0);
+	ev_child_start(pl.loop, &r->w);
+	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
+	r->next = *pp;
+	*pp = r;
+	waiters_add(1);
+	return 0;
+}
+
+void rt_proc_discard_locked(pid_t pid)
+{
+	struct proc_rec **pp = proc_slot(pid);
+	if (!*pp)
+		return;
+	if ((*pp)->exited)
+		proc_forget(pp);
+	else
+		(*pp)->discard = true;
+}
+
+int rt_proc_wait(pid_t pid, int *status, int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	rt_assert(g, "rt_proc_wait outside a green thread");
+	struct rt_timer t = { .idx = -1 };
+	rt_lock(&pl.mu);
+	struct proc_rec **pp = proc_slot(pid);
+	struct proc_rec *r = *pp;
+	if (!r || r->discard || r->waiter) {
+		rt_unlock(&pl.mu);
+		errno = r ? EBUSY : ECHILD;
+		return -1;
+	}
+	if (!r->exited) {
+		if (deadline != RT_NEVER && deadline <= rt_now()) {
+			rt_unlock(&pl.mu);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		rt_wake_reset(g);
+		r->waiter = g;
+		if (deadline != RT_NEVER)
+			rt_timer_arm_locked(&t, deadline, g);
+		rt_park(rt_poll_unlock_commit, NULL, "child wait");
+		rt_lock(&pl.mu);
+		r->waiter = NULL;
+		if (t.idx >= 0)
+			heap_remove(&t);
+		if (!r->exited) {
+			rt_unlock(&pl.mu);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		pp = proc_slot(pid);
+	}
+	if (status)
+		*status = r->status;
+	proc_forget(pp);
+	rt_unlock(&pl.mu);
+	return 0;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	int sig = w->signum;
+	(void)loop;
+	(void)revents;
+	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next) {
+		struct sig_wait *sw = *pp;
+		if (sigismember(sw->set, sig) == 1 && rt_wake_claim(sw->g)) {
+			sw->g->wake_events = sig;
+			ready_push(sw->g);
+			*pp = sw->next;
+			waiters_add(-1);
+			return;
+		}
+	}
+	pl.sig_pending[sig] = true;
+}
+
+static int sig_take_pending(const sigset_t *set)
+{
+	for (int s = 1; s < NSIG; s++)
+		if (pl.sig_pending[s] && sigismember(set, s) == 1) {
+			pl.sig_pending[s] = false;
+			return s;
+		}
+	return 0;
+}
+
+int rt_signal_wait(const sigset_t *set, int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	rt_assert(g, "rt_signal_wait outside a green thread");
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(set, s) == 1 && sigismember(&pl.sigs, s) != 1) {
+			errno = EINVAL;
+			return -1;
+		}
+	rt_lock(&pl.mu);
+	int sig = sig_take_pending(set);
+	if (sig || (deadline != RT_NEVER && deadline <= rt_now())) {
+		rt_unlock(&pl.mu);
+		if (!sig)
+			errno = ETIMEDOUT;
+		return sig ? sig : -1;
+	}
+	struct sig_wait sw = { .set = set, .g = g, .next = pl.sigwaiters };
+	struct rt_timer t = { .idx = -1 };
+	rt_wake_reset(g);
+	pl.sigwaiters = &sw;
+	waiters_add(1);
+	if (deadline != RT_NEVER)
+		rt_timer_arm_locked(&t, deadline, g);
+	rt_park(rt_poll_unlock_commit, NULL, "signal wait");
+	if (!g->wake_timeout) {
+		if (t.idx >= 0)
+			rt_timer_disarm(&t);
+		return g->wake_events;
+	}
+	rt_lock(&pl.mu);
+	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next)
+		if (*pp == &sw) {
+			*pp = sw.next;
+			waiters_add(-1);
+			break;
+		}
+	rt_unlock(&pl.mu);
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+int rt_poll_init(const sigset_t *signals)
+{
+	memset(&pl, 0, sizeof pl);
+	pl.next_when = INT64_MAX;
+	pl.loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_SIGNALFD | EVFLAG_NOSIGMASK | EVFLAG_NOENV);
+	if (!pl.loop) {
+		errno = ENOSYS;
+		return -1;
+	}
+	ev_set_loop_release_cb(pl.loop, on_release, on_acquire);
+	ev_async_init(&pl.wakeup, on_nothing);
+	ev_async_start(pl.loop, &pl.wakeup);
+	ev_init(&pl.tick, on_tick);
+	pl.sigs = *signals;
+	for (int s = 1; s < NSIG; s++) {
+		if (sigismember(signals, s) != 1 || s == SIGCHLD)
+			continue;
+		ev_signal_init(&pl.sigw[s], on_signal, s);
+		ev_signal_start(pl.loop, &pl.sigw[s]);
+	}
+	pl.last_poll = rt_now();
+	return 0;
+}
+
+void rt_poll_fini(void)
+{
+	if (!pl.loop)
+		return;
+	for (int s = 1; s < NSIG; s++)
+		if (ev_is_active(&pl.sigw[s]))
+			ev_signal_stop(pl.loop, &pl.sigw[s]);
+	for (int i = 0; i < PROC_BUCKETS; i++)
+		while (pl.procs[i]) {
+			struct proc_rec *r = pl.procs[i];
+			pl.procs[i] = r->next;
+			ev_child_stop(pl.loop, &r->w);
+			free(r);
+		}
+	ev_loop_destroy(pl.loop);
+	free(pl.heap);
+	memset(&pl, 0, sizeof pl);
+}
+
+void rt_poll_stats(struct rt_stats *st)
+{
+	st->polls = atomic_load(&pl.npolls);
+}

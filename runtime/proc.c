@@ -1,0 +1,87 @@
+/*
+ * proc.c - creating child processes the runtime can wait for.
+ *
+ * libev reaps every child, so a child must be registered with the poller
+ * before the poller can run again; rt_proc_start() therefore creates it
+ * with the poll lock held (the poller needs that lock to reap).
+ *
+ * The child is made with clone(CLONE_VM | CLONE_VFORK) on a small stack
+ * of its own, as glibc's posix_spawn does: no copy of the parent's page
+ * tables, and the calling thread waits until the child has exec'd or
+ * died.  Until then the child shares the parent's memory, so it may only
+ * make async-signal-safe calls; it reports a failure by storing an errno
+ * value in the shared struct before _exit(127).  All signals are blocked
+ * around the clone so no parent handler runs in the child; the child puts
+ * back the default disposition of every caught or ignored signal and
+ * clears its mask before calling the user's function.
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt_internal.h"
+
+#define CHILD_STACK (64u << 10)
+
+struct child_args {
+	int (*fn)(void *);
+	void *arg;
+	int err;
+};
+
+static int child_main(void *p)
+{
+	struct child_args *a = p;
+	struct sigaction dfl, old;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++) {
+		if (s == SIGKILL || s == SIGSTOP)
+			continue;
+		if (sigaction(s, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+			sigaction(s, &dfl, NULL);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int err = a->fn(a->arg);
+	a->err = err ? err : ENOEXEC;
+	_exit(127);
+}
+
+pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
+{
+	struct child_args a = { .fn = child_fn, .arg = arg };
+	char *stack = malloc(CHILD_STACK);
+	if (!stack)
+		return -1;
+	sigset_t all, old;
+	sigfillset(&all);
+	bool in_g = rt_g_current() != NULL;
+	if (in_g)
+		rt_blocking_begin();
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rt_poll_lock();
+	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	int err = pid < 0 ? errno : 0;
+	if (pid > 0 && rt_proc_register_locked(pid) != 0) {
+		kill(pid, SIGKILL); /* libev reaps it */
+		err = ENOMEM;
+	} else if (pid > 0 && a.err) {
+		rt_proc_discard_locked(pid);
+		err = a.err;
+	}
+	rt_poll_unlock();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (in_g)
+		rt_blocking_end();
+	free(stack);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return pid;
+}

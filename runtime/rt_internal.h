@@ -1,0 +1,346 @@
+/*
+ * rt_internal.h - the runtime's private structures and the calls its
+ * files make to each other.  Nothing outside runtime/ includes this.
+ *
+ * Vocabulary (as in Go's runtime): G is a green thread, M an OS thread,
+ * P a processor, the right to run Gs.  An M runs Gs only while it holds a
+ * P; each M has its own scheduler context g0 (the M's pthread stack).
+ * HACKING.md tells the whole story; each structure below states its
+ * invariants and who may touch which field.
+ */
+#ifndef GRUN_RT_INTERNAL_H
+#define GRUN_RT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "rt.h"
+
+struct rt_p;
+struct rt_m;
+
+#if defined(__x86_64__) || defined(__aarch64__)
+#define RT_CTX_ASM 1
+#else
+#include <ucontext.h>
+#endif
+
+#if defined(__SANITIZE_ADDRESS__) && !defined(RT_SANITIZE_ADDRESS)
+#define RT_SANITIZE_ADDRESS 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(RT_SANITIZE_THREAD)
+#define RT_SANITIZE_THREAD 1
+#endif
+
+#define RT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* An invariant that stays checked in release builds. */
+#define rt_assert(cond, what) \
+	do { if (RT_UNLIKELY(!(cond))) rt_fatal("%s: %s", __func__, what); } while (0)
+void rt_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* ---- lock.c: a small futex mutex and futex park words ---------------- */
+
+/* rt_lock: 0 free, 1 held, 2 held with sleepers.  Spins briefly, then
+ * sleeps in the kernel.  Any thread; not reentrant. */
+struct rt_lock {
+	_Atomic uint32_t state;
+};
+void rt_lock(struct rt_lock *l);
+bool rt_trylock(struct rt_lock *l);
+void rt_unlock(struct rt_lock *l);
+
+/* futex wrappers on a 32-bit word. */
+void rt_futex_wait(_Atomic uint32_t *addr, uint32_t val);
+void rt_futex_wake(_Atomic uint32_t *addr, int n);
+
+/* ---- ctx: the machine context switch ------------------------------- */
+
+/* A saved execution context.  For the assembly switch it is only the
+ * stack pointer: the callee-saved registers, MXCSR and the x87 control
+ * word (x86-64) or x19-x30 and d8-d15 (aarch64) are on that stack. */
+struct rt_ctx {
+	void *sp;
+#ifndef RT_CTX_ASM
+	ucontext_t uc;
+#endif
+};
+
+/* rt_ctx_make() prepares ctx to run entry(arg) on the stack [lo, hi). */
+void rt_ctx_make(struct rt_ctx *ctx, void *lo, void *hi, void (*entry)(void *), void *arg);
+/* rt_ctx_swap() saves the current context in *from and resumes *to. */
+void rt_ctx_swap(struct rt_ctx *from, struct rt_ctx *to);
+
+/* ---- G -------------------------------------------------------------- */
+
+enum g_status {
+	G_RUNNABLE = 1, /* in a run queue or runnext; its context is saved */
+	G_RUNNING,      /* on an M; only that M touches the context */
+	G_WAITING,      /* parked; whoever wins g->wake (or the channel lock) readies it */
+	G_DEAD,         /* exited; the stack goes back to a pool */
+};
+
+struct rt_sudog;
+
+/*
+ * struct rt_g lives at the top of its own stack slot (stack.c), so a G
+ * and its stack are allocated and freed together.
+ *
+ * Invariants: ctx is valid whenever status != G_RUNNING.  A G is in at
+ * most one run queue.  Fields marked "own" are touched only by the G
+ * itself (or by the M running it); "park" fields are written by the G
+ * before it parks and read by the waker after winning the wake race.
+ */
+struct rt_g {
+	struct rt_ctx ctx;          /* own: saved context */
+	struct rt_g *schedlink;     /* next in the global run queue or a G list */
+	uint64_t id;                /* set at spawn, never reused */
+	const char *name;           /* own */
+	_Atomic int status;         /* enum g_status */
+	void (*fn)(void *);         /* entry, set at spawn */
+	void *arg;
+	struct rt_stack *stack;     /* the slot this G lives in */
+	int saved_errno;            /* own: errno carried across switches */
+	const char *wait_reason;    /* own, for rt_dump() */
+	/* Wake race arbiter for waits with several sources (select cases,
+	 * deadline timers): whoever moves it 0 -> 1 readies the G. */
+	_Atomic uint32_t wake;
+	struct rt_sudog *wake_sudog; /* park: the sudog that woke it (select) */
+	int wake_events;            /* park: poll result (fd events, signal no.) */
+	bool wake_timeout;          /* park: the deadline fired */
+	void *asan_fake;            /* own: ASan fake-stack handle while switched out */
+#ifdef RT_SANITIZE_THREAD
+	void *tsan_fiber;
+#endif
+};
+
+/* ---- stack.c ---------------------------------------------------------- */
+
+/* struct rt_stack describes one stack slot: [lo, hi) usable, the G at hi.
+ * It lives outside the slot (in its chunk's table), so the slot's memory
+ * can go back to the kernel while it sits in a pool.  Written when carved,
+ * then read-only. */
+struct rt_stack {
+	char *lo;                  /* lowest usable byte (canary lives here) */
+	char *hi;                  /* top of the stack = address of the G */
+	struct stack_chunk *chunk; /* the mapping it was carved from */
+	bool guarded;              /* a PROT_NONE page sits just below lo */
+	unsigned vg_id;            /* valgrind stack id */
+};
+
+#define RT_CANARY 0x67e3a1c0ffee5eedULL
+#define RT_CANARY_WORDS 2
+
+int rt_stacks_init(size_t stack_size, int guard_pages);
+void rt_stacks_fini(void);
+/* rt_stack_get() returns a zeroed G at the top of a free stack (its id,
+ * fn and context still to be set); NULL + errno EAGAIN at a limit.
+ * p may be NULL (no cache). */
+struct rt_g *rt_stack_get(struct rt_p *p);
+void rt_stack_put(struct rt_p *p, struct rt_stack *s);
+void rt_stack_flush(struct rt_p *p);        /* return p's cache to the global pool */
+static inline bool rt_stack_canary_ok(const struct rt_g *g)
+{
+	const uint64_t *w = (const uint64_t *)g->stack->lo;
+	return w[0] == RT_CANARY && w[1] == RT_CANARY;
+}
+bool rt_stack_in_guard(const struct rt_g *g, const void *addr);
+void rt_stack_foreach(void (*fn)(struct rt_g *, void *), void *arg);
+void rt_stacks_stats(struct rt_stats *st);
+size_t rt_stack_size(void);
+
+/* ---- P ------------------------------------------------------------------ */
+
+#define RT_RUNQ_SIZE 256
+#define RT_STACK_CACHE 64
+
+/*
+ * P state word: the low byte is the state, the rest the id of the owning
+ * M (its index + 1), so that an M whose P was retaken cannot mistake the
+ * P's next owner for itself.
+ *   P_IDLE     on the idle list (owner 0); only a holder of sched.lock
+ *              takes it off.
+ *   P_SCHED    its M is inside the runtime (scheduler, channel code): the
+ *              owner alone touches runq (producer side), runnext, caches.
+ *   P_USER     its M is running a G's code; the monitor may retake it
+ *              (CAS to P_IDLE) if the same G runs > 10 ms and work waits.
+ *   P_SYSCALL  its G is inside a blocking region; the monitor may retake
+ *              it after ~20 us.
+ * Transitions out of P_USER/P_SYSCALL are CASes, so exactly one of the
+ * owner and the monitor wins.
+ */
+enum { P_IDLE = 0, P_SCHED = 1, P_USER = 2, P_SYSCALL = 3 };
+#define PSTATE(mid, st) (((uint32_t)(mid) << 8) | (uint32_t)(st))
+
+struct rt_p {
+	int id;
+	_Atomic uint32_t state;       /* see above */
+	_Atomic uint32_t schedtick;   /* ++ at every G run; read by the monitor */
+	_Atomic uint32_t syscalltick; /* ++ at every blocking region */
+	/* Local run queue: a ring written only by the owner at tail (release),
+	 * consumed by the owner or thieves with a CAS on head. */
+	_Atomic uint32_t runqhead;
+	_Atomic uint32_t runqtail;
+	struct rt_g *_Atomic runq[RT_RUNQ_SIZE];
+	/* runnext: a G readied by the running G; runs next and inherits its
+	 * time slice.  Owner writes; thieves may CAS it out. */
+	struct rt_g *_Atomic runnext;
+	struct rt_p *link;            /* idle list, under sched.lock */
+	/* Free stacks, owner only. */
+	struct rt_stack *stack_cache[RT_STACK_CACHE];
+	int nstack_cache;
+	/* Monitor bookkeeping, monitor thread only. */
+	uint32_t mon_tick;
+	int64_t mon_when;
+	uint32_t mon_syscalltick;
+	int64_t mon_syscallwhen;
+};
+
+/* ---- M ------------------------------------------------------------------ */
+
+/*
+ * struct rt_m is one OS thread.  Fields are touched only by the thread
+ * itself, except: park (any thread wakes it), nextp/spinning (written by
+ * the waker under sched.lock before the wake), schedlink (sched.lock).
+ */
+struct rt_m {
+	int id;                      /* index; the P state word holds id + 1 */
+	struct rt_ctx g0;            /* the scheduler context on the pthread stack */
+	struct rt_g *curg;           /* G running on this M, or NULL in g0 */
+	struct rt_p *p;              /* P held (state owner == this M), or NULL */
+	struct rt_p *nextp;          /* P handed over by startm() */
+	bool spinning;               /* looking for work while holding a P */
+	_Atomic uint32_t park;       /* futex word: 0 parked, 1 woken */
+	struct rt_m *schedlink;      /* idle M list */
+	pthread_t thread;
+	/* What g0 does right after a G switched out (see park in sched.c). */
+	int (*park_fn)(struct rt_g *g, void *arg);
+	void *park_arg;
+	struct rt_g *park_g;         /* the G whose park_fn is pending */
+	uint64_t rand;               /* xorshift state for stealing and select */
+	void *sigstack;              /* alternate signal stack (overflow report) */
+	void *g0_lo, *g0_hi;         /* bounds of the pthread stack (sanitizers) */
+	void *asan_fake;
+#ifdef RT_SANITIZE_THREAD
+	void *tsan_g0;
+#endif
+};
+
+/* ---- sched.c ------------------------------------------------------------- */
+
+/*
+ * The scheduler's shared state.  lock protects the global run queue, the
+ * idle P and M lists and M creation.  Counters read without the lock are
+ * atomics.
+ */
+struct rt_sched {
+	struct rt_lock lock;
+	struct rt_g *runqhead, *runqtail; /* global run queue (lock) */
+	_Atomic int runqsize;
+	struct rt_p *pidle;               /* idle Ps (lock) */
+	_Atomic int npidle;
+	struct rt_m *midle;               /* parked Ms (lock) */
+	int nmidle;
+	_Atomic int nmspinning;
+	int nprocs;
+	struct rt_p *allp;                /* nprocs Ps, fixed while running */
+	struct rt_m **allm;               /* all Ms (lock) */
+	int nm, maxm;
+	_Atomic uint64_t goid;
+	_Atomic int64_t live;             /* Gs not yet dead */
+	_Atomic uint64_t spawned;
+	_Atomic uint64_t retakes_syscall, retakes_hog, nms;
+	_Atomic bool stopping;            /* rt_run is shutting down */
+	struct rt_g *main_g;
+	sigset_t sigmask;                 /* blocked in every M */
+};
+extern struct rt_sched rt_sched;
+
+struct rt_m *rt_m_current(void);
+struct rt_g *rt_g_current(void);
+uint64_t rt_fastrand(void);
+
+/* Park the calling G.  On g0, after the switch, fn(g, arg) runs; if it
+ * returns 0 the G is readied at once (the wait was already satisfied).
+ * G only. */
+void rt_park(int (*fn)(struct rt_g *g, void *arg), void *arg, const char *reason);
+/* Make a parked G runnable.  From a G (goes to this P's runnext) or from
+ * any other thread (goes to the global queue and wakes an M). */
+void rt_ready(struct rt_g *g);
+/* Make a list of Gs (linked by schedlink) runnable; for the poller. */
+void rt_ready_list(struct rt_g *list);
+
+/* Wait-race helpers: the waker that wins rt_wake_claim() readies the G. */
+static inline void rt_wake_reset(struct rt_g *g)
+{
+	atomic_store_explicit(&g->wake, 0, memory_order_relaxed);
+	g->wake_sudog = NULL;
+	g->wake_timeout = false;
+	g->wake_events = 0;
+}
+static inline bool rt_wake_claim(struct rt_g *g)
+{
+	uint32_t zero = 0;
+	return atomic_compare_exchange_strong_explicit(&g->wake, &zero, 1,
+			memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* Global run queue and idle-P helpers used by sysmon. */
+void rt_handoffp(struct rt_p *p);
+bool rt_sched_has_work(void);
+void rt_inject_from_poll(struct rt_g *list);
+
+/* ---- runq.c ------------------------------------------------------------ */
+bool rt_runqput(struct rt_p *p, struct rt_g *g, bool next);
+struct rt_g *rt_runqget(struct rt_p *p, bool *inherit);
+struct rt_g *rt_runqsteal(struct rt_p *p, struct rt_p *victim, bool stealnext);
+bool rt_runqempty(struct rt_p *p);
+void rt_globrunqput(struct rt_g *g);              /* sched.lock held */
+void rt_globrunqputlist(struct rt_g *head, struct rt_g *tail, int n); /* lock held */
+struct rt_g *rt_globrunqget(struct rt_p *p, int max); /* lock held */
+
+/* ---- poll.c: the libev loop (the only file that includes ev.h) -------- */
+
+/* A deadline timer for a parked G; lives on the G's stack.  In the
+ * poller's heap while idx >= 0 (poll lock).  When it fires, the poller
+ * claims g->wake; if it wins, g->wake_timeout is set and g readied. */
+struct rt_timer {
+	int64_t when;
+	int idx;
+	struct rt_g *g;
+};
+
+int rt_poll_init(const sigset_t *signals);
+void rt_poll_fini(void);
+/* Run the loop once (block: until something happens) unless another
+ * thread is in it (then -1).  *list receives the readied Gs. */
+int rt_poll(bool block, struct rt_g **list);
+bool rt_poll_has_waiters(void);
+bool rt_poll_due(int64_t now);    /* a deadline has passed */
+int64_t rt_poll_last(void);       /* rt_now() at the end of the last poll */
+void rt_poll_wake(void);          /* break a blocked poll (any thread) */
+void rt_poll_stats(struct rt_stats *st);
+/* The poll lock and the timer heap, for select and proc.c. */
+void rt_poll_lock(void);
+void rt_poll_unlock(void);
+void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g);
+void rt_timer_disarm(struct rt_timer *t);          /* takes the lock if needed */
+int rt_poll_unlock_commit(struct rt_g *g, void *arg); /* park commit: unlock, kick */
+int rt_proc_register_locked(pid_t pid);            /* 0 or -1 ENOMEM */
+void rt_proc_discard_locked(pid_t pid);            /* reap and forget */
+
+/* ---- sysmon.c ------------------------------------------------------------ */
+int rt_sysmon_start(void);
+void rt_sysmon_stop(void);
+void rt_sysmon_wake(void);   /* a P became busy: make sure the monitor watches */
+void rt_sysmon_stats(struct rt_stats *st);
+
+/* ---- sync.c / cpus.c ------------------------------------------------------ */
+int rt_cpus_quota(void);
+int rt_cpus_quota_from(const char *cgroup_root, const char *self_cgroup_file);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * sysmon.c - the monitor thread (Go's sysmon): an OS thread with no P
+ * that watches the Ps.
+ *
+ *   - A P in a blocking region (P_SYSCALL) for at least one monitor tick
+ *     (>= 20 us) is retaken and handed to another M, unless it has no
+ *     work and other Ms are already idle or spinning (then only after
+ *     10 ms).
+ *   - A P whose G has run for 10 ms without passing through the scheduler
+ *     (P_USER with an unchanged schedtick) is retaken when other Gs wait,
+ *     so one CPU-bound G cannot stall the rest, even with one P.  The hog
+ *     keeps its M; at its next runtime call it finds the P gone and queues
+ *     itself (sched.c, enter_p).
+ *   - If nobody has polled libev for 10 ms while something waits on it,
+ *     the monitor polls (all Ms busy: timers and fds still fire).
+ *
+ * The tick starts at 20 us and doubles after 1 ms without a retake, up to
+ * 10 ms.  When every P is idle the monitor sleeps on a futex until a P
+ * becomes busy again (rt_sysmon_wake, called by pidleget), so an idle
+ * runtime costs it no wake-up at all.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "rt_internal.h"
+
+#define TICK_MIN_US 20
+#define TICK_MAX_US 10000
+#define SYSCALL_RETAKE_NS 20000
+#define HOG_NS 10000000
+#define POLL_STALE_NS 10000000
+
+static struct {
+	pthread_t thread;
+	bool started;
+	_Atomic uint32_t sleeping;   /* futex word: 1 while in deep sleep */
+	_Atomic bool stop;
+	_Atomic uint64_t wakes;
+} mon;
+
+void rt_sysmon_wake(void)
+{
+	if (atomic_load(&mon.sleeping)) {
+		atomic_store(&mon.sleeping, 0);
+		rt_futex_wake(&mon.sleeping, 1);
+	}
+}
+
+static bool all_idle(void)
+{
+	return atomic_load(&rt_sched.npidle) == rt_sched.nprocs;
+}
+
+static void deep_sleep(void)
+{
+	atomic_store(&mon.sleeping, 1);
+	if (all_idle() && !atomic_load(&mon.stop))
+		rt_futex_wait(&mon.sleeping, 1);
+	atomic_store(&mon.sleeping, 0);
+}
+
+static bool take(struct rt_p *p, uint32_t seen)
+{
+	return atomic_compare_exchange_strong(&p->state, &seen, PSTATE(0, P_SCHED));
+}
+
+static bool retake_syscall(struct rt_p *p, uint32_t s, int64_t now)
+{
+	uint32_t t = atomic_load_explicit(&p->syscalltick, memory_order_relaxed);
+	if (p->mon_syscalltick != t || p->mon_syscallwhen == 0) {
+		p->mon_syscalltick = t;
+		p->mon_syscallwhen = now;
+		return false;
+	}
+	int64_t held = now - p->mon_syscallwhen;
+	if (held < SYSCALL_RETAKE_NS)
+		return false;
+	if (rt_runqempty(p) && !rt_sched_has_work() &&
+	    atomic_load(&rt_sched.nmspinning) + atomic_load(&rt_sched.npidle) > 0 &&
+	    held < HOG_NS)
+		return false;
+	if (!take(p, s))
+		return false;
+	atomic_fetch_add(&rt_sched.retakes_syscall, 1);
+	rt_handoffp(p);
+	return true;
+}
+
+static bool retake_hog(struct rt_p *p, uint32_t s, int64_t now)
+{
+	uint32_t t = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+	if (p->mon_tick != t || p->mon_when == 0) {
+		p->mon_tick = t;
+		p->mon_when = now;
+		return false;
+	}
+	if (now - p->mon_when < HOG_NS)
+		return false;
+	if (rt_runqempty(p) && !rt_sched_has_work())
+		return false;
+	if (!take(p, s))
+		return false;
+	p->mon_when = now;
+	atomic_fetch_add(&rt_sched.retakes_hog, 1);
+	rt_handoffp(p);
+	return true;
+}
+
+static int retake(int64_t now)
+{
+	int n = 0;
+	for (int i = 0; i < rt_sched.nprocs; i++) {
+		struct rt_p *p = &rt_sched.allp[i];
+		uint32_t s = atomic_load(&p->state);
+		if ((s & 0xff) == P_SYSCALL)
+			n += retake_syscall(p, s, now);
+		else if ((s & 0xff) == P_USER)
+			n += retake_hog(p, s, now);
+	}
+	return n;
+}
+
+static void poll_if_stale(int64_t now)
+{
+	struct rt_g *list;
+	if (rt_poll_has_waiters() && now - rt_poll_last() > POLL_STALE_NS &&
+	    rt_poll(false, &list) == 0 && list)
+		rt_inject_from_poll(list);
+}
+
+static void *sysmon_main(void *arg)
+{
+	long delay = TICK_MIN_US;
+	int idle = 0;
+	(void)arg;
+	while (!atomic_load(&mon.stop)) {
+		if (idle > 50 && delay < TICK_MAX_US)
+			delay = delay * 2 > TICK_MAX_US ? TICK_MAX_US : delay * 2;
+		struct timespec ts = { 0, delay * 1000 };
+		nanosleep(&ts, NULL);
+		atomic_fetch_add_explicit(&mon.wakes, 1, memory_order_relaxed);
+		if (all_idle()) {
+			deep_sleep();
+			continue;
+		}
+		int64_t now = rt_now();
+		poll_if_stale(now);
+		if (retake(now)) {
+			idle = 0;
+			delay = TICK_MIN_US;
+		} else {
+			idle++;
+		}
+	}
+	return NULL;
+}
+
+int rt_sysmon_start(void)
+{
+	memset(&mon, 0, sizeof mon);
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256u << 10);
+	int err = pthread_create(&mon.thread, &a, sysmon_main, NULL);
+	pthread_attr_destroy(&a);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	mon.started = true;
+	return 0;
+}
+
+void rt_sysmon_stop(void)
+{
+	if (!mon.started)
+		return;
+	atomic_store(&mon.stop, true);
+	atomic_store(&mon.sleeping, 0);
+	rt_futex_wake(&mon.sleeping, 1);
+	pthread_join(mon.thread, NULL);
+	mon.started = false;
+}
+
+void rt_sysmon_stats(struct rt_stats *st)
+{
+	st->sysmon_wakes = atomic_load(&mon.wakes);
+}
