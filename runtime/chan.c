@@ -81,8 +81,10 @@ struct rt_sudog *rt_waitq_dequeue(struct waitq *q)
 	struct rt_sudog *s;
 	while ((s = q->first)) {
 		rt_waitq_remove(q, s);
-		/* A select that already won elsewhere (or timed out) is skipped. */
-		if (rt_wake_claim(s->g)) {
+		/* A plain send/recv has no other waker than this channel (its
+		 * sudog leaves the queue under the lock); a select that already
+		 * won elsewhere (or timed out) is skipped. */
+		if (s->case_index < 0 || rt_wake_claim(s->g)) {
 			s->g->wake_sudog = s;
 			return s;
 		}
@@ -176,7 +178,6 @@ int rt_chan_send(struct rt_chan *c, const void *elem)
 		return 0;
 	}
 	struct rt_sudog me = { .g = g, .elem = (void *)elem, .c = c, .case_index = -1 };
-	rt_wake_reset(g);
 	rt_waitq_push(&c->sendq, &me);
 	rt_park(rt_chan_unlock_commit, c, "chan send");
 	if (!me.success) {
@@ -210,7 +211,6 @@ int rt_chan_recv(struct rt_chan *c, void *elem)
 		return 0;
 	}
 	struct rt_sudog me = { .g = g, .elem = elem, .c = c, .case_index = -1 };
-	rt_wake_reset(g);
 	rt_waitq_push(&c->recvq, &me);
 	rt_park(rt_chan_unlock_commit, c, "chan receive");
 	if (!me.success && elem && c->elemsize)

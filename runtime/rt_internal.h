@@ -160,20 +160,19 @@ size_t rt_stack_size(void);
 
 /*
  * P state word: the low byte is the state, the rest the id of the owning
- * M (its index + 1), so that an M whose P was retaken cannot mistake the
- * P's next owner for itself.
- *   P_IDLE     on the idle list (owner 0); only a holder of sched.lock
- *              takes it off.
- *   P_SCHED    its M is inside the runtime (scheduler, channel code): the
- *              owner alone touches runq (producer side), runnext, caches.
- *   P_USER     its M is running a G's code; the monitor may retake it
- *              (CAS to P_IDLE) if the same G runs > 10 ms and work waits.
+ * M (its index + 1).
+ *   P_IDLE     on the idle list (owner 0); taken off only under sched.lock.
+ *   P_RUNNING  owned by an M, which alone touches runq (producer side),
+ *              runnext and the caches.  While its G runs user code
+ *              (m->in_rt == 0) the monitor may ask it to let go with
+ *              SIGURG; the M's own signal handler then moves the P to
+ *              P_HANDOFF (the decision is taken on the owner's thread, so
+ *              entering the runtime costs no atomic instruction).
  *   P_SYSCALL  its G is inside a blocking region; the monitor may retake
- *              it after ~20 us.
- * Transitions out of P_USER/P_SYSCALL are CASes, so exactly one of the
- * owner and the monitor wins.
+ *              it with a CAS after ~20 us; the owner CASes it back.
+ *   P_HANDOFF  given up by a preempted hog; the monitor hands it on.
  */
-enum { P_IDLE = 0, P_SCHED = 1, P_USER = 2, P_SYSCALL = 3 };
+enum { P_IDLE = 0, P_RUNNING = 1, P_SYSCALL = 2, P_HANDOFF = 3 };
 #define PSTATE(mid, st) (((uint32_t)(mid) << 8) | (uint32_t)(st))
 
 struct rt_p {
@@ -214,6 +213,10 @@ struct rt_m {
 	struct rt_p *p;              /* P held (state owner == this M), or NULL */
 	struct rt_p *nextp;          /* P handed over by startm() */
 	bool spinning;               /* looking for work while holding a P */
+	/* 1 while this M runs runtime code (scheduler, channel internals),
+	 * 0 while its G runs user code.  Written only by the M itself; read
+	 * by its SIGURG handler (same thread) and by the monitor (a hint). */
+	_Atomic int in_rt;
 	_Atomic uint32_t park;       /* futex word: 0 parked, 1 woken */
 	struct rt_m *schedlink;      /* idle M list */
 	pthread_t thread;

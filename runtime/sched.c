@@ -33,13 +33,17 @@
  * one futex wake.  An idle runtime has every M parked, the monitor
  * asleep and one M blocked in libev (or none, if nothing waits).
  *
- * Losing the P.  While a G runs its own code its P is in P_USER; inside
- * rt_blocking_begin/end, P_SYSCALL.  The monitor (sysmon.c) may retake a
- * P in those states with a CAS and hand it to another M.  At every entry
- * into the runtime that needs the P, the G's M CASes it back to P_SCHED;
- * if that fails the P is gone: the G queues itself on the global queue
- * and its M parks (or takes an idle P).  P_USER/P_SYSCALL -> P_SCHED is
- * therefore the only cost a G pays for being preemptible: one CAS.
+ * Losing the P.  A G that runs for 10 ms without a scheduling point while
+ * other Gs wait is a hog: the monitor (sysmon.c) sends its M a SIGURG.
+ * The handler runs on that M; if the M is in user code (m->in_rt == 0) it
+ * gives the P up (P_HANDOFF, m->p = NULL) and the monitor hands the P to
+ * another M.  Every runtime entry sets m->in_rt = 1 and then reads m->p;
+ * since the handler runs on the same thread, program order is all the
+ * synchronisation needed: entering the runtime costs no atomic operation.
+ * A G inside rt_blocking_begin/end has its P in P_SYSCALL, which the
+ * monitor retakes with a CAS after ~20 us (the G's M CASes it back at
+ * the end).  An M that finds its P gone queues its G on the global queue
+ * and parks, or takes an idle P.
  *
  * Thread-local state and errno.  The current M is in a __thread
  * variable read only through rt_m_current(), which is noipa: the
@@ -118,32 +122,30 @@ static inline uint32_t mid(const struct rt_m *m)
 	return (uint32_t)m->id + 1;
 }
 
-/* Take the P back into P_SCHED for a runtime operation.  On g0 the P is
- * already P_SCHED.  Returns NULL if the M has no P (it was retaken). */
-static struct rt_p *enter_p(struct rt_m *m)
+/* Enter the runtime from a G's code: from now on the SIGURG handler
+ * leaves the P alone.  Returns the P, or NULL if the M lost it.  On g0
+ * (curg == NULL) in_rt is already 1. */
+static inline struct rt_p *enter_p(struct rt_m *m)
 {
-	struct rt_p *p = m->p;
-	if (!p || !m->curg)
-		return p;
-	uint32_t want = PSTATE(mid(m), P_USER);
-	if (RT_LIKELY(atomic_compare_exchange_strong_explicit(&p->state, &want,
-			PSTATE(mid(m), P_SCHED), memory_order_acquire, memory_order_relaxed)))
-		return p;
-	m->p = NULL;
-	return NULL;
+	atomic_store_explicit(&m->in_rt, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	return m->p;
 }
 
-/* Give the P back to the running G's code (monitor may retake it). */
-static void leave_p(struct rt_m *m, struct rt_p *p)
+/* Back to the G's code (no-op on g0). */
+static inline void leave_p(struct rt_m *m, struct rt_p *p)
 {
-	if (p && m->curg)
-		atomic_store_explicit(&p->state, PSTATE(mid(m), P_USER), memory_order_release);
+	(void)p;
+	if (m->curg) {
+		atomic_signal_fence(memory_order_seq_cst);
+		atomic_store_explicit(&m->in_rt, 0, memory_order_relaxed);
+	}
 }
 
 static void acquirep(struct rt_m *m, struct rt_p *p)
 {
 	m->p = p;
-	atomic_store_explicit(&p->state, PSTATE(mid(m), P_SCHED), memory_order_relaxed);
+	atomic_store_explicit(&p->state, PSTATE(mid(m), P_RUNNING), memory_order_relaxed);
 }
 
 /* Idle P list; sched.lock held. */
@@ -279,7 +281,7 @@ static void startm(struct rt_p *p, bool spinning)
 	}
 	m->nextp = p;
 	m->spinning = spinning;
-	atomic_store_explicit(&p->state, PSTATE(mid(m), P_SCHED), memory_order_relaxed);
+	atomic_store_explicit(&p->state, PSTATE(mid(m), P_RUNNING), memory_order_relaxed);
 	rt_unlock(&rt_sched.lock);
 	if (fresh) {
 		if (m_spawn_thread(m) != 0)
@@ -326,7 +328,7 @@ static void wakep(void)
 }
 
 /* Hand off a P whose M is gone (blocking call, hog) or that sysmon
- * took; p is owned by the caller in P_SCHED with no M. */
+ * took; p is owned by the caller with no M. */
 void rt_handoffp(struct rt_p *p)
 {
 	if (!rt_runqempty(p) || atomic_load(&rt_sched.runqsize) > 0) {
@@ -465,7 +467,7 @@ static void resetspinning(struct rt_m *m)
 	wakep();
 }
 
-/* Called with m->p held in P_SCHED; returns a G to run, with m->p held,
+/* Called on g0, with m->p held if any; returns a G to run, with m->p held,
  * or NULL when the runtime stops.  May park the M. */
 static struct rt_g *findrunnable(struct rt_m *m, bool *inherit)
 {
@@ -613,12 +615,13 @@ static void execute(struct rt_m *m, struct rt_g *g, bool inherit)
 {
 	struct rt_p *p = m->p;
 	prepare_run(m, p, g, inherit);
-	atomic_store_explicit(&p->state, PSTATE(mid(m), P_USER), memory_order_release);
+	atomic_signal_fence(memory_order_seq_cst);
+	atomic_store_explicit(&m->in_rt, 0, memory_order_relaxed);
 	rt_fiber_leave(&m->asan_fake, g->stack->lo, (size_t)(g->stack->hi - g->stack->lo),
 			rt_fiber_of_g(g));
 	rt_ctx_swap(&m->g0, &g->ctx);
 	rt_fiber_arrive(m->asan_fake);
-	/* Back on g0: a G saved its context; the P is P_SCHED or gone. */
+	/* Back on g0 (in_rt == 1): a G saved its context; the P is ours or gone. */
 	m->curg = NULL;
 	finish_park(m);
 }
@@ -639,7 +642,7 @@ static void arrive(struct rt_g *g)
 
 /* The next G for a direct switch: runnext or the local queue, unless the
  * scheduler has periodic work due (global queue fairness, timers) or is
- * stopping.  P held in P_SCHED. */
+ * stopping.  P held, in_rt == 1. */
 static struct rt_g *next_local(struct rt_p *p, bool *inherit)
 {
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
@@ -833,14 +836,12 @@ int rt_procs(void)
 void rt_blocking_begin(void)
 {
 	struct rt_m *m = rt_m_current();
-	struct rt_p *p = m->p;
-	if (!p)
-		return;
-	atomic_fetch_add_explicit(&p->syscalltick, 1, memory_order_relaxed);
-	uint32_t want = PSTATE(mid(m), P_USER);
-	if (!atomic_compare_exchange_strong_explicit(&p->state, &want,
-			PSTATE(mid(m), P_SYSCALL), memory_order_release, memory_order_relaxed))
-		m->p = NULL;
+	struct rt_p *p = enter_p(m);
+	if (p) {
+		atomic_fetch_add_explicit(&p->syscalltick, 1, memory_order_relaxed);
+		atomic_store_explicit(&p->state, PSTATE(mid(m), P_SYSCALL), memory_order_release);
+	}
+	leave_p(m, p);
 }
 
 static int lostp_commit(struct rt_g *g, void *arg)
@@ -871,12 +872,14 @@ static void reacquire_p(struct rt_m *m)
 void rt_blocking_end(void)
 {
 	struct rt_m *m = rt_m_current();
-	struct rt_p *p = m->p;
+	struct rt_p *p = enter_p(m);
 	if (p) {
 		uint32_t want = PSTATE(mid(m), P_SYSCALL);
 		if (atomic_compare_exchange_strong_explicit(&p->state, &want,
-				PSTATE(mid(m), P_USER), memory_order_acquire, memory_order_relaxed))
+				PSTATE(mid(m), P_RUNNING), memory_order_acquire, memory_order_relaxed)) {
+			leave_p(m, p);
 			return;
+		}
 		m->p = NULL;
 	}
 	reacquire_p(m);
@@ -944,9 +947,32 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	signal(sig, SIG_DFL);
 }
 
+/* SIGURG from the monitor: this M's G has run > 10 ms while others wait.
+ * If the G is in its own code, give the P up for the monitor to hand on;
+ * the M notices at its next runtime entry (enter_p returns NULL). */
+static void on_preempt(int sig, siginfo_t *si, void *uc)
+{
+	struct rt_m *m = tls_m;
+	(void)sig; (void)si; (void)uc;
+	if (!m || !m->curg || atomic_load_explicit(&m->in_rt, memory_order_relaxed))
+		return;
+	struct rt_p *p = m->p;
+	uint32_t want = p ? PSTATE(mid(m), P_RUNNING) : 0;
+	if (p && atomic_compare_exchange_strong(&p->state, &want, PSTATE(0, P_HANDOFF)))
+		m->p = NULL;
+}
+
+static struct sigaction old_urg;
+
 static void fault_handlers_install(void)
 {
 	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_preempt;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGURG, &sa, &old_urg);
+
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_fault;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
@@ -957,6 +983,7 @@ static void fault_handlers_install(void)
 
 static void fault_handlers_restore(void)
 {
+	sigaction(SIGURG, &old_urg, NULL);
 	sigaction(SIGSEGV, &old_segv, NULL);
 	sigaction(SIGBUS, &old_bus, NULL);
 }
@@ -1078,7 +1105,8 @@ int rt_run(const struct rt_config *cfg, void (*main_fn)(void *), void *arg)
 		rt_config_default(&def);
 		cfg = &def;
 	}
-	if (tls_m || cfg->procs < 0 || cfg->procs > 4096) {
+	if (tls_m || cfg->procs < 0 || cfg->procs > 4096 ||
+	    sigismember(&cfg->signals, SIGURG) == 1 || sigismember(&cfg->signals, SIGSEGV) == 1) {
 		errno = tls_m ? EBUSY : EINVAL;
 		return -1;
 	}

@@ -7,10 +7,11 @@
  *     work and other Ms are already idle or spinning (then only after
  *     10 ms).
  *   - A P whose G has run for 10 ms without passing through the scheduler
- *     (P_USER with an unchanged schedtick) is retaken when other Gs wait,
- *     so one CPU-bound G cannot stall the rest, even with one P.  The hog
- *     keeps its M; at its next runtime call it finds the P gone and queues
- *     itself (sched.c, enter_p).
+ *     (unchanged schedtick) while other Gs wait gets a SIGURG at its M; the
+ *     handler gives the P up (P_HANDOFF) and the monitor hands it to
+ *     another M, so one CPU-bound G cannot stall the rest, even with one
+ *     P.  The hog keeps its M; at its next runtime call it finds the P gone
+ *     and queues itself (sched.c).
  *   - If nobody has polled libev for 10 ms while something waits on it,
  *     the monitor polls (all Ms busy: timers and fds still fire).
  *
@@ -19,6 +20,7 @@
  * becomes busy again (rt_sysmon_wake, called by pidleget), so an idle
  * runtime costs it no wake-up at all.
  */
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,7 +63,7 @@ static void deep_sleep(void)
 
 static bool take(struct rt_p *p, uint32_t seen)
 {
-	return atomic_compare_exchange_strong(&p->state, &seen, PSTATE(0, P_SCHED));
+	return atomic_compare_exchange_strong(&p->state, &seen, PSTATE(0, P_RUNNING));
 }
 
 static bool retake_syscall(struct rt_p *p, uint32_t s, int64_t now)
@@ -98,9 +100,19 @@ static bool retake_hog(struct rt_p *p, uint32_t s, int64_t now)
 		return false;
 	if (rt_runqempty(p) && !rt_sched_has_work())
 		return false;
-	if (!take(p, s))
+	struct rt_m *m = rt_sched.allm[(s >> 8) - 1];
+	if (atomic_load_explicit(&m->in_rt, memory_order_relaxed))
 		return false;
 	p->mon_when = now;
+	pthread_kill(m->thread, SIGURG);
+	return true;
+}
+
+/* A P its hog's M gave up (SIGURG handler): hand it on. */
+static bool handoff_given(struct rt_p *p, uint32_t s)
+{
+	if (!take(p, s))
+		return false;
 	atomic_fetch_add(&rt_sched.retakes_hog, 1);
 	rt_handoffp(p);
 	return true;
@@ -114,8 +126,10 @@ static int retake(int64_t now)
 		uint32_t s = atomic_load(&p->state);
 		if ((s & 0xff) == P_SYSCALL)
 			n += retake_syscall(p, s, now);
-		else if ((s & 0xff) == P_USER)
+		else if ((s & 0xff) == P_RUNNING && (s >> 8) != 0)
 			n += retake_hog(p, s, now);
+		else if ((s & 0xff) == P_HANDOFF)
+			n += handoff_given(p, s);
 	}
 	return n;
 }
