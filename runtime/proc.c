@@ -10,12 +10,15 @@
  * tables, and the calling thread waits until the child has exec'd or
  * died.  Until then the child shares the parent's memory, so it may only
  * make async-signal-safe calls; it reports a failure by storing an errno
- * value in the shared struct before _exit(127).  All signals are blocked
+ * value in the shared struct, and also writes it to a close-on-exec pipe
+ * (for tools such as valgrind that turn a vfork into a fork), before
+ * _exit(127).  child_fn must leave that descriptor (args.errfd) alone.  All signals are blocked
  * around the clone so no parent handler runs in the child; the child puts
  * back the default disposition of every caught or ignored signal and
  * clears its mask before calling the user's function.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@ struct child_args {
 	int (*fn)(void *);
 	void *arg;
 	int err;
+	int errfd;
 };
 
 static int child_main(void *p)
@@ -49,15 +53,23 @@ static int child_main(void *p)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	int err = a->fn(a->arg);
 	a->err = err ? err : ENOEXEC;
+	ssize_t w = write(a->errfd, &a->err, sizeof a->err); /* failing: the shared copy tells */
+	(void)w;
 	_exit(127);
 }
 
 pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 {
 	struct child_args a = { .fn = child_fn, .arg = arg };
+	int errpipe[2];
 	char *stack = malloc(CHILD_STACK);
 	if (!stack)
 		return -1;
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		free(stack);
+		return -1;
+	}
+	a.errfd = errpipe[1];
 	sigset_t all, old;
 	sigfillset(&all);
 	bool in_g = rt_g_current() != NULL;
@@ -67,6 +79,14 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 	rt_poll_lock();
 	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	int err = pid < 0 ? errno : 0;
+	close(errpipe[1]);
+	if (pid > 0 && !a.err) {
+		int e = 0;
+		while (read(errpipe[0], &e, sizeof e) < 0 && errno == EINTR)
+			;
+		a.err = e;
+	}
+	close(errpipe[0]);
 	if (pid > 0 && rt_proc_register_locked(pid) != 0) {
 		kill(pid, SIGKILL); /* libev reaps it */
 		err = ENOMEM;

@@ -129,11 +129,17 @@ struct rt_stack {
 	char *hi;                  /* top of the stack = address of the G */
 	struct stack_chunk *chunk; /* the mapping it was carved from */
 	bool guarded;              /* a PROT_NONE page sits just below lo */
+	bool canary;               /* the 16 bytes below lo are this stack's canary
+	                              (unguarded, not the first slot of its chunk) */
 	unsigned vg_id;            /* valgrind stack id */
 };
 
-#define RT_CANARY 0x67e3a1c0ffee5eedULL
-#define RT_CANARY_WORDS 2
+/* The canary of an unguarded stack is the 16 bytes just below it: the
+ * top of the slot beneath, which nothing ever writes (the G there sits
+ * 16 bytes lower) and which is always resident, since it shares a page
+ * with that slot's G.  So checking it at every switch costs no memory: a
+ * parked G keeps exactly one page.  It must stay zero. */
+#define RT_CANARY_BYTES 16
 
 int rt_stacks_init(size_t stack_size, int guard_pages);
 void rt_stacks_fini(void);
@@ -145,8 +151,8 @@ void rt_stack_put(struct rt_p *p, struct rt_stack *s);
 void rt_stack_flush(struct rt_p *p);        /* return p's cache to the global pool */
 static inline bool rt_stack_canary_ok(const struct rt_g *g)
 {
-	const uint64_t *w = (const uint64_t *)g->stack->lo;
-	return w[0] == RT_CANARY && w[1] == RT_CANARY;
+	const uint64_t *w = (const uint64_t *)g->stack->lo - 2;
+	return !g->stack->canary || (w[0] | w[1]) == 0;
 }
 bool rt_stack_in_guard(const struct rt_g *g, const void *addr);
 void rt_stack_foreach(void (*fn)(struct rt_g *, void *), void *arg);

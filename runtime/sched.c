@@ -779,7 +779,7 @@ static int spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **
 	g->name = name;
 	g->fn = fn;
 	g->arg = arg;
-	rt_ctx_make(&g->ctx, g->stack->lo + RT_CANARY_WORDS * 8, g->stack->hi, g_entry, g);
+	rt_ctx_make(&g->ctx, g->stack->lo, g->stack->hi, g_entry, g);
 	rt_fiber_init_g(g);
 	atomic_fetch_add_explicit(&rt_sched.live, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rt_sched.spawned, 1, memory_order_relaxed);

@@ -6,7 +6,7 @@
  * into equal slots of stack_size bytes; pages are committed only when
  * touched, so a parked G costs the pages its stack really uses (one, for
  * a G parked in a channel receive).  Each slot holds, from low to high:
- *     [guard page, if any][canary][ ... stack grows down ... ][struct rt_g]
+ *     [guard page, if any][ ... stack grows down ... ][struct rt_g][16 zero bytes]
  * The G sits at the top of its own stack, so spawning takes one pool pop.
  *
  * Overflow detection.  A PROT_NONE guard page splits the mapping: each
@@ -102,7 +102,8 @@ int rt_stacks_init(size_t stack_size, int guard_pages)
 		return -1;
 	}
 	st.slot_size = (stack_size + st.page - 1) & ~(st.page - 1);
-	st.g_size = (sizeof(struct rt_g) + 63) & ~(size_t)63;
+	/* The G, then RT_CANARY_BYTES never written (the canary of the slot above). */
+	st.g_size = (sizeof(struct rt_g) + RT_CANARY_BYTES + 63) & ~(size_t)63;
 	st.guards = guard_pages != 0;
 	st.guard_budget = st.guards ? map_count_budget() : 0;
 	return 0;
@@ -189,6 +190,7 @@ static struct rt_stack *slot_carve(void)
 		s->guarded = true;
 		s->lo = base + st.page;
 	}
+	s->canary = !s->guarded && s != c->slots;
 #ifdef RT_VALGRIND
 	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
 #endif
@@ -232,8 +234,6 @@ static struct rt_g *g_init(struct rt_stack *s)
 	struct rt_g *g = (struct rt_g *)s->hi;
 	memset(g, 0, sizeof *g);
 	g->stack = s;
-	for (int i = 0; i < RT_CANARY_WORDS; i++)
-		((uint64_t *)s->lo)[i] = RT_CANARY;
 	return g;
 }
 
