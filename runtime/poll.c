@@ -38,6 +38,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,6 +68,8 @@ struct sig_wait {
 };
 
 #define PROC_BUCKETS 1024
+#define POLL_BLOCKING 1
+#define POLL_PEEK 2
 
 /* Everything below is guarded by mu, except the atomics. */
 static struct {
@@ -74,7 +77,7 @@ static struct {
 	struct rt_lock mu;
 	ev_async wakeup;
 	ev_timer tick;
-	_Atomic int polling;          /* a thread is inside ev_run */
+	_Atomic int polling;          /* inside ev_run: 0 nobody, POLL_BLOCKING, POLL_PEEK */
 	_Atomic int blocked;          /* ... and sleeping in the kernel */
 	_Atomic int nwaiters;         /* timers + fd waits + procs + signal waiters */
 	_Atomic int64_t next_when;    /* heap minimum, INT64_MAX if empty */
@@ -296,11 +299,27 @@ static void on_acquire(struct ev_loop *loop)
 	atomic_store_explicit(&pl.blocked, 0, memory_order_relaxed);
 }
 
+/* Become the thread inside ev_run.  A would-be blocking poller that finds
+ * a peek in progress waits for it (a peek takes microseconds) rather than
+ * give up: otherwise it would park and leave nobody polling. */
+static bool poll_enter(bool block)
+{
+	int want = block ? POLL_BLOCKING : POLL_PEEK;
+	for (;;) {
+		int cur = 0;
+		if (atomic_compare_exchange_weak_explicit(&pl.polling, &cur, want,
+				memory_order_acquire, memory_order_relaxed))
+			return true;
+		if (!block || cur == POLL_BLOCKING)
+			return false;
+		sched_yield();
+	}
+}
+
 int rt_poll(bool block, struct rt_g **list)
 {
 	*list = NULL;
-	if (atomic_load_explicit(&pl.polling, memory_order_relaxed) ||
-	    atomic_exchange_explicit(&pl.polling, 1, memory_order_acquire))
+	if (!poll_enter(block))
 		return -1;
 	rt_lock(&pl.mu);
 	if (block)

@@ -424,6 +424,28 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 
 /* ---- finding work ------------------------------------------------------ */
 
+/* The poller is about to run Gs while things still wait on libev: wake a
+ * parked M (without a P) so that it becomes the poller.  Otherwise a
+ * timer could wait for the busy M's next trip through the scheduler. */
+static void poller_handoff(void)
+{
+	if (!rt_poll_has_waiters())
+		return;
+	rt_lock(&rt_sched.lock);
+	struct rt_m *m = rt_sched.midle;
+	if (m) {
+		rt_sched.midle = m->schedlink;
+		rt_sched.nmidle--;
+		m->nextp = NULL;
+		m->spinning = false;
+	}
+	rt_unlock(&rt_sched.lock);
+	if (m) {
+		atomic_store_explicit(&m->park, 1, memory_order_release);
+		rt_futex_wake(&m->park, 1);
+	}
+}
+
 static struct rt_g *steal_work(struct rt_m *m, struct rt_p *p)
 {
 	int n = rt_sched.nprocs;
@@ -480,10 +502,8 @@ top:
 		rt_lock(&rt_sched.lock);
 		struct rt_p *p = pidleget();
 		rt_unlock(&rt_sched.lock);
-		if (!p) {
-			stopm(m);
-			goto top;
-		}
+		if (!p)
+			goto poll; /* no P to be had: be the poller, or park */
 		acquirep(m, p);
 	}
 	struct rt_p *p = m->p;
@@ -547,23 +567,26 @@ top:
 			break;
 		}
 	}
-	/* 7. poll, blocking. */
+	/* 7. poll, blocking, while something waits on libev. */
+poll:
 	while (rt_poll_has_waiters() && !atomic_load(&rt_sched.stopping)) {
 		if (rt_poll(true, &list) != 0)
-			break; /* another M polls */
+			break; /* another M is the poller */
 		if (!list && atomic_load(&rt_sched.runqsize) == 0)
 			continue;
 		rt_lock(&rt_sched.lock);
 		p = pidleget();
 		rt_unlock(&rt_sched.lock);
 		if (p) {
+			/* We stop polling to run Gs: let a parked M take over. */
 			acquirep(m, p);
+			poller_handoff();
 			if (list)
 				return take_poll_list(p, list);
 			goto top;
 		}
+		/* Every P is busy: queue the Gs for them and keep polling. */
 		rt_inject_from_poll(list);
-		break;
 	}
 	/* 8. park. */
 	stopm(m);

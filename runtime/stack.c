@@ -35,6 +35,9 @@
 #ifdef RT_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
+#ifdef RT_SANITIZE_ADDRESS
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "rt_internal.h"
 
@@ -232,6 +235,10 @@ static struct rt_stack *pool_pop(void)
 static struct rt_g *g_init(struct rt_stack *s)
 {
 	struct rt_g *g = (struct rt_g *)s->hi;
+#ifdef RT_SANITIZE_ADDRESS
+	/* A G that exited left its frames' redzones poisoned. */
+	ASAN_UNPOISON_MEMORY_REGION(s->lo, (size_t)(s->hi - s->lo));
+#endif
 	memset(g, 0, sizeof *g);
 	g->stack = s;
 	return g;
