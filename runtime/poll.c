@@ -231,6 +231,8 @@ void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g)
 	}
 }
 
+/* Remove t if it is still in the heap.  Its index moves under the lock
+ * as other timers come and go, so it is read only with the lock held. */
 void rt_timer_disarm(struct rt_timer *t)
 {
 	rt_lock(&pl.mu);
@@ -408,7 +410,7 @@ int rt_fd_wait(int fd, int events, int64_t deadline)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	if (t.idx >= 0)
+	if (deadline != RT_NEVER)
 		rt_timer_disarm(&t);
 	return g->wake_events;
 }
@@ -593,7 +595,7 @@ int rt_signal_wait(const sigset_t *set, int64_t deadline)
 		rt_timer_arm_locked(&t, deadline, g);
 	rt_park(rt_poll_unlock_commit, NULL, "signal wait");
 	if (!g->wake_timeout) {
-		if (t.idx >= 0)
+		if (deadline != RT_NEVER)
 			rt_timer_disarm(&t);
 		return g->wake_events;
 	}

@@ -77,7 +77,15 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 		rt_blocking_begin();
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rt_poll_lock();
+#ifdef RT_SANITIZE_THREAD
+	/* TSan keeps its per-thread state in TLS, which a CLONE_VM child
+	 * would share: fork instead (errors come back through the pipe). */
+	pid_t pid = fork();
+	if (pid == 0)
+		child_main(&a);
+#else
 	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+#endif
 	int err = pid < 0 ? errno : 0;
 	close(errpipe[1]);
 	if (pid > 0 && !a.err) {

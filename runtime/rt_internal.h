@@ -225,7 +225,9 @@ struct rt_m {
 	_Atomic int in_rt;
 	_Atomic uint32_t park;       /* futex word: 0 parked, 1 woken */
 	struct rt_m *schedlink;      /* idle M list */
-	pthread_t thread;
+	pthread_t thread;            /* for pthread_join (written by the creator) */
+	pthread_t self;              /* for the monitor's SIGURG (written by the M itself,
+	                                before its first in_rt release store) */
 	/* What g0 does right after a G switched out (see park in sched.c). */
 	int (*park_fn)(struct rt_g *g, void *arg);
 	void *park_arg;

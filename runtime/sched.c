@@ -136,16 +136,14 @@ static inline struct rt_p *enter_p(struct rt_m *m)
 static inline void leave_p(struct rt_m *m, struct rt_p *p)
 {
 	(void)p;
-	if (m->curg) {
-		atomic_signal_fence(memory_order_seq_cst);
-		atomic_store_explicit(&m->in_rt, 0, memory_order_relaxed);
-	}
+	if (m->curg)
+		atomic_store_explicit(&m->in_rt, 0, memory_order_release);
 }
 
 static void acquirep(struct rt_m *m, struct rt_p *p)
 {
 	m->p = p;
-	atomic_store_explicit(&p->state, PSTATE(mid(m), P_RUNNING), memory_order_relaxed);
+	atomic_store_explicit(&p->state, PSTATE(mid(m), P_RUNNING), memory_order_release);
 }
 
 /* Idle P list; sched.lock held. */
@@ -191,6 +189,7 @@ static void m_stack_bounds(struct rt_m *m)
 static void m_bind(struct rt_m *m)
 {
 	tls_m = m;
+	m->self = pthread_self();
 	m_stack_bounds(m);
 	rt_fiber_init_m(m);
 	size_t sz = 64 << 10;
@@ -219,6 +218,7 @@ static struct rt_m *m_alloc(void)
 	if (!m)
 		return NULL;
 	m->id = rt_sched.nm;
+	atomic_store_explicit(&m->in_rt, 1, memory_order_relaxed); /* g0 until it runs a G */
 	m->rand = 0x9e3779b97f4a7c15ULL * (uint64_t)(m->id + 1) ^ (uint64_t)rt_now();
 	if (!m->rand)
 		m->rand = 1;
@@ -281,7 +281,8 @@ static void startm(struct rt_p *p, bool spinning)
 	}
 	m->nextp = p;
 	m->spinning = spinning;
-	atomic_store_explicit(&p->state, PSTATE(mid(m), P_RUNNING), memory_order_relaxed);
+	/* release: the monitor reads allm[owner] after seeing this state */
+	atomic_store_explicit(&p->state, PSTATE(mid(m), P_RUNNING), memory_order_release);
 	rt_unlock(&rt_sched.lock);
 	if (fresh) {
 		if (m_spawn_thread(m) != 0)
@@ -638,8 +639,7 @@ static void execute(struct rt_m *m, struct rt_g *g, bool inherit)
 {
 	struct rt_p *p = m->p;
 	prepare_run(m, p, g, inherit);
-	atomic_signal_fence(memory_order_seq_cst);
-	atomic_store_explicit(&m->in_rt, 0, memory_order_relaxed);
+	atomic_store_explicit(&m->in_rt, 0, memory_order_release);
 	rt_fiber_leave(&m->asan_fake, g->stack->lo, (size_t)(g->stack->hi - g->stack->lo),
 			rt_fiber_of_g(g));
 	rt_ctx_swap(&m->g0, &g->ctx);

@@ -165,7 +165,7 @@ static int select_wait(struct rt_case *cases, int n, int64_t deadline,
 
 	/* 5. pass 3. */
 	struct rt_sudog *won = g->wake_sudog;
-	if (t.idx >= 0)
+	if (deadline != RT_NEVER)
 		rt_timer_disarm(&t);
 	lock_all(locked, nlocked);
 	for (int k = 0; k < nready; k++) {

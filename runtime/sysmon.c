@@ -101,10 +101,10 @@ static bool retake_hog(struct rt_p *p, uint32_t s, int64_t now)
 	if (rt_runqempty(p) && !rt_sched_has_work())
 		return false;
 	struct rt_m *m = rt_sched.allm[(s >> 8) - 1];
-	if (atomic_load_explicit(&m->in_rt, memory_order_relaxed))
+	if (atomic_load_explicit(&m->in_rt, memory_order_acquire))
 		return false;
 	p->mon_when = now;
-	pthread_kill(m->thread, SIGURG);
+	pthread_kill(m->self, SIGURG);
 	return true;
 }
 
