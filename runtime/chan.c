@@ -146,9 +146,19 @@ void rt_chan_buf_take(struct rt_chan *c, void *elem)
 	c->count--;
 }
 
+/* Debug check, c->lock held: the invariants of chan.h. */
+static __attribute__((unused)) void chan_check(struct rt_chan *c)
+{
+	rt_assert(c->count <= c->cap, "channel holds more than its capacity");
+	rt_assert(!c->recvq.first || c->count == 0, "receivers wait on a non-empty channel");
+	rt_assert(!c->sendq.first || c->count == c->cap, "senders wait on a channel with room");
+	rt_assert(!c->closed || !c->sendq.first, "senders wait on a closed channel");
+}
+
 int rt_chan_unlock_commit(struct rt_g *g, void *arg)
 {
 	(void)g;
+	DEBUG_CHECK(chan_check(arg));
 	rt_unlock(&((struct rt_chan *)arg)->lock);
 	return 1;
 }

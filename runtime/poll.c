@@ -180,10 +180,21 @@ static void sift_down(int i)
 	heap_set(i, t);
 }
 
+/* Debug check, poll lock held: heap order and back-indices. */
+static __attribute__((unused)) void heap_check(void)
+{
+	for (int i = 0; i < pl.nheap; i++) {
+		rt_assert(pl.heap[i]->idx == i, "timer heap index out of date");
+		rt_assert(i == 0 || pl.heap[(i - 1) / 4]->when <= pl.heap[i]->when,
+				"timer heap out of order");
+	}
+}
+
 /* Point the one libev timer at the heap minimum. */
 static void tick_update(void)
 {
 	int64_t min = pl.nheap ? pl.heap[0]->when : INT64_MAX;
+	DEBUG_CHECK(heap_check());
 	atomic_store_explicit(&pl.next_when, min, memory_order_relaxed);
 	ev_timer_stop(pl.loop, &pl.tick);
 	if (pl.nheap == 0)

@@ -17,7 +17,9 @@
  * back the default disposition of every caught or ignored signal and
  * clears its mask before calling the user's function.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>

@@ -43,6 +43,14 @@ struct rt_m;
 	do { if (RT_UNLIKELY(!(cond))) rt_fatal("%s: %s", __func__, what); } while (0)
 void rt_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* Structure sanity checks, compiled into --enable-debug builds only
+ * (SQLite's and libev's habit): DEBUG_CHECK(runq_check(p)). */
+#ifdef RT_DEBUG
+#define DEBUG_CHECK(call) call
+#else
+#define DEBUG_CHECK(call) ((void)0)
+#endif
+
 /* ---- lock.c: a small futex mutex and futex park words ---------------- */
 
 /* rt_lock: 0 free, 1 held, 2 held with sleepers.  Spins briefly, then
@@ -310,6 +318,7 @@ bool rt_runqput(struct rt_p *p, struct rt_g *g, bool next);
 struct rt_g *rt_runqget(struct rt_p *p, bool *inherit);
 struct rt_g *rt_runqsteal(struct rt_p *p, struct rt_p *victim, bool stealnext);
 bool rt_runqempty(struct rt_p *p);
+void rt_runq_check(struct rt_p *p);             /* owner; debug builds */
 void rt_globrunqput(struct rt_g *g);              /* sched.lock held */
 void rt_globrunqputlist(struct rt_g *head, struct rt_g *tail, int n); /* lock held */
 struct rt_g *rt_globrunqget(struct rt_p *p, int max); /* lock held */

@@ -93,6 +93,20 @@ bool rt_runqempty(struct rt_p *p)
 	}
 }
 
+/* Debug check, owner only: the ring holds at most RT_RUNQ_SIZE Gs, each
+ * runnable (a G in a queue has a saved context). */
+void rt_runq_check(struct rt_p *p)
+{
+	uint32_t h = LOAD_ACQ(p->runqhead), t = LOAD_ACQ(p->runqtail);
+	rt_assert(t - h <= RT_RUNQ_SIZE, "run queue holds more than its size");
+	for (uint32_t i = h; i != t; i++) {
+		struct rt_g *g = LOAD_RLX(p->runq[i % RT_RUNQ_SIZE]);
+		if (LOAD_ACQ(p->runqhead) != h)
+			return; /* a thief moved on: the rest may be stale */
+		rt_assert(g && atomic_load(&g->status) == G_RUNNABLE, "a queued G is not runnable");
+	}
+}
+
 /* Grab half of victim's queue into batch; any thread.  Returns count. */
 static uint32_t runqgrab(struct rt_p *victim, struct rt_g **batch, bool stealnext)
 {

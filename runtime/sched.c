@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 /*
  * sched.c - the G/M/P scheduler.
  *
@@ -509,6 +511,7 @@ top:
 	}
 	struct rt_p *p = m->p;
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
+	DEBUG_CHECK(rt_runq_check(p));
 
 	/* 1. fairness: the global queue, and due timers, now and then. */
 	if (tick % 61 == 0) {

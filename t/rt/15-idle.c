@@ -1,0 +1,91 @@
+/*
+ * 15-idle.c - an idle runtime makes no wake-ups.
+ *
+ * With green threads parked on a channel forever and one sleeping for
+ * 2 s, nothing is runnable: every M must be parked (futex or libev) and
+ * the monitor in its deep sleep.  The context switches of all the
+ * process's threads over those 2 s are counted from /proc; a runtime
+ * that polled (the monitor's 20 us..10 ms tick, a timer tick, a spinning
+ * M) would show hundreds.  The few allowed are the wake at the end of
+ * the sleep itself.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+#include "tap.h"
+
+#define MS 1000000LL
+
+/* Sum of voluntary and involuntary context switches of every thread. */
+static long long ctxt_switches(void)
+{
+	long long total = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char path[300], line[256];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f)) {
+			long long v;
+			if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %lld", &v) == 1)
+				total += v;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return total;
+}
+
+static struct rt_chan *never;
+
+static void parked(void *arg)
+{
+	(void)arg;
+	rt_chan_recv(never, NULL);
+}
+
+static void main_fn(void *arg)
+{
+	(void)arg;
+	never = rt_chan_make(0, 0);
+	for (int i = 0; i < 100; i++)
+		rt_go(parked, NULL);
+	rt_sleep(300 * MS); /* let the monitor back off and go to sleep */
+	struct rt_stats s0, s1;
+	rt_stats_get(&s0);
+	long long before = ctxt_switches();
+	rt_sleep(2000 * MS);
+	long long after = ctxt_switches();
+	rt_stats_get(&s1);
+	diag("context switches over 2 s idle: %lld; monitor wake-ups: %llu; blocking polls: %llu",
+			after - before, (unsigned long long)(s1.sysmon_wakes - s0.sysmon_wakes),
+			(unsigned long long)(s1.polls - s0.polls));
+	ok(before >= 0 && after - before <= 10,
+			"idle for 2 s: at most 10 context switches in all threads (got %lld)", after - before);
+	ok(s1.sysmon_wakes - s0.sysmon_wakes <= 5, "the monitor slept (%llu wake-ups)",
+			(unsigned long long)(s1.sysmon_wakes - s0.sysmon_wakes));
+	ok(s1.polls - s0.polls <= 3, "one blocking poll covers the sleep (%llu)",
+			(unsigned long long)(s1.polls - s0.polls));
+}
+
+int main(void)
+{
+	struct rt_config cfg;
+	tap_plan(4);
+	tap_watchdog(30);
+	rt_config_default(&cfg);
+	cfg.procs = 2;
+	is_int(rt_run(&cfg, main_fn, NULL), 0, "rt_run returns 0");
+	return tap_done();
+}
