@@ -10,14 +10,21 @@
 
 #include "rt_internal.h"
 
+/* Both keep errno: they run inside runtime calls made by green threads,
+ * whose errno must come out as it went in (EAGAIN from a futex whose
+ * value changed is routine). */
 void rt_futex_wait(_Atomic uint32_t *addr, uint32_t val)
 {
+	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	errno = saved;
 }
 
 void rt_futex_wake(_Atomic uint32_t *addr, int n)
 {
+	int saved = errno;
 	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	errno = saved;
 }
 
 static inline void cpu_relax(void)

@@ -284,8 +284,11 @@ int rt_poll_unlock_commit(struct rt_g *g, void *arg)
 	bool kick = pl.kick;
 	pl.kick = false;
 	rt_unlock(&pl.mu);
-	if (kick)
+	if (kick) {
+		int saved = errno;
 		ev_async_send(pl.loop, &pl.wakeup);
+		errno = saved;
+	}
 	return 1;
 }
 
