@@ -37,6 +37,7 @@
  */
 #include <ev.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -125,6 +126,11 @@ bool rt_poll_has_waiters(void)
 bool rt_poll_due(int64_t now)
 {
 	return atomic_load_explicit(&pl.next_when, memory_order_relaxed) <= now;
+}
+
+bool rt_poll_active(void)
+{
+	return atomic_load(&pl.polling) != 0;
 }
 
 int64_t rt_poll_last(void)
@@ -271,7 +277,11 @@ static void timers_expire(int64_t now)
 			ready_push(t->g);
 		}
 	}
-	if (changed)
+	/* libev stops the one-shot tick when it fires; if it fired a hair
+	 * before our clock reached the minimum, nothing expired above and the
+	 * tick must still be re-armed, or the next poll would sleep for libev's
+	 * maximum (59.7 s) with deadlines pending. */
+	if (changed || (pl.nheap && !ev_is_active(&pl.tick)))
 		tick_update();
 }
 
@@ -347,7 +357,7 @@ int rt_poll(bool block, struct rt_g **list)
 	pl.ready_head = pl.ready_tail = NULL;
 	atomic_store_explicit(&pl.last_poll, now, memory_order_relaxed);
 	rt_unlock(&pl.mu);
-	atomic_store_explicit(&pl.polling, 0, memory_order_release);
+	atomic_store(&pl.polling, 0); /* seq_cst: pairs with stopm's check */
 	return 0;
 }
 
@@ -668,6 +678,17 @@ void rt_poll_fini(void)
 	ev_loop_destroy(pl.loop);
 	free(pl.heap);
 	memset(&pl, 0, sizeof pl);
+}
+
+void rt_poll_dump(int fd)
+{
+	int64_t now = rt_now(), next = atomic_load(&pl.next_when);
+	dprintf(fd, "poll: polling %d blocked %d waiters %d timers %d next in %lld us, "
+			"sleep_until in %lld us, last poll %lld us ago\n",
+			atomic_load(&pl.polling), atomic_load(&pl.blocked), atomic_load(&pl.nwaiters),
+			pl.nheap, next == INT64_MAX ? -1LL : (long long)(next - now) / 1000,
+			pl.sleep_until == INT64_MAX ? -1LL : (long long)(pl.sleep_until - now) / 1000,
+			(long long)(now - atomic_load(&pl.last_poll)) / 1000);
 }
 
 void rt_poll_stats(struct rt_stats *st)

@@ -340,10 +340,12 @@ void rt_poll_fini(void);
  * thread is in it (then -1).  *list receives the readied Gs. */
 int rt_poll(bool block, struct rt_g **list);
 bool rt_poll_has_waiters(void);
+bool rt_poll_active(void);        /* a thread is inside the loop */
 bool rt_poll_due(int64_t now);    /* a deadline has passed */
 int64_t rt_poll_last(void);       /* rt_now() at the end of the last poll */
 void rt_poll_wake(void);          /* break a blocked poll (any thread) */
 void rt_poll_stats(struct rt_stats *st);
+void rt_poll_dump(int fd);        /* for rt_dump(), racy reads */
 /* The poll lock and the timer heap, for select and proc.c. */
 void rt_poll_lock(void);
 void rt_poll_unlock(void);

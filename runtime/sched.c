@@ -295,8 +295,26 @@ static void startm(struct rt_p *p, bool spinning)
 	rt_futex_wake(&m->park, 1);
 }
 
-/* Park the M (which has no P) until startm() hands it one or the
- * runtime stops. */
+/* Take m off the idle list if it is still there; sched.lock held. */
+static bool midle_remove(struct rt_m *m)
+{
+	for (struct rt_m **pp = &rt_sched.midle; *pp; pp = &(*pp)->schedlink)
+		if (*pp == m) {
+			*pp = m->schedlink;
+			rt_sched.nmidle--;
+			return true;
+		}
+	return false;
+}
+
+/* Park the M (which has no P) until startm() hands it one, the poller
+ * hands it its role, or the runtime stops.
+ *
+ * Never park while things wait on libev and nobody polls: a poller that
+ * stopped polling to run Gs looked for an idle M to take over before
+ * this M was on the list.  The M is listed first (under the lock), then
+ * checks the polling flag, and the poller clears the flag before it
+ * looks at the list, so one of the two sees the other. */
 static void stopm(struct rt_m *m)
 {
 	rt_assert(!m->p, "stopm: M holds a P");
@@ -310,6 +328,14 @@ static void stopm(struct rt_m *m)
 	rt_sched.midle = m;
 	rt_sched.nmidle++;
 	rt_unlock(&rt_sched.lock);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (rt_poll_has_waiters() && !rt_poll_active()) {
+		rt_lock(&rt_sched.lock);
+		bool mine = midle_remove(m);
+		rt_unlock(&rt_sched.lock);
+		if (mine)
+			return; /* back to findrunnable, which polls */
+	}
 	while (atomic_load_explicit(&m->park, memory_order_acquire) == 0)
 		rt_futex_wait(&m->park, 0);
 	if (m->nextp) {
@@ -1207,5 +1233,17 @@ static void dump_one(struct rt_g *g, void *arg)
 
 void rt_dump(int fd)
 {
+	dprintf(fd, "sched: procs %d idle %d spinning %d; Ms %d parked %d; global queue %d; stopping %d\n",
+			rt_sched.nprocs, atomic_load(&rt_sched.npidle), atomic_load(&rt_sched.nmspinning),
+			rt_sched.nm, rt_sched.nmidle, atomic_load(&rt_sched.runqsize),
+			(int)atomic_load(&rt_sched.stopping));
+	for (int i = 0; i < rt_sched.nprocs; i++) {
+		struct rt_p *p = &rt_sched.allp[i];
+		uint32_t s = atomic_load(&p->state);
+		dprintf(fd, "P%d: state %u owner M%d, queue %s, schedtick %u\n", i, s & 0xff,
+				(int)(s >> 8) - 1, rt_runqempty(p) ? "empty" : "non-empty",
+				atomic_load(&p->schedtick));
+	}
+	rt_poll_dump(fd);
 	rt_stack_foreach(dump_one, &fd);
 }

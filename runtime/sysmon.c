@@ -153,7 +153,9 @@ static void *sysmon_main(void *arg)
 		struct timespec ts = { 0, delay * 1000 };
 		nanosleep(&ts, NULL);
 		atomic_fetch_add_explicit(&mon.wakes, 1, memory_order_relaxed);
-		if (all_idle()) {
+		/* All idle: sleep, unless things wait on libev and nobody polls
+		 * (which the scheduler never allows; this is the safety net). */
+		if (all_idle() && !(rt_poll_has_waiters() && !rt_poll_active())) {
 			deep_sleep();
 			continue;
 		}
