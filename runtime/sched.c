@@ -434,21 +434,20 @@ void rt_ready_list(struct rt_g *list)
 	rt_inject_from_poll(list);
 }
 
-/* Put the poller's Gs on our P: run the first, queue the rest. */
+/* Put the poller's Gs at the tail of our P's queue, in the order the
+ * poller readied them (deadline order for timers), and return the head
+ * of the queue: Gs readied earlier run first. */
 static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 {
-	struct rt_g *first = list, *rest = list->schedlink;
-	atomic_store_explicit(&first->status, G_RUNNABLE, memory_order_relaxed);
-	bool more = rest != NULL;
-	while (rest) {
-		struct rt_g *next = rest->schedlink;
-		atomic_store_explicit(&rest->status, G_RUNNABLE, memory_order_relaxed);
-		rt_runqput(p, rest, false);
-		rest = next;
+	bool inherit;
+	while (list) {
+		struct rt_g *next = list->schedlink;
+		atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
+		rt_runqput(p, list, false);
+		list = next;
 	}
-	if (more)
-		wakep();
-	return first;
+	wakep();
+	return rt_runqget(p, &inherit);
 }
 
 /* ---- finding work ------------------------------------------------------ */
