@@ -148,9 +148,24 @@ static void acquirep(struct rt_m *m, struct rt_p *p)
 	atomic_store_explicit(&p->state, PSTATE(mid(m), P_RUNNING), memory_order_release);
 }
 
+/* Debug check, sched.lock held: the idle list holds exactly the npidle
+ * Ps whose state is P_IDLE. */
+static __attribute__((unused)) void pidle_check(void)
+{
+	int n = 0;
+	for (struct rt_p *p = rt_sched.pidle; p; p = p->link, n++)
+		rt_assert(atomic_load(&p->state) == PSTATE(0, P_IDLE), "a P on the idle list is not idle");
+	rt_assert(n == atomic_load(&rt_sched.npidle), "npidle differs from the idle list");
+	int idle = 0;
+	for (int i = 0; i < rt_sched.nprocs; i++)
+		idle += atomic_load(&rt_sched.allp[i].state) == PSTATE(0, P_IDLE);
+	rt_assert(idle == n || atomic_load(&rt_sched.stopping), "an idle P is missing from the idle list");
+}
+
 /* Idle P list; sched.lock held. */
 static struct rt_p *pidleget(void)
 {
+	DEBUG_CHECK(pidle_check());
 	struct rt_p *p = rt_sched.pidle;
 	if (p) {
 		rt_sched.pidle = p->link;
@@ -167,6 +182,7 @@ static void pidleput(struct rt_p *p)
 	p->link = rt_sched.pidle;
 	rt_sched.pidle = p;
 	atomic_fetch_add_explicit(&rt_sched.npidle, 1, memory_order_relaxed);
+	DEBUG_CHECK(pidle_check());
 }
 
 /* ---- M creation and parking --------------------------------------------- */
@@ -436,7 +452,8 @@ void rt_ready_list(struct rt_g *list)
 
 /* Put the poller's Gs at the tail of our P's queue, in the order the
  * poller readied them (deadline order for timers), and return the head
- * of the queue: Gs readied earlier run first. */
+ * of the queue: Gs readied earlier run first.  NULL if thieves were
+ * quicker (the caller looks for work again). */
 static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 {
 	bool inherit;
@@ -542,8 +559,9 @@ top:
 	if (tick % 61 == 0) {
 		if ((g = globrunq_take(p, 1)))
 			return g;
-		if (rt_poll_due(rt_now()) && rt_poll(false, &list) == 0 && list)
-			return take_poll_list(p, list);
+		if (rt_poll_due(rt_now()) && rt_poll(false, &list) == 0 && list &&
+		    (g = take_poll_list(p, list)))
+			return g;
 	}
 	/* 2. local. */
 	if ((g = rt_runqget(p, inherit)))
@@ -552,8 +570,9 @@ top:
 	if ((g = globrunq_take(p, 0)))
 		return g;
 	/* 4. non-blocking poll. */
-	if (rt_poll_has_waiters() && rt_poll(false, &list) == 0 && list)
-		return take_poll_list(p, list);
+	if (rt_poll_has_waiters() && rt_poll(false, &list) == 0 && list &&
+	    (g = take_poll_list(p, list)))
+		return g;
 	/* 5. steal. */
 	int busy = rt_sched.nprocs - atomic_load(&rt_sched.npidle);
 	if (m->spinning || 2 * atomic_load(&rt_sched.nmspinning) < busy) {
@@ -610,8 +629,8 @@ poll:
 			/* We stop polling to run Gs: let a parked M take over. */
 			acquirep(m, p);
 			poller_handoff();
-			if (list)
-				return take_poll_list(p, list);
+			if (list && (g = take_poll_list(p, list)))
+				return g;
 			goto top;
 		}
 		/* Every P is busy: queue the Gs for them and keep polling. */
@@ -735,6 +754,7 @@ static void schedule(struct rt_m *m)
 			resetspinning(m);
 		execute(m, g, inherit);
 	}
+	rt_assert(atomic_load(&rt_sched.stopping), "findrunnable gave up while running");
 }
 
 void rt_park(int (*fn)(struct rt_g *, void *), void *arg, const char *reason)
@@ -1114,6 +1134,8 @@ static int procs_setup(int n)
 	if (!rt_sched.allp)
 		return -1;
 	memset(rt_sched.allp, 0, sizeof(struct rt_p) * (size_t)n);
+	for (int i = 0; i < n; i++)
+		atomic_store(&rt_sched.allp[i].state, PSTATE(0, P_RUNNING)); /* not yet listed */
 	for (int i = n - 1; i >= 0; i--) {
 		rt_sched.allp[i].id = i;
 		pidleput(&rt_sched.allp[i]);
