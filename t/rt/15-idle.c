@@ -71,9 +71,9 @@ static void main_fn(void *arg)
 	diag("context switches over 2 s idle: %lld; monitor wake-ups: %llu; blocking polls: %llu",
 			after - before, (unsigned long long)(s1.sysmon_wakes - s0.sysmon_wakes),
 			(unsigned long long)(s1.polls - s0.polls));
-	ok(before >= 0 && after - before <= 10,
-			"idle for 2 s: at most 10 context switches in all threads (got %lld)", after - before);
-	ok(s1.sysmon_wakes - s0.sysmon_wakes <= 5, "the monitor slept (%llu wake-ups)",
+	ok(before >= 0 && after - before <= 20,
+			"idle for 2 s: at most 20 context switches (a 10 ms tick: 200+) in all threads (got %lld)", after - before);
+	ok(s1.sysmon_wakes - s0.sysmon_wakes <= 10, "the monitor slept (a 10 ms tick would be 200)  (%llu wake-ups)",
 			(unsigned long long)(s1.sysmon_wakes - s0.sysmon_wakes));
 	ok(s1.polls - s0.polls <= 3, "one blocking poll covers the sleep (%llu)",
 			(unsigned long long)(s1.polls - s0.polls));

@@ -1,0 +1,391 @@
+/*
+ * 06-fd.c - waiting for file descriptors: rt_fd_wait on pipes (readable,
+ * deadline, writable, full pipe drained by another G), rt_read/rt_write
+ * moving 10 MB between two green threads, and 1,000 pipes waited on at
+ * once.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "tap.h"
+
+#define MS 1000000LL
+#define US 1000LL
+
+static int wait_count(_Atomic int *n, int want, int64_t timeout)
+{
+	int64_t deadline = rt_now() + timeout;
+	while (atomic_load(n) < want) {
+		if (rt_now() > deadline)
+			return 0;
+		rt_sleep(MS);
+	}
+	return 1;
+}
+
+static int nb_pipe(int fds[2])
+{
+	return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+/* ---- readable after a write ---------------------------------------------- */
+
+struct delayed_writer {
+	int fd;
+	int64_t delay;
+	_Atomic int done;
+};
+
+static void delayed_write(void *p)
+{
+	struct delayed_writer *w = p;
+	rt_sleep(w->delay);
+	if (write(w->fd, "x", 1) != 1)
+		diag("write: %s", strerror(errno));
+	atomic_store(&w->done, 1);
+}
+
+static void test_readable(void)
+{
+	int fds[2];
+	if (nb_pipe(fds) != 0) {
+		ok(0, "pipe2: %s", strerror(errno));
+		return;
+	}
+	/* Poll with a past deadline: nothing to read. */
+	errno = 0;
+	int r = rt_fd_wait(fds[0], RT_READ, 0);
+	ok(r == -1 && errno == ETIMEDOUT, "empty pipe, deadline 0: -1 ETIMEDOUT");
+
+	struct delayed_writer w = { .fd = fds[1], .delay = 50 * MS };
+	int64_t t0 = rt_now();
+	rt_go(delayed_write, &w);
+	r = rt_fd_wait(fds[0], RT_READ, rt_now() + 5000 * MS);
+	int64_t el = rt_now() - t0;
+	ok(r == RT_READ && wait_count(&w.done, 1, 2000 * MS),
+	   "rt_fd_wait(RT_READ) returns RT_READ once the writer G wrote (%d)", r);
+	ok(el >= 45 * MS && el < 5000 * MS, "  after the writer's 50 ms sleep (%lld ms)",
+	   (long long)(el / MS));
+	char c;
+	ok(read(fds[0], &c, 1) == 1 && c == 'x', "the byte is there");
+
+	/* Deadline passed while a byte is ready: poll semantics, RT_READ. */
+	if (write(fds[1], "y", 1) == 1) {
+		r = rt_fd_wait(fds[0], RT_READ, 0);
+		ok(r == RT_READ, "ready pipe, deadline 0: RT_READ without parking (%d)", r);
+		ok(read(fds[0], &c, 1) == 1, "drained");
+	}
+
+	/* Deadline: an empty pipe, now + 50 ms. */
+	errno = 0;
+	t0 = rt_now();
+	r = rt_fd_wait(fds[0], RT_READ, rt_now() + 50 * MS);
+	el = rt_now() - t0;
+	ok(r == -1 && errno == ETIMEDOUT, "empty pipe, deadline now+50ms: -1 ETIMEDOUT (%d, %s)", r,
+	   strerror(errno));
+	ok(el >= 50 * MS && el < 2000 * MS, "  after %lld ms (>= 50)", (long long)(el / MS));
+
+	/* The same fd can be waited on again after a timeout. */
+	w.delay = 10 * MS;
+	atomic_store(&w.done, 0);
+	rt_go(delayed_write, &w);
+	r = rt_fd_wait(fds[0], RT_READ, rt_now() + 5000 * MS);
+	ok(r == RT_READ, "waiting on the same fd again after a timeout works (%d)", r);
+	wait_count(&w.done, 1, 2000 * MS);
+	ok(read(fds[0], &c, 1) == 1, "drained");
+
+	/* Writer closes: EOF counts as readable. */
+	close(fds[1]);
+	r = rt_fd_wait(fds[0], RT_READ, rt_now() + 2000 * MS);
+	ok(r == RT_READ && read(fds[0], &c, 1) == 0, "write end closed: RT_READ, then read() returns 0");
+	close(fds[0]);
+}
+
+/* ---- writable ------------------------------------------------------------- */
+
+struct drainer {
+	int fd;
+	int64_t delay;
+	long drained;
+	_Atomic int done;
+};
+
+static void drain(void *p)
+{
+	struct drainer *d = p;
+	char buf[4096];
+	rt_sleep(d->delay);
+	ssize_t n;
+	while ((n = read(d->fd, buf, sizeof buf)) > 0)
+		d->drained += n;
+	atomic_store(&d->done, 1);
+}
+
+static void test_writable(void)
+{
+	int fds[2];
+	if (nb_pipe(fds) != 0) {
+		ok(0, "pipe2: %s", strerror(errno));
+		return;
+	}
+	int64_t t0 = rt_now();
+	int r = rt_fd_wait(fds[1], RT_WRITE, rt_now() + 2000 * MS);
+	int64_t el = rt_now() - t0;
+	ok(r == RT_WRITE && el < 100 * MS, "RT_WRITE on a pipe with room: RT_WRITE at once (%lld us)",
+	   (long long)(el / US));
+	r = rt_fd_wait(fds[1], RT_READ | RT_WRITE, rt_now() + 2000 * MS);
+	ok(r == RT_WRITE, "RT_READ|RT_WRITE on an empty pipe's write end: RT_WRITE only (%d)", r);
+
+	/* Fill it. */
+	char buf[4096];
+	memset(buf, 'f', sizeof buf);
+	long filled = 0;
+	for (;;) {
+		ssize_t n = write(fds[1], buf, sizeof buf);
+		if (n > 0) {
+			filled += n;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN)
+			break;
+		diag("filling: %s", strerror(errno));
+		break;
+	}
+	for (;;) { /* the last bytes of the last page */
+		ssize_t n = write(fds[1], buf, 1);
+		if (n != 1)
+			break;
+		filled++;
+	}
+	ok(filled > 0, "pipe full after %ld bytes", filled);
+	errno = 0;
+	t0 = rt_now();
+	r = rt_fd_wait(fds[1], RT_WRITE, rt_now() + 30 * MS);
+	el = rt_now() - t0;
+	ok(r == -1 && errno == ETIMEDOUT && el >= 30 * MS, "full pipe: RT_WRITE times out (%d, %lld ms)", r,
+	   (long long)(el / MS));
+
+	struct drainer d = { .fd = fds[0], .delay = 30 * MS };
+	t0 = rt_now();
+	rt_go(drain, &d);
+	r = rt_fd_wait(fds[1], RT_WRITE, rt_now() + 5000 * MS);
+	el = rt_now() - t0;
+	ok(r == RT_WRITE, "full pipe becomes writable once a reader G drains it (%d)", r);
+	ok(el >= 25 * MS && el < 5000 * MS, "  after the reader's 30 ms sleep (%lld ms)",
+	   (long long)(el / MS));
+	wait_count(&d.done, 1, 2000 * MS);
+	is_int(d.drained, filled, "the reader drained every byte written");
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* ---- 10 MB through a pipe ---------------------------------------------------- */
+
+#define BULK (10L << 20)
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+struct bulk {
+	int fd;
+	uint64_t sum;
+	long bytes;
+	int err;
+	_Atomic int done;
+};
+
+static void bulk_writer(void *p)
+{
+	struct bulk *b = p;
+	static unsigned char buf[200000];
+	uint64_t x = 88172645463325252ULL, h = 0xcbf29ce484222325ULL;
+	long left = BULK;
+	size_t sizes[] = { 1, 4095, 65536, 200000, 777, 12345 };
+	int k = 0;
+	while (left > 0) {
+		size_t n = sizes[k++ % 6];
+		if ((long)n > left)
+			n = (size_t)left;
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf[i] = (unsigned char)x;
+		}
+		ssize_t w = rt_write(b->fd, buf, n, rt_now() + 20000 * MS);
+		if (w != (ssize_t)n) {
+			b->err = errno ? errno : EIO;
+			break;
+		}
+		h = fnv(h, buf, n);
+		b->bytes += (long)n;
+		left -= (long)n;
+	}
+	b->sum = h;
+	close(b->fd);
+	atomic_store(&b->done, 1);
+}
+
+static void bulk_reader(void *p)
+{
+	struct bulk *b = p;
+	static unsigned char buf[7919];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (;;) {
+		ssize_t n = rt_read(b->fd, buf, sizeof buf, rt_now() + 20000 * MS);
+		if (n < 0) {
+			b->err = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		h = fnv(h, buf, (size_t)n);
+		b->bytes += n;
+	}
+	b->sum = h;
+	close(b->fd);
+	atomic_store(&b->done, 1);
+}
+
+static void test_bulk(void)
+{
+	int fds[2];
+	if (nb_pipe(fds) != 0) {
+		ok(0, "pipe2: %s", strerror(errno));
+		return;
+	}
+	struct bulk w = { .fd = fds[1] }, r = { .fd = fds[0] };
+	int64_t t0 = rt_now();
+	rt_go(bulk_reader, &r);
+	rt_go(bulk_writer, &w);
+	_Atomic int *dw = &w.done, *dr = &r.done;
+	int fin = wait_count(dw, 1, 30000 * MS) && wait_count(dr, 1, 30000 * MS);
+	ok(fin && w.err == 0 && r.err == 0, "rt_write/rt_read moved 10 MB between two Gs (%lld ms; "
+	   "errors %d/%d)", (long long)((rt_now() - t0) / MS), w.err, r.err);
+	ok(w.bytes == BULK && r.bytes == BULK, "byte counts %ld written, %ld read", w.bytes, r.bytes);
+	ok(w.sum == r.sum, "checksums match (%016llx)", (unsigned long long)r.sum);
+
+	/* rt_read with a deadline on an empty pipe. */
+	int e[2];
+	if (nb_pipe(e) == 0) {
+		char c;
+		errno = 0;
+		int64_t t1 = rt_now();
+		ssize_t n = rt_read(e[0], &c, 1, rt_now() + 20 * MS);
+		ok(n == -1 && errno == ETIMEDOUT && rt_now() - t1 >= 20 * MS,
+		   "rt_read on an empty pipe with a 20 ms deadline: ETIMEDOUT");
+		close(e[0]);
+		close(e[1]);
+	}
+}
+
+/* ---- 1,000 pipes ------------------------------------------------------------------ */
+
+#define NPIPES 1000
+
+static int pfd[NPIPES][2];
+static int presult[NPIPES];
+static unsigned char pbyte[NPIPES];
+static _Atomic int pdone, pwaiting;
+
+static void pipe_waiter(void *p)
+{
+	long i = (long)(intptr_t)p;
+	atomic_fetch_add(&pwaiting, 1);
+	int r = rt_fd_wait(pfd[i][0], RT_READ, rt_now() + 20000 * MS);
+	presult[i] = r;
+	if (r == RT_READ && read(pfd[i][0], &pbyte[i], 1) != 1)
+		presult[i] = -2;
+	atomic_fetch_add(&pdone, 1);
+}
+
+static void pipe_writer(void *unused)
+{
+	/* Reverse order, with yields, so wake-ups come in no particular order. */
+	for (int i = NPIPES - 1; i >= 0; i--) {
+		unsigned char b = (unsigned char)(i * 7);
+		if (write(pfd[i][1], &b, 1) != 1)
+			diag("write pipe %d: %s", i, strerror(errno));
+		if (i % 50 == 0)
+			rt_yield();
+	}
+}
+
+static void test_many_pipes(void)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < 2 * NPIPES + 64 && rl.rlim_max >= 2 * NPIPES + 64) {
+		rl.rlim_cur = 2 * NPIPES + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < 2 * NPIPES + 64) {
+		printf("ok %d # SKIP RLIMIT_NOFILE %ld is too low for %d pipes\n", ++tap_n,
+		       (long)rl.rlim_cur, NPIPES);
+		printf("ok %d # SKIP\nok %d # SKIP\n", tap_n + 1, tap_n + 2);
+		tap_n += 2;
+		fflush(stdout);
+		return;
+	}
+	int made = 0;
+	for (int i = 0; i < NPIPES; i++, made++)
+		if (nb_pipe(pfd[i]) != 0) {
+			diag("pipe %d: %s", i, strerror(errno));
+			break;
+		}
+	is_int(made, NPIPES, "made %d pipes", NPIPES);
+	for (long i = 0; i < made; i++)
+		rt_go(pipe_waiter, (void *)(intptr_t)i);
+	/* Let them all park first, then write. */
+	wait_count(&pwaiting, made, 5000 * MS);
+	rt_sleep(20 * MS);
+	int early = atomic_load(&pdone);
+	int64_t t0 = rt_now();
+	rt_go(pipe_writer, NULL);
+	int fin = wait_count(&pdone, made, 20000 * MS);
+	ok(fin && early == 0, "%d Gs waiting on %d pipes all woke (%lld ms; %d woke before the writes)",
+	   made, made, (long long)((rt_now() - t0) / MS), early);
+	int bad = 0;
+	for (int i = 0; i < made; i++)
+		if (presult[i] != RT_READ || pbyte[i] != (unsigned char)(i * 7))
+			bad++;
+	is_int(bad, 0, "each got RT_READ and its own byte");
+	for (int i = 0; i < made; i++) {
+		close(pfd[i][0]);
+		close(pfd[i][1]);
+	}
+}
+
+static void main_fn(void *unused)
+{
+	test_readable();
+	test_writable();
+	test_bulk();
+	test_many_pipes();
+}
+
+int main(void)
+{
+	tap_watchdog(60);
+	tap_plan(26);
+	struct rt_config cfg;
+	rt_config_default(&cfg);
+	cfg.procs = 2;
+	is_int(rt_run(&cfg, main_fn, NULL), 0, "rt_run returned 0");
+	return tap_done();
+}
