@@ -29,19 +29,23 @@ static inline void rt_fiber_init_m(struct rt_m *m)
 	(void)m;
 }
 
+/* TSan fibers belong to stack slots, not Gs: a G reuses the fiber of
+ * the slot it lives in (fibers are expensive, and TSan caps them at
+ * about 8,000); stack.c destroys them when the stacks go. */
 static inline void rt_fiber_init_g(struct rt_g *g)
 {
 #ifdef RT_SANITIZE_THREAD
-	g->tsan_fiber = __tsan_create_fiber(0);
+	if (!g->stack->tsan_fiber)
+		g->stack->tsan_fiber = __tsan_create_fiber(0);
+	g->tsan_fiber = g->stack->tsan_fiber;
 #endif
 	(void)g;
 }
 
-/* Called on g0 once the dead G will never run again. */
+/* Called once the dead G will never run again. */
 static inline void rt_fiber_fini_g(struct rt_g *g)
 {
 #ifdef RT_SANITIZE_THREAD
-	__tsan_destroy_fiber(g->tsan_fiber);
 	g->tsan_fiber = NULL;
 #endif
 	(void)g;

@@ -140,6 +140,8 @@ struct rt_stack {
 	bool canary;               /* the 16 bytes below lo are this stack's canary
 	                              (unguarded, not the first slot of its chunk) */
 	unsigned vg_id;            /* valgrind stack id */
+	void *tsan_fiber;          /* TSan fiber, made on first use and kept with the
+	                              stack (creating one costs milliseconds) */
 };
 
 /* The canary of an unguarded stack is the 16 bytes just below it: the
@@ -157,6 +159,7 @@ void rt_stacks_fini(void);
 struct rt_g *rt_stack_get(struct rt_p *p);
 void rt_stack_put(struct rt_p *p, struct rt_stack *s);
 void rt_stack_flush(struct rt_p *p);        /* return p's cache to the global pool */
+void rt_stacks_trim(void);                  /* monitor: memory of idle chunks back to the kernel */
 static inline bool rt_stack_canary_ok(const struct rt_g *g)
 {
 	const uint64_t *w = (const uint64_t *)g->stack->lo - 2;

@@ -18,10 +18,10 @@
  *
  * Pools.  Each P keeps a LIFO cache of up to 64 free stacks (no lock, no
  * syscall on the spawn path); overflow moves 32 to the global pool under
- * pool_lock, and refills take 32.  When every slot of a chunk is in the
- * global pool and the pool holds more than KEEP_STACKS, the whole chunk is
- * given back with one madvise(MADV_DONTNEED) (the slots stay usable and
- * are zero-filled on next touch).
+ * pool_lock, and refills take 32.  The monitor (rt_stacks_trim) gives back
+ * every chunk whose slots are all in the global pool, with one
+ * madvise(MADV_DONTNEED), while the pool holds more than KEEP_STACKS (the
+ * slots stay usable and are zero-filled on next touch).
  *
  * Who touches what: chunk tables and the global pool under pool_lock;
  * a P's cache only by its owner.
@@ -37,6 +37,9 @@
 #endif
 #ifdef RT_SANITIZE_ADDRESS
 #include <sanitizer/asan_interface.h>
+#endif
+#ifdef RT_SANITIZE_THREAD
+#include <sanitizer/tsan_interface.h>
 #endif
 
 #include "rt_internal.h"
@@ -116,10 +119,15 @@ void rt_stacks_fini(void)
 {
 	for (size_t i = 0; i < st.nchunks; i++) {
 		struct stack_chunk *c = st.chunks[i];
+		for (size_t j = 0; j < c->ncarved; j++) {
 #ifdef RT_VALGRIND
-		for (size_t j = 0; j < c->ncarved; j++)
 			VALGRIND_STACK_DEREGISTER(c->slots[j].vg_id);
 #endif
+#ifdef RT_SANITIZE_THREAD
+			if (c->slots[j].tsan_fiber)
+				__tsan_destroy_fiber(c->slots[j].tsan_fiber);
+#endif
+		}
 		munmap(c->base, c->nslots * st.slot_size);
 		free(c);
 	}
@@ -213,12 +221,7 @@ static bool pool_push(struct rt_stack *s)
 		st.cappool = cap;
 	}
 	st.pool[st.npool++] = s;
-	struct stack_chunk *c = s->chunk;
-	if (++c->nfree_global == c->nslots && st.npool > KEEP_STACKS && !c->trimmed) {
-		madvise(c->base, c->nslots * st.slot_size, MADV_DONTNEED);
-		c->trimmed = true;
-		st.trimmed += c->nslots;
-	}
+	s->chunk->nfree_global++;
 	return true;
 }
 
@@ -274,6 +277,28 @@ void rt_stack_put(struct rt_p *p, struct rt_stack *s)
 		ok = pool_push(p->stack_cache[--p->nstack_cache]);
 	rt_unlock(&st.lock);
 	rt_assert(ok, "out of memory for the stack pool");
+}
+
+/* Give the memory of wholly free chunks back to the kernel while the pool
+ * holds more than KEEP_STACKS.  Called by the monitor (about every 100 ms
+ * while the runtime is busy, and when it goes idle), never on the spawn
+ * or exit path.  The pool lock is held across madvise so no slot of the
+ * chunk can be handed out meanwhile. */
+void rt_stacks_trim(void)
+{
+	if (!rt_trylock(&st.lock))
+		return;
+	size_t spare = st.npool > KEEP_STACKS ? st.npool - KEEP_STACKS : 0;
+	for (size_t i = 0; i < st.nchunks && spare > 0; i++) {
+		struct stack_chunk *c = st.chunks[i];
+		if (c->trimmed || c->nfree_global != c->nslots)
+			continue;
+		madvise(c->base, c->nslots * st.slot_size, MADV_DONTNEED);
+		c->trimmed = true;
+		st.trimmed += c->nslots;
+		spare = spare > c->nslots ? spare - c->nslots : 0;
+	}
+	rt_unlock(&st.lock);
 }
 
 void rt_stack_flush(struct rt_p *p)

@@ -14,6 +14,8 @@
  *     and queues itself (sched.c).
  *   - If nobody has polled libev for 10 ms while something waits on it,
  *     the monitor polls (all Ms busy: timers and fds still fire).
+ *   - Every 100 ms, and before it sleeps, it gives the memory of wholly
+ *     free stack chunks back to the kernel (stack.c).
  *
  * The tick starts at 20 us and doubles after 1 ms without a retake, up to
  * 10 ms.  When every P is idle the monitor sleeps on a futex until a P
@@ -31,6 +33,7 @@
 #define SYSCALL_RETAKE_NS 20000
 #define HOG_NS 10000000
 #define POLL_STALE_NS 10000000
+#define TRIM_NS 100000000
 
 static struct {
 	pthread_t thread;
@@ -146,6 +149,7 @@ static void *sysmon_main(void *arg)
 {
 	long delay = TICK_MIN_US;
 	int idle = 0;
+	int64_t last_trim = 0;
 	(void)arg;
 	while (!atomic_load(&mon.stop)) {
 		if (idle > 50 && delay < TICK_MAX_US)
@@ -156,10 +160,15 @@ static void *sysmon_main(void *arg)
 		/* All idle: sleep, unless things wait on libev and nobody polls
 		 * (which the scheduler never allows; this is the safety net). */
 		if (all_idle() && !(rt_poll_has_waiters() && !rt_poll_active())) {
+			rt_stacks_trim();
 			deep_sleep();
 			continue;
 		}
 		int64_t now = rt_now();
+		if (now - last_trim > TRIM_NS) {
+			rt_stacks_trim();
+			last_trim = now;
+		}
 		poll_if_stale(now);
 		if (retake(now)) {
 			idle = 0;
