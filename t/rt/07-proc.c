@@ -49,8 +49,8 @@ static int exec_child(void *p)
 
 /* Every pid we started and whether it was reaped, to clean up on failure. */
 #define MAXPIDS 512
-static pid_t pids[MAXPIDS];
-static int reaped[MAXPIDS];
+static _Atomic pid_t pids[MAXPIDS]; /* atomics: Gs on other Ms read them */
+static _Atomic int reaped[MAXPIDS];
 static _Atomic int npids;
 
 static pid_t start(const char *path, char *const *argv, int out_fd)
@@ -85,8 +85,8 @@ static int wait_for(pid_t pid, int *status, int64_t timeout)
 static char *const *sh_c(const char *script)
 {
 	static char *argv[8][4];
-	static int k;
-	char **a = argv[k++ % 8];
+	static _Atomic int k;
+	char **a = argv[atomic_fetch_add(&k, 1) % 8];
 	a[0] = "sh";
 	a[1] = "-c";
 	a[2] = (char *)script;
