@@ -8,6 +8,8 @@
  * consumers read tail with acquire, read the slots, and claim them with a
  * release CAS on head (the owner may then overwrite those slots).
  */
+#include <unistd.h>
+
 #include "rt_internal.h"
 
 #define LOAD_ACQ(x) atomic_load_explicit(&(x), memory_order_acquire)
@@ -119,6 +121,17 @@ static uint32_t runqgrab(struct rt_p *victim, struct rt_g **batch, bool stealnex
 			if (!stealnext)
 				return 0;
 			struct rt_g *next = LOAD_ACQ(victim->runnext);
+			if (!next)
+				return 0;
+			/* A G in runnext of a running P was usually just readied by the
+			 * G running there, which is about to block (a channel partner):
+			 * give that P a moment to run it before taking it away, or the
+			 * pair ends up split over two threads (Go's runqgrab does the
+			 * same, for the same reason). */
+			if ((atomic_load_explicit(&victim->state, memory_order_relaxed) & 0xff) == P_RUNNING) {
+				usleep(3);
+				next = LOAD_ACQ(victim->runnext);
+			}
 			if (next && atomic_compare_exchange_strong_explicit(&victim->runnext,
 					&next, NULL, memory_order_acq_rel, memory_order_relaxed)) {
 				batch[0] = next;
