@@ -81,6 +81,11 @@ static void main_fn(void *arg)
 
 int main(void)
 {
+	{
+		const char *vg = getenv("GRUN_VALGRIND");
+		if (vg && *vg == '1')
+			skip_all("valgrind wakes up on its own");
+	}
 #if defined(__SANITIZE_THREAD__)
 	skip_all("ThreadSanitizer's own background thread wakes up on its own");
 #endif
