@@ -9,6 +9,7 @@
 #endif
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,9 @@ static void main_fn(void *unused)
 	     (unsigned long long)st.stacks_guarded);
 	ok(st.stacks_mapped >= 40001, "stacks_mapped %llu >= 40,001",
 	   (unsigned long long)st.stacks_mapped);
-	ok(st.stacks_guarded > 0 && st.stacks_guarded < st.stacks_mapped,
+	const char *vg = getenv("GRUN_VALGRIND");
+	bool under_vg = vg && *vg == '1'; /* the runtime gives no guard pages there */
+	ok((st.stacks_guarded > 0 || under_vg) && st.stacks_guarded < st.stacks_mapped,
 	   "guard pages stopped at the budget: %llu guarded < %llu mapped (canaries for the rest)",
 	   (unsigned long long)st.stacks_guarded, (unsigned long long)st.stacks_mapped);
 	close_and_join(&g1);
