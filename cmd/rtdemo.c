@@ -8,6 +8,9 @@
  * in a select with a deadline.  Everything waits through the runtime:
  * pipes through libev, children through the runtime's reaper.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +75,7 @@ static void reader(void *arg)
 			have -= len + 1;
 		}
 	}
-	close(c->out[0]);
+	rt_close(c->out[0]);
 	int status;
 	rt_proc_wait(pid, &status, RT_NEVER);
 	snprintf(l.text, sizeof l.text, "[exited with status %d]",

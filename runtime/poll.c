@@ -439,6 +439,16 @@ int rt_fd_wait(int fd, int events, int64_t deadline)
 	return g->wake_events;
 }
 
+int rt_close(int fd)
+{
+	rt_lock(&pl.mu);
+	int r = close(fd);
+	int e = errno;
+	rt_unlock(&pl.mu);
+	errno = e;
+	return r;
+}
+
 /* ---- sleeping ------------------------------------------------------------- */
 
 void rt_sleep_until(int64_t deadline)

@@ -188,6 +188,13 @@ ssize_t rt_write(int fd, const void *buf, size_t n, int64_t deadline);
 /* rt_fd_nonblock() sets O_NONBLOCK on fd.  0 or -1. */
 int rt_fd_nonblock(int fd);
 
+/* rt_close() closes an fd that green threads have waited on.  libev
+ * updates the kernel's interest list lazily, at its next iteration, which
+ * may run on another thread: closing under the poll lock orders the close
+ * after any such update.  No green thread may be waiting on fd.  Returns
+ * close(2)'s result. */
+int rt_close(int fd);
+
 /* ---- Child processes ----------------------------------------------- */
 
 /* rt_proc_start() creates a child process that runs child_fn(arg) and

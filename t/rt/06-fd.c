@@ -105,10 +105,10 @@ static void test_readable(void)
 	ok(read(fds[0], &c, 1) == 1, "drained");
 
 	/* Writer closes: EOF counts as readable. */
-	close(fds[1]);
+	rt_close(fds[1]);
 	r = rt_fd_wait(fds[0], RT_READ, rt_now() + 2000 * MS);
 	ok(r == RT_READ && read(fds[0], &c, 1) == 0, "write end closed: RT_READ, then read() returns 0");
-	close(fds[0]);
+	rt_close(fds[0]);
 }
 
 /* ---- writable ------------------------------------------------------------- */
@@ -185,8 +185,8 @@ static void test_writable(void)
 	   (long long)(el / MS));
 	wait_count(&d.done, 1, 2000 * MS);
 	is_int(d.drained, filled, "the reader drained every byte written");
-	close(fds[0]);
-	close(fds[1]);
+	rt_close(fds[0]);
+	rt_close(fds[1]);
 }
 
 /* ---- 10 MB through a pipe ---------------------------------------------------- */
@@ -236,7 +236,7 @@ static void bulk_writer(void *p)
 		left -= (long)n;
 	}
 	b->sum = h;
-	close(b->fd);
+	rt_close(b->fd);
 	atomic_store(&b->done, 1);
 }
 
@@ -257,7 +257,7 @@ static void bulk_reader(void *p)
 		b->bytes += n;
 	}
 	b->sum = h;
-	close(b->fd);
+	rt_close(b->fd);
 	atomic_store(&b->done, 1);
 }
 
@@ -288,8 +288,8 @@ static void test_bulk(void)
 		ssize_t n = rt_read(e[0], &c, 1, rt_now() + 20 * MS);
 		ok(n == -1 && errno == ETIMEDOUT && rt_now() - t1 >= 20 * MS,
 		   "rt_read on an empty pipe with a 20 ms deadline: ETIMEDOUT");
-		close(e[0]);
-		close(e[1]);
+		rt_close(e[0]);
+		rt_close(e[1]);
 	}
 }
 
@@ -366,8 +366,8 @@ static void test_many_pipes(void)
 			bad++;
 	is_int(bad, 0, "each got RT_READ and its own byte");
 	for (int i = 0; i < made; i++) {
-		close(pfd[i][0]);
-		close(pfd[i][1]);
+		rt_close(pfd[i][0]);
+		rt_close(pfd[i][1]);
 	}
 }
 

@@ -338,7 +338,7 @@ static void test_child_signals(void)
 			break;
 	}
 	buf[len] = 0;
-	close(fds[0]);
+	rt_close(fds[0]);
 	int st = -1;
 	int r = p > 0 ? wait_for(p, &st, 5000 * MS) : -1;
 	ok(p > 0 && r == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
