@@ -194,7 +194,14 @@ int main(void)
 {
 	tap_watchdog(60);
 	tap_plan(6);
-	one_case("guard page", 1, guard_g, "guard page hit", SIGSEGV, SIGABRT);
+	const char *vg = getenv("GRUN_VALGRIND");
+	if (vg && *vg == '1') {
+		/* The runtime gives no guard pages under valgrind. */
+		for (int i = 0; i < 3; i++)
+			printf("ok %d # SKIP no guard pages under valgrind\n", ++tap_n);
+	} else {
+		one_case("guard page", 1, guard_g, "guard page hit", SIGSEGV, SIGABRT);
+	}
 	one_case("canary, no guard pages", 0, canary_g, "canary overwritten", SIGABRT, SIGABRT);
 	return tap_done();
 }
