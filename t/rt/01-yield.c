@@ -16,6 +16,7 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
 #define PINGPONG 2000          /* records per G in the ping-pong */
 #define RR_GS 5                /* Gs in the round robin */

@@ -13,6 +13,7 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
 #define MANY 100000
 #define TREE_FANOUT 4

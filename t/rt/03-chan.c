@@ -14,8 +14,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 
 /* Wait (bounded) until *flag reaches want; returns 1 if it did. */
 static int wait_flag(_Atomic int *flag, int want, int64_t timeout)

@@ -16,9 +16,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
-#define US 1000LL
 
 static int wait_count(_Atomic long *n, long want, int64_t timeout)
 {
@@ -50,13 +49,6 @@ static void *monitor(void *unused)
 			diag("no timer progress for 5 s (progress %ld): the runtime looks stalled", now);
 	}
 	return NULL;
-}
-
-/* Sanitizers and valgrind slow everything down by about this much. */
-static int mult(void)
-{
-	const char *m = getenv("GRUN_TEST_TIMEOUT_MULT");
-	return m && atoi(m) > 0 ? atoi(m) : 1;
 }
 
 /* ---- order ---------------------------------------------------------------- */
@@ -98,7 +90,7 @@ static void test_order(void)
 	static _Atomic long warm;
 	for (int i = 0; i < ORDER_N; i++)
 		rt_go(noop, &warm);
-	wait_count(&warm, ORDER_N, 5000 * MS * mult());
+	wait_count(&warm, ORDER_N, 5000 * MS * tool_factor());
 
 	/* 200 distinct durations 0, 0.5, ..., 99.5 ms, shuffled; every G sleeps
 	 * until base + its duration, so spawn times do not matter. */
@@ -111,7 +103,7 @@ static void test_order(void)
 		int j = (int)(x % (uint64_t)(i + 1)), t = perm[i];
 		perm[i] = perm[j], perm[j] = t;
 	}
-	int64_t base = rt_now() + 100 * MS * mult();
+	int64_t base = rt_now() + 100 * MS * tool_factor();
 	for (int i = 0; i < ORDER_N; i++) {
 		order_s[i] = (struct sleeper){ base + (int64_t)perm[i] * 500 * US, 0, 0, i };
 		rt_go(order_sleeper, &order_s[i]);
@@ -226,12 +218,12 @@ static void test_many(void)
 		spawned++;
 	}
 	is_int(spawned, MANY, "spawned %d sleepers", MANY);
-	int fin = wait_count(&many_woke, spawned, 20000 * MS * mult());
+	int fin = wait_count(&many_woke, spawned, 20000 * MS * tool_factor());
 	int64_t el = rt_now() - t0;
 	ok(fin && atomic_load(&many_woke) == MANY,
 	   "all %d sleepers (1 s each, staggered) woke: %ld in %lld ms", MANY,
 	   (long)atomic_load(&many_woke), (long long)(el / MS));
-	ok(el >= 1000 * MS && el < 20000 * MS * mult(), "total time between 1 s and 20 s x the tool factor (%lld ms)",
+	ok(el >= 1000 * MS && el < 20000 * MS * tool_factor(), "total time between 1 s and 20 s x the tool factor (%lld ms)",
 	   (long long)(el / MS));
 	is_int(atomic_load(&many_early), 0, "none of them woke early");
 }

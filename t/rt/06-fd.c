@@ -18,9 +18,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
-#define US 1000LL
 
 static int wait_count(_Atomic int *n, int want, int64_t timeout)
 {

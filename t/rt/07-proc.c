@@ -24,8 +24,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 
 extern char **environ;
 

@@ -21,9 +21,8 @@
 #include "rt.h"
 #include "rt_internal.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
-#define US 1000LL
 
 /* ---- CPU-bound Gs on 2 Ps -------------------------------------------------- */
 
@@ -112,8 +111,7 @@ static void main_parallel(void *unused)
 	is_int(atomic_load(&spin_done), SPINNERS, "%d CPU-bound spinners finished", SPINNERS);
 	uint64_t seen = atomic_load(&m_seen);
 	int nm = __builtin_popcountll(seen);
-	const char *vg = getenv("GRUN_VALGRIND");
-	if (vg && *vg == '1')
+	if (under_valgrind())
 		printf("ok %d # SKIP valgrind runs one thread at a time (mask %#llx)\n", ++tap_n,
 		       (unsigned long long)seen);
 	else

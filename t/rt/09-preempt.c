@@ -19,8 +19,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 
 /* Plain clock_gettime: the hog must not call into the runtime at all. */
 static int64_t mono(void)
@@ -172,8 +172,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	{
-		const char *vg = getenv("GRUN_VALGRIND");
-		if (vg && *vg == '1')
+		if (under_valgrind())
 			skip_all("valgrind runs one thread at a time and delays signals: no preemption to observe");
 	}
 	tap_watchdog(60);

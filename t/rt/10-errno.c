@@ -26,8 +26,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 #define NG 64
 #define ITERS 3000
 

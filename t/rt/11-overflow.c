@@ -34,6 +34,7 @@
 #include "rt.h"
 #include "rt_internal.h"
 #include "tap.h"
+#include "rt_test.h"
 
 #define STACK (64u << 10)
 #define GNAME "deep-recursion"
@@ -194,8 +195,7 @@ int main(void)
 {
 	tap_watchdog(60);
 	tap_plan(6);
-	const char *vg = getenv("GRUN_VALGRIND");
-	if (vg && *vg == '1') {
+	if (under_valgrind()) {
 		/* The runtime gives no guard pages under valgrind. */
 		for (int i = 0; i < 3; i++)
 			printf("ok %d # SKIP no guard pages under valgrind\n", ++tap_n);

@@ -21,8 +21,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 
 static int count_dir(const char *path)
 {
@@ -120,12 +120,6 @@ static void get_dispositions(void *out[NWATCHED])
 	}
 }
 
-static int timeout_mult(void)
-{
-	const char *m = getenv("GRUN_TEST_TIMEOUT_MULT");
-	return m && atoi(m) > 0 ? atoi(m) : 1;
-}
-
 int main(void)
 {
 	tap_watchdog(60);
@@ -149,7 +143,7 @@ int main(void)
 		int64_t t0 = mono();
 		int rc = rt_run(&cfg, main_fn, &r);
 		int64_t el = mono() - t0;
-		ok(rc == 0 && el < 5000 * MS * timeout_mult(),
+		ok(rc == 0 && el < 5000 * MS * tool_factor(),
 		   "round %d: rt_run returned 0 in %lld ms with %d Gs still parked", round, rc == 0 ?
 		   (long long)(el / MS) : -1LL, atomic_load(&r.parked));
 		ok(r.nested_rc == -1, "round %d: rt_run from a green thread fails (errno %s)", round,

@@ -17,8 +17,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 
 static int wait_flag(_Atomic int *f, int want, int64_t timeout)
 {

@@ -16,8 +16,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 
 static long rss_kb(void)
 {
@@ -90,8 +90,7 @@ static void close_and_join(struct group *g)
  * fiber each, so the memory bound would measure the sanitizer. */
 static const char *skip_million(void)
 {
-	const char *v = getenv("GRUN_VALGRIND");
-	if (v && *v == '1')
+	if (under_valgrind())
 		return "1,000,000 Gs under Valgrind";
 #if defined(__SANITIZE_ADDRESS__) || defined(RT_SANITIZE_ADDRESS)
 	return "1,000,000 Gs under AddressSanitizer";
@@ -119,8 +118,7 @@ static void main_fn(void *unused)
 	     (unsigned long long)st.stacks_guarded);
 	ok(st.stacks_mapped >= 40001, "stacks_mapped %llu >= 40,001",
 	   (unsigned long long)st.stacks_mapped);
-	const char *vg = getenv("GRUN_VALGRIND");
-	bool under_vg = vg && *vg == '1'; /* the runtime gives no guard pages there */
+	bool under_vg = under_valgrind(); /* the runtime gives no guard pages there */
 	ok((st.stacks_guarded > 0 || under_vg) && st.stacks_guarded < st.stacks_mapped,
 	   "guard pages stopped at the budget: %llu guarded < %llu mapped (canaries for the rest)",
 	   (unsigned long long)st.stacks_guarded, (unsigned long long)st.stacks_mapped);

@@ -16,8 +16,8 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
-#define MS 1000000LL
 
 /* Sum of voluntary and involuntary context switches of every thread. */
 static long long ctxt_switches(void)
@@ -82,8 +82,7 @@ static void main_fn(void *arg)
 int main(void)
 {
 	{
-		const char *vg = getenv("GRUN_VALGRIND");
-		if (vg && *vg == '1')
+		if (under_valgrind())
 			skip_all("valgrind wakes up on its own");
 	}
 #if defined(__SANITIZE_THREAD__)

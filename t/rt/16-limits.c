@@ -16,6 +16,7 @@
 
 #include "rt.h"
 #include "tap.h"
+#include "rt_test.h"
 
 static struct rt_chan *gate;
 static struct rt_wg wg;
@@ -51,11 +52,10 @@ static void child_main(void *arg)
 
 int main(void)
 {
-	const char *vg = getenv("GRUN_VALGRIND");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	skip_all("sanitizers reserve terabytes of address space; RLIMIT_AS cannot be tested");
 #endif
-	if (vg && *vg == '1')
+	if (under_valgrind())
 		skip_all("valgrind manages the address space itself");
 	tap_plan(5);
 	tap_watchdog(60);
