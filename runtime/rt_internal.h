@@ -158,7 +158,6 @@ void rt_stacks_fini(void);
  * p may be NULL (no cache). */
 struct rt_g *rt_stack_get(struct rt_p *p);
 void rt_stack_put(struct rt_p *p, struct rt_stack *s);
-void rt_stack_flush(struct rt_p *p);        /* return p's cache to the global pool */
 void rt_stacks_trim(void);                  /* monitor: memory of idle chunks back to the kernel */
 static inline bool rt_stack_canary_ok(const struct rt_g *g)
 {
@@ -293,8 +292,6 @@ void rt_park(int (*fn)(struct rt_g *g, void *arg), void *arg, const char *reason
 /* Make a parked G runnable.  From a G (goes to this P's runnext) or from
  * any other thread (goes to the global queue and wakes an M). */
 void rt_ready(struct rt_g *g);
-/* Make a list of Gs (linked by schedlink) runnable; for the poller. */
-void rt_ready_list(struct rt_g *list);
 
 /* Wait-race helpers: the waker that wins rt_wake_claim() readies the G. */
 static inline void rt_wake_reset(struct rt_g *g)

@@ -445,11 +445,6 @@ void rt_inject_from_poll(struct rt_g *list)
 		startm(NULL, false);
 }
 
-void rt_ready_list(struct rt_g *list)
-{
-	rt_inject_from_poll(list);
-}
-
 /* Put the poller's Gs at the tail of our P's queue, in the order the
  * poller readied them (deadline order for timers), and return the head
  * of the queue: Gs readied earlier run first.  NULL if thieves were
@@ -491,7 +486,7 @@ static void poller_handoff(void)
 	}
 }
 
-static struct rt_g *steal_work(struct rt_m *m, struct rt_p *p)
+static struct rt_g *steal_work(struct rt_p *p)
 {
 	int n = rt_sched.nprocs;
 	for (int pass = 0; pass < 4; pass++) {
@@ -505,7 +500,6 @@ static struct rt_g *steal_work(struct rt_m *m, struct rt_p *p)
 				return g;
 		}
 	}
-	(void)m;
 	return NULL;
 }
 
@@ -580,7 +574,7 @@ top:
 			m->spinning = true;
 			atomic_fetch_add(&rt_sched.nmspinning, 1);
 		}
-		if ((g = steal_work(m, p)))
+		if ((g = steal_work(p)))
 			return g;
 	}
 	/* 6. give up the P. */

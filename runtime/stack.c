@@ -306,14 +306,6 @@ void rt_stacks_trim(void)
 	rt_unlock(&st.lock);
 }
 
-void rt_stack_flush(struct rt_p *p)
-{
-	rt_lock(&st.lock);
-	while (p->nstack_cache > 0)
-		rt_assert(pool_push(p->stack_cache[--p->nstack_cache]), "stack pool");
-	rt_unlock(&st.lock);
-}
-
 /* True if addr is in g's guard page or within the lowest page of its
  * stack (a canary-only stack overflowing into its neighbour's G). */
 bool rt_stack_in_guard(const struct rt_g *g, const void *addr)

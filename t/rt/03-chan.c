@@ -17,18 +17,6 @@
 #include "rt_test.h"
 
 
-/* Wait (bounded) until *flag reaches want; returns 1 if it did. */
-static int wait_flag(_Atomic int *flag, int want, int64_t timeout)
-{
-	int64_t deadline = rt_now() + timeout;
-	while (atomic_load(flag) < want) {
-		if (rt_now() > deadline)
-			return 0;
-		rt_sleep(MS / 2);
-	}
-	return 1;
-}
-
 /* ---- rendezvous --------------------------------------------------------- */
 
 struct rdv {
@@ -54,13 +42,13 @@ static void test_rendezvous(void)
 	struct rdv r = { .c = rt_chan_make(sizeof(int), 0) };
 	ok(r.c != NULL, "rt_chan_make(int, 0)");
 	rt_go(rdv_sender, &r);
-	int started = wait_flag(&r.started, 1, 2000 * MS);
+	int started = wait_int(&r.started, 1, 2000 * MS);
 	rt_sleep(50 * MS);
 	int early = atomic_load(&r.returned);
 	int64_t t_recv = rt_now();
 	int v = 0;
 	int got = rt_chan_recv(r.c, &v);
-	int done = wait_flag(&r.returned, 1, 2000 * MS);
+	int done = wait_int(&r.returned, 1, 2000 * MS);
 	ok(started && !early, "unbuffered send still blocked 50 ms later (no receiver yet)");
 	ok(got == 1 && v == 42, "receiver got the value (%d, %d)", got, v);
 	ok(done && r.rc == 0, "sender returned 0 after the receive");
@@ -122,7 +110,7 @@ static void test_fifo(void)
 			rt_yield(); /* let the buffer fill up now and then */
 	}
 	ok(got_all && order_ok, "cap 8: 1000 ints received in FIFO order");
-	ok(wait_flag(&f.done, 1, 2000 * MS) && f.rc == 0, "the sender's sends all returned 0");
+	ok(wait_int(&f.done, 1, 2000 * MS) && f.rc == 0, "the sender's sends all returned 0");
 	rt_chan_free(f.c);
 }
 
@@ -192,7 +180,7 @@ static void test_close(void)
 		rt_sleep(20 * MS);
 		int early = atomic_load(&done);
 		rt_chan_close(c);
-		int woke = wait_flag(&done, 1, 2000 * MS);
+		int woke = wait_int(&done, 1, 2000 * MS);
 		ok(!early && woke && w.rc == -1 && w.err == EPIPE,
 		   "cap %d: parked sender woken by close gets -1 EPIPE (rc %d, %s)", cap, w.rc,
 		   strerror(w.err));
@@ -217,7 +205,7 @@ static void test_close(void)
 		rt_sleep(20 * MS);
 		int early = atomic_load(&done);
 		rt_chan_close(c);
-		int woke = wait_flag(&done, 3, 2000 * MS);
+		int woke = wait_int(&done, 3, 2000 * MS);
 		int all = 1;
 		for (int i = 0; i < 3; i++)
 			if (w[i].rc != 0 || w[i].val != 0)
@@ -253,7 +241,7 @@ static void test_zero_size(void)
 	for (int i = 0; i < s.n; i++)
 		got += rt_chan_recv(s.c, NULL) == 1;
 	is_int(got, s.n, "elem_size 0, cap 0: 1000 signals received");
-	ok(wait_flag(&s.done, 1, 2000 * MS) && s.rc == 0, "elem_size 0: sends returned 0");
+	ok(wait_int(&s.done, 1, 2000 * MS) && s.rc == 0, "elem_size 0: sends returned 0");
 	rt_chan_free(s.c);
 
 	struct rt_chan *c = rt_chan_make(0, 5);
@@ -331,9 +319,9 @@ static void test_many(size_t cap)
 		sa[i] = (struct mm_arg){ &m, i };
 		rt_go(mm_sender, &sa[i]);
 	}
-	int sdone = wait_flag(&m.senders_done, NSEND, 20000 * MS);
+	int sdone = wait_int(&m.senders_done, NSEND, 20000 * MS);
 	rt_chan_close(m.c);
-	int rdone = wait_flag(&m.receivers_done, NRECV, 20000 * MS);
+	int rdone = wait_int(&m.receivers_done, NRECV, 20000 * MS);
 	ok(sdone && rdone, "cap %zu: %d senders and %d receivers finished (%lld ms)", cap, NSEND,
 	   NRECV, (long long)((rt_now() - t0) / MS));
 	long missing = 0, dup = 0;

@@ -21,17 +21,6 @@
 #include "rt_test.h"
 
 
-static int wait_flag(_Atomic int *flag, int want, int64_t timeout)
-{
-	int64_t deadline = rt_now() + timeout;
-	while (atomic_load(flag) < want) {
-		if (rt_now() > deadline)
-			return 0;
-		rt_sleep(MS / 2);
-	}
-	return 1;
-}
-
 static uint64_t rng_next(uint64_t *s)
 {
 	uint64_t x = *s;
@@ -157,7 +146,7 @@ static void test_send_cases(void)
 	v = 33;
 	sc = (struct rt_case){ u, RT_SEND, &v, 0 };
 	r = rt_select(&sc, 1, rt_now() + 2000 * MS);
-	ok(r == 0 && sc.ok == 1 && wait_flag(&ro.done, 1, 2000 * MS) && ro.rc == 1 && ro.v == 33,
+	ok(r == 0 && sc.ok == 1 && wait_int(&ro.done, 1, 2000 * MS) && ro.rc == 1 && ro.v == 33,
 	   "send case on an unbuffered channel meets a parked receiver");
 
 	/* Send case parks, a receiver arrives later. */
@@ -166,7 +155,7 @@ static void test_send_cases(void)
 	sc = (struct rt_case){ u, RT_SEND, &v, 0 };
 	rt_go(recv_one, &ro2);
 	r = rt_select(&sc, 1, rt_now() + 2000 * MS);
-	ok(r == 0 && sc.ok == 1 && wait_flag(&ro2.done, 1, 2000 * MS) && ro2.v == 44,
+	ok(r == 0 && sc.ok == 1 && wait_int(&ro2.done, 1, 2000 * MS) && ro2.v == 44,
 	   "parked send case completed by a later receiver");
 	rt_chan_free(b);
 	rt_chan_free(e);
@@ -279,7 +268,7 @@ static void test_same_chan(void)
 	rt_sleep(10 * MS);
 	v = 66;
 	int sr = rt_chan_send(u, &v);
-	int done = wait_flag(&s.done, 1, 2000 * MS);
+	int done = wait_int(&s.done, 1, 2000 * MS);
 	ok(sr == 0 && done && (s.r == 0 || s.r == 1) && s.x == 66 && s.ok == 1,
 	   "select parked twice on one channel woken by one send (case %d)", s.r);
 	struct rt_case probe = { u, RT_SEND, &v, 0 };
@@ -328,7 +317,7 @@ static void test_opposite(void)
 	int64_t t0 = rt_now();
 	rt_go(opp_loop, &g1);
 	rt_go(opp_loop, &g2);
-	int fin = wait_flag(&done, 2, 30000 * MS);
+	int fin = wait_int(&done, 2, 30000 * MS);
 	ok(fin, "two Gs selecting {send a, recv b} / {send b, recv a}: %d iterations each, "
 	   "no deadlock (%lld ms)", OPP_ITERS, (long long)((rt_now() - t0) / MS));
 	ok(fin && g1.errors == 0 && g2.errors == 0 && g1.sent == g2.recvd && g2.sent == g1.recvd &&
@@ -366,7 +355,7 @@ static void test_woken(void)
 	int early = atomic_load(&w.done);
 	int v = 77;
 	rt_chan_send(w.b, &v);
-	int done = wait_flag(&w.done, 1, 2000 * MS);
+	int done = wait_int(&w.done, 1, 2000 * MS);
 	ok(!early && done && w.r == 1 && w.x == 77 && w.ok == 1,
 	   "parked select woken by a sender in another G (case %d, value %d)", w.r, w.x);
 
@@ -374,7 +363,7 @@ static void test_woken(void)
 	rt_go(sel_wait_ab, &w2);
 	rt_sleep(20 * MS);
 	rt_chan_close(w.a);
-	done = wait_flag(&w2.done, 1, 2000 * MS);
+	done = wait_int(&w2.done, 1, 2000 * MS);
 	ok(done && w2.r == 0 && w2.ok == 0, "parked select woken by close: case 0, ok 0");
 	rt_chan_free(w.a);
 	rt_chan_free(w.b);
@@ -486,7 +475,7 @@ static void test_race(void)
 		rt_go(race_receiver, &rs[i]);
 		rt_go(race_sender, &rs[i]);
 	}
-	int fin = wait_flag(&done, 2 * RACE_PAIRS, 20000 * MS);
+	int fin = wait_int(&done, 2 * RACE_PAIRS, 20000 * MS);
 	atomic_store(&race_over, 1);
 	if (have_mon) {
 		rt_blocking_begin();

@@ -19,17 +19,6 @@
 #include "rt_test.h"
 
 
-static int wait_count(_Atomic long *n, long want, int64_t timeout)
-{
-	int64_t deadline = rt_now() + timeout;
-	while (atomic_load(n) < want) {
-		if (rt_now() > deadline)
-			return 0;
-		rt_sleep(MS);
-	}
-	return 1;
-}
-
 /* A plain thread that reports a runtime whose timers stopped firing (every
  * G is then parked, so none can notice); the watchdog ends the test. */
 static _Atomic long progress;
@@ -90,7 +79,7 @@ static void test_order(void)
 	static _Atomic long warm;
 	for (int i = 0; i < ORDER_N; i++)
 		rt_go(noop, &warm);
-	wait_count(&warm, ORDER_N, 5000 * MS * tool_factor());
+	wait_long(&warm, ORDER_N, 5000 * MS * tool_factor());
 
 	/* 200 distinct durations 0, 0.5, ..., 99.5 ms, shuffled; every G sleeps
 	 * until base + its duration, so spawn times do not matter. */
@@ -108,7 +97,7 @@ static void test_order(void)
 		order_s[i] = (struct sleeper){ base + (int64_t)perm[i] * 500 * US, 0, 0, i };
 		rt_go(order_sleeper, &order_s[i]);
 	}
-	int fin = wait_count(&order_n, ORDER_N, 5000 * MS);
+	int fin = wait_long(&order_n, ORDER_N, 5000 * MS);
 	ok(fin, "200 sleepers with distinct deadlines all woke");
 	/* A sleeper that only got to run after its deadline (a loaded machine
 	 * can delay the first run by more than the 100 ms margin) returns at
@@ -218,7 +207,7 @@ static void test_many(void)
 		spawned++;
 	}
 	is_int(spawned, MANY, "spawned %d sleepers", MANY);
-	int fin = wait_count(&many_woke, spawned, 20000 * MS * tool_factor());
+	int fin = wait_long(&many_woke, spawned, 20000 * MS * tool_factor());
 	int64_t el = rt_now() - t0;
 	ok(fin && atomic_load(&many_woke) == MANY,
 	   "all %d sleepers (1 s each, staggered) woke: %ld in %lld ms", MANY,

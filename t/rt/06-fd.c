@@ -21,17 +21,6 @@
 #include "rt_test.h"
 
 
-static int wait_count(_Atomic int *n, int want, int64_t timeout)
-{
-	int64_t deadline = rt_now() + timeout;
-	while (atomic_load(n) < want) {
-		if (rt_now() > deadline)
-			return 0;
-		rt_sleep(MS);
-	}
-	return 1;
-}
-
 static int nb_pipe(int fds[2])
 {
 	return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
@@ -71,7 +60,7 @@ static void test_readable(void)
 	rt_go(delayed_write, &w);
 	r = rt_fd_wait(fds[0], RT_READ, rt_now() + 5000 * MS);
 	int64_t el = rt_now() - t0;
-	ok(r == RT_READ && wait_count(&w.done, 1, 2000 * MS),
+	ok(r == RT_READ && wait_int(&w.done, 1, 2000 * MS),
 	   "rt_fd_wait(RT_READ) returns RT_READ once the writer G wrote (%d)", r);
 	ok(el >= 45 * MS && el < 5000 * MS, "  after the writer's 50 ms sleep (%lld ms)",
 	   (long long)(el / MS));
@@ -100,7 +89,7 @@ static void test_readable(void)
 	rt_go(delayed_write, &w);
 	r = rt_fd_wait(fds[0], RT_READ, rt_now() + 5000 * MS);
 	ok(r == RT_READ, "waiting on the same fd again after a timeout works (%d)", r);
-	wait_count(&w.done, 1, 2000 * MS);
+	wait_int(&w.done, 1, 2000 * MS);
 	ok(read(fds[0], &c, 1) == 1, "drained");
 
 	/* Writer closes: EOF counts as readable. */
@@ -182,7 +171,7 @@ static void test_writable(void)
 	ok(r == RT_WRITE, "full pipe becomes writable once a reader G drains it (%d)", r);
 	ok(el >= 25 * MS && el < 5000 * MS, "  after the reader's 30 ms sleep (%lld ms)",
 	   (long long)(el / MS));
-	wait_count(&d.done, 1, 2000 * MS);
+	wait_int(&d.done, 1, 2000 * MS);
 	is_int(d.drained, filled, "the reader drained every byte written");
 	rt_close(fds[0]);
 	rt_close(fds[1]);
@@ -272,7 +261,7 @@ static void test_bulk(void)
 	rt_go(bulk_reader, &r);
 	rt_go(bulk_writer, &w);
 	_Atomic int *dw = &w.done, *dr = &r.done;
-	int fin = wait_count(dw, 1, 30000 * MS) && wait_count(dr, 1, 30000 * MS);
+	int fin = wait_int(dw, 1, 30000 * MS) && wait_int(dr, 1, 30000 * MS);
 	ok(fin && w.err == 0 && r.err == 0, "rt_write/rt_read moved 10 MB between two Gs (%lld ms; "
 	   "errors %d/%d)", (long long)((rt_now() - t0) / MS), w.err, r.err);
 	ok(w.bytes == BULK && r.bytes == BULK, "byte counts %ld written, %ld read", w.bytes, r.bytes);
@@ -351,12 +340,12 @@ static void test_many_pipes(void)
 	for (long i = 0; i < made; i++)
 		rt_go(pipe_waiter, (void *)(intptr_t)i);
 	/* Let them all park first, then write. */
-	wait_count(&pwaiting, made, 5000 * MS);
+	wait_int(&pwaiting, made, 5000 * MS);
 	rt_sleep(20 * MS);
 	int early = atomic_load(&pdone);
 	int64_t t0 = rt_now();
 	rt_go(pipe_writer, NULL);
-	int fin = wait_count(&pdone, made, 20000 * MS);
+	int fin = wait_int(&pdone, made, 20000 * MS);
 	ok(fin && early == 0, "%d Gs waiting on %d pipes all woke (%lld ms; %d woke before the writes)",
 	   made, made, (long long)((rt_now() - t0) / MS), early);
 	int bad = 0;

@@ -20,17 +20,6 @@
 #include "rt_test.h"
 
 
-static int wait_flag(_Atomic int *f, int want, int64_t timeout)
-{
-	int64_t deadline = rt_now() + timeout;
-	while (atomic_load(f) < want) {
-		if (rt_now() > deadline)
-			return 0;
-		rt_sleep(MS);
-	}
-	return 1;
-}
-
 struct waiter {
 	sigset_t set;
 	int64_t timeout;
@@ -77,21 +66,21 @@ static void main_fn(void *unused)
 	/* A waiter and a sender in another G. */
 	struct waiter w = { .set = set_of(SIGUSR1, 0), .timeout = 5000 * MS };
 	rt_go(sig_waiter, &w);
-	wait_flag(&w.started, 1, 2000 * MS);
+	wait_int(&w.started, 1, 2000 * MS);
 	int64_t t0 = rt_now();
 	rt_go(delayed_kill, (void *)(intptr_t)SIGUSR1);
-	int fin = wait_flag(&w.done, 1, 6000 * MS);
+	int fin = wait_int(&w.done, 1, 6000 * MS);
 	ok(fin && w.got == SIGUSR1, "a waiting G gets SIGUSR1 sent by another G (%d, %lld ms)", w.got,
 	   (long long)((rt_now() - t0) / MS));
 
 	/* The waiter's set has both; SIGHUP comes from a plain thread. */
 	struct waiter w2 = { .set = set_of(SIGUSR1, SIGHUP), .timeout = 5000 * MS };
 	rt_go(sig_waiter, &w2);
-	wait_flag(&w2.started, 1, 2000 * MS);
+	wait_int(&w2.started, 1, 2000 * MS);
 	rt_sleep(10 * MS);
 	pthread_t th;
 	int th_ok = pthread_create(&th, NULL, thread_kill, (void *)(intptr_t)SIGHUP) == 0;
-	fin = wait_flag(&w2.done, 1, 6000 * MS);
+	fin = wait_int(&w2.done, 1, 6000 * MS);
 	ok(th_ok && fin && w2.got == SIGHUP, "waiting for {USR1, HUP}: SIGHUP from a plain thread (%d)",
 	   w2.got);
 	if (th_ok) {
@@ -105,12 +94,12 @@ static void main_fn(void *unused)
 	struct waiter b = { .set = set_of(SIGHUP, 0), .timeout = 5000 * MS };
 	rt_go(sig_waiter, &a);
 	rt_go(sig_waiter, &b);
-	wait_flag(&a.started, 1, 2000 * MS);
-	wait_flag(&b.started, 1, 2000 * MS);
+	wait_int(&a.started, 1, 2000 * MS);
+	wait_int(&b.started, 1, 2000 * MS);
 	rt_sleep(10 * MS);
 	kill(getpid(), SIGHUP);
 	kill(getpid(), SIGUSR1);
-	fin = wait_flag(&a.done, 1, 6000 * MS) && wait_flag(&b.done, 1, 6000 * MS);
+	fin = wait_int(&a.done, 1, 6000 * MS) && wait_int(&b.done, 1, 6000 * MS);
 	ok(fin && a.got == SIGUSR1 && b.got == SIGHUP, "two waiters each get their own signal (%d, %d)",
 	   a.got, b.got);
 

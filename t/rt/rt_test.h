@@ -1,13 +1,17 @@
 /*
  * rt_test.h - what the runtime's C tests share besides TAP (t/tap.h):
  * time units, the slow-down factor of sanitizer and valgrind runs, and
- * whether the test runs under valgrind (make check-valgrind).
+ * whether the test runs under valgrind (make check-valgrind), and bounded
+ * waits for a counter.
  */
 #ifndef GRUN_RT_TEST_H
 #define GRUN_RT_TEST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+
+#include "rt.h"
 
 #define MS 1000000LL
 #define US 1000LL
@@ -24,6 +28,30 @@ static inline bool under_valgrind(void)
 {
 	const char *v = getenv("GRUN_VALGRIND");
 	return v && *v == '1';
+}
+
+/* In a green thread: sleep in 1 ms steps until *n reaches want; 1 if it
+ * did before the timeout, 0 if not. */
+static inline int wait_int(_Atomic int *n, int want, int64_t timeout)
+{
+	int64_t deadline = rt_now() + timeout;
+	while (atomic_load(n) < want) {
+		if (rt_now() > deadline)
+			return 0;
+		rt_sleep(MS);
+	}
+	return 1;
+}
+
+static inline int wait_long(_Atomic long *n, long want, int64_t timeout)
+{
+	int64_t deadline = rt_now() + timeout;
+	while (atomic_load(n) < want) {
+		if (rt_now() > deadline)
+			return 0;
+		rt_sleep(MS);
+	}
+	return 1;
 }
 
 #endif
