@@ -1,0 +1,151 @@
+/*
+ * grun.c - the command line: grun [options] FILE [JOB...].
+ *
+ * Parses options, loads and checks the file (exit 2 on any error, with
+ * nothing started), and hands the graph to the runtime.  grun(1) is the
+ * reference for every option and exit status.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+#include "supervise/config.h"
+#include "supervise/graph.h"
+#include "supervise/spawn.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"usage: grun [options] FILE [JOB...]\n"
+	"Run the supervised job graph described in FILE (see grun.ini(5)).\n"
+	"\n"
+	"  -c, --check          check FILE and exit (0 if it is valid)\n"
+	"  -g, --graph[=FORMAT] print the dependency and supervision graph as\n"
+	"                       text (default) or dot, start nothing\n"
+	"  -j, --jobs N         run at most N jobs at once\n"
+	"  -P, --procs N        use N processors for grun's green threads\n"
+	"  -q, --quiet          log only errors\n"
+	"  -v, --verbose        log every state change\n"
+	"      --color WHEN     color job names: auto, always or never\n"
+	"  -V, --version        print the version and exit\n"
+	"  -h, --help           print this help and exit\n"
+	"\n"
+	"Exit status: 0 all jobs succeeded, 1 a job failed or a supervisor gave up,\n"
+	"2 usage or configuration error, 130 killed by a second SIGINT.\n";
+
+struct main_args {
+	struct sv_config *cfg;
+	struct sv_run_opts opts;
+	int code;
+};
+
+static void grun_main(void *arg)
+{
+	struct main_args *a = arg;
+	a->code = sv_graph_run(a->cfg, &a->opts);
+}
+
+static int parse_count(const char *opt, const char *s, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < 1 || v > 1000000) {
+		fprintf(stderr, "grun: %s %s: expected a number from 1 to 1000000\n", opt, s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'c' },
+		{ "graph", optional_argument, NULL, 'g' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "procs", required_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int check = 0, graph = -1, procs = 0, opt;
+	struct main_args a = { .opts = { .color = -1, .verbosity = SV_NORMAL } };
+	while ((opt = getopt_long(argc, argv, "+cgj:P:qvVh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': check = 1; break;
+		case 'g':
+			if (!optarg || strcmp(optarg, "text") == 0)
+				graph = 0;
+			else if (strcmp(optarg, "dot") == 0)
+				graph = 1;
+			else {
+				fprintf(stderr, "grun: --graph=%s: expected text or dot\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			if (parse_count("-j", optarg, &a.opts.max_running) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'P':
+			if (parse_count("-P", optarg, &procs) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'q': a.opts.verbosity = SV_QUIET; break;
+		case 'v': a.opts.verbosity = SV_VERBOSE; break;
+		case 'C':
+			if (strcmp(optarg, "auto") == 0)
+				a.opts.color = -1;
+			else if (strcmp(optarg, "always") == 0)
+				a.opts.color = 1;
+			else if (strcmp(optarg, "never") == 0)
+				a.opts.color = 0;
+			else {
+				fprintf(stderr, "grun: --color %s: expected auto, always or never\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'V': printf("grun %s\n", PACKAGE_VERSION); return 0;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: fputs(usage_text, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	const char *path = argv[optind++];
+	a.cfg = sv_config_load(path, stderr);
+	if (!a.cfg)
+		return EXIT_USAGE;
+	if (sv_config_select(a.cfg, argv + optind, argc - optind, stderr) < 0) {
+		sv_config_free(a.cfg);
+		return EXIT_USAGE;
+	}
+	if (check || graph >= 0) {
+		if (graph >= 0)
+			sv_graph_print(a.cfg, stdout, graph);
+		sv_config_free(a.cfg);
+		return 0;
+	}
+	sv_cloexec_inherited();
+	struct rt_config rc;
+	rt_config_default(&rc);
+	rc.procs = procs ? procs : a.cfg->procs;
+	sigaddset(&rc.signals, SIGINT);
+	sigaddset(&rc.signals, SIGTERM);
+	sigaddset(&rc.signals, SIGHUP);
+	if (rt_run(&rc, grun_main, &a) < 0) {
+		fprintf(stderr, "grun: cannot start the runtime: %s\n", strerror(errno));
+		sv_config_free(a.cfg);
+		return 1;
+	}
+	sv_config_free(a.cfg);
+	return a.code;
+}

@@ -1,0 +1,162 @@
+/*
+ * config.h - the job graph as read from an INI file (grun.ini(5)).
+ *
+ * sv_config_load() reads a file into a struct sv_config, checks every
+ * value and every reference, and reports each problem as
+ * "FILE:LINE: message" on a stream; the result is either a complete,
+ * consistent graph or nothing.  The structs below are plain data: built
+ * once by the loader, read-only afterwards, shared by every green thread
+ * without locks.  Nothing here knows about processes or the runtime.
+ */
+#ifndef GRUN_SV_CONFIG_H
+#define GRUN_SV_CONFIG_H
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define SV_NAME_MAX 64
+
+enum sv_restart {
+	SV_PERMANENT,  /* always restarted */
+	SV_TRANSIENT,  /* restarted after an abnormal exit only */
+	SV_TEMPORARY,  /* never restarted (the default) */
+};
+
+enum sv_strategy {
+	SV_ONE_FOR_ONE,  /* restart the child that ended */
+	SV_ONE_FOR_ALL,  /* stop all children, restart all */
+	SV_REST_FOR_ONE, /* stop the children started after it, restart it and them */
+};
+
+enum sv_ready {
+	SV_READY_STARTED,  /* ready once exec'd */
+	SV_READY_EXITED,   /* ready once exited with status 0 */
+	SV_READY_NOTIFY,   /* READY=1 on its NOTIFY_SOCKET */
+	SV_READY_FD,       /* a newline on fd ready_fd */
+	SV_READY_TCP,      /* a connection to ready_host:ready_port succeeds */
+	SV_READY_FILE,     /* ready_path exists */
+	SV_READY_DELAY,    /* ready_delay after exec */
+};
+
+enum sv_exit_policy {
+	SV_EXIT_AUTO,            /* grun ends when nothing can run any more */
+	SV_EXIT_ANY_SIGNIFICANT, /* ... or when one significant job ended for good */
+	SV_EXIT_ALL_SIGNIFICANT, /* ... or when every significant job ended for good */
+};
+
+/* Where a standard stream of a job goes (or, for stdin, comes from). */
+enum sv_io {
+	SV_IO_NULL,    /* /dev/null */
+	SV_IO_LOG,     /* lines prefixed with the job's name on grun's stdout/stderr */
+	SV_IO_INHERIT, /* grun's own descriptor, as is */
+	SV_IO_FILE,    /* io_path: appended (stdout/stderr) or read (stdin) */
+	SV_IO_STDOUT,  /* stderr only: wherever stdout goes */
+};
+
+struct sv_iospec {
+	enum sv_io kind;
+	char *path;     /* SV_IO_FILE */
+};
+
+/* A string list (needs, argv, environment). */
+struct sv_strv {
+	char **v;       /* NULL-terminated */
+	int n;
+};
+
+struct sv_job {
+	char name[SV_NAME_MAX];
+	int line;                 /* of its [job:NAME] header */
+	char *cmd;                /* as written, after ${} expansion */
+	struct sv_strv argv;      /* cmd split (or /bin/sh -c cmd) */
+	int shell;
+	char *dir;                /* NULL: grun's */
+	struct sv_strv env;       /* NAME=VALUE set or overriding grun's environment */
+	uid_t uid;                /* (uid_t)-1: unchanged */
+	gid_t gid;                /* (gid_t)-1: unchanged */
+	int has_user;
+	int umask;                /* -1: grun's */
+	enum sv_restart restart;
+	int instances;            /* >= 1 */
+	struct sv_strv needs;     /* job names */
+	int *need_idx;            /* indexes into sv_config.jobs, after checking */
+	enum sv_ready ready;
+	int ready_fd;
+	char *ready_host, *ready_port;
+	char *ready_path;
+	int64_t ready_delay;      /* ns */
+	int64_t ready_timeout;    /* ns; 0: none */
+	int stop_signal;
+	int64_t stop_timeout;     /* ns */
+	int64_t backoff_min, backoff_max; /* ns; both 0: restart at once */
+	struct sv_iospec in, out, err;
+	int sup;                  /* index into sv_config.sups */
+	int significant;
+	uint64_t hash;            /* of every setting: unchanged jobs survive a reload */
+	int selected;             /* to run in this invocation (JOB... on the command line) */
+	/* lines of the keys the graph checks refer to (0: not written) */
+	int cmd_line, needs_line, ready_line, ready_timeout_line, significant_line;
+};
+
+struct sv_sup {
+	char name[SV_NAME_MAX];   /* "" for the root */
+	int line;
+	enum sv_strategy strategy;
+	int intensity;            /* restarts allowed ... */
+	int64_t period;           /* ... within this sliding window (ns) */
+	int parent;               /* index into sv_config.sups; -1 for the root (index 0) */
+	char *parent_name;        /* as written, until checked */
+	int parent_line;
+};
+
+struct sv_config {
+	char *path;
+	int procs;                /* 0: the runtime's default */
+	int max_running;          /* -j: 0 unlimited */
+	enum sv_exit_policy exit_policy;
+	int color;                /* -1 auto, 0 never, 1 always */
+	struct sv_job *jobs;      /* in file order, which is start order */
+	int njobs;
+	struct sv_sup *sups;      /* sups[0] is the root; the rest in file order */
+	int nsups;
+};
+
+/* sv_config_load() reads path.  Returns the config, or NULL after writing
+ * every problem found to errs (one "FILE:LINE: message" line each) or
+ * when the file cannot be read.  environ supplies ${VAR}. */
+struct sv_config *sv_config_load(const char *path, FILE *errs);
+
+/* sv_config_select() marks the named jobs and everything they need as
+ * selected (all jobs when n == 0).  Unknown names are reported to errs
+ * and make it return -1. */
+int sv_config_select(struct sv_config *cfg, char **names, int n, FILE *errs);
+
+/* sv_config_find_job() is the index of the job called name, or -1. */
+int sv_config_find_job(const struct sv_config *cfg, const char *name);
+
+void sv_config_free(struct sv_config *cfg);
+
+/* sv_graph_print() writes the dependency and supervision graph of the
+ * selected jobs as text or as Graphviz dot. */
+void sv_graph_print(const struct sv_config *cfg, FILE *out, int dot);
+
+/* Value parsers shared with the tests (values.c).  Each returns 0, or -1
+ * with a message (a static string) in *why. */
+int sv_parse_duration(const char *s, int64_t *ns, const char **why);
+int sv_parse_bool(const char *s, int *b, const char **why);
+int sv_parse_signal(const char *s, int *sig, const char **why);
+const char *sv_signal_name(int sig);
+/* sv_split_argv() splits s into words with sh-like quoting ('...',
+ * "...", backslash); *why on unbalanced quotes. */
+int sv_split_argv(const char *s, struct sv_strv *out, const char **why);
+/* sv_split_list() splits "a, b c" at commas and blanks. */
+int sv_split_list(const char *s, struct sv_strv *out);
+/* sv_expand() expands ${VAR} and ${VAR:-default} (and $$ to $) using
+ * lookup(name, ctx), then the process environment.  Returns a malloc'd
+ * string, or NULL with a message in errbuf. */
+char *sv_expand(const char *s, const char *(*lookup)(const char *name, void *ctx),
+                void *ctx, char *errbuf, size_t errlen);
+void sv_strv_push(struct sv_strv *sv, char *s);
+void sv_strv_free(struct sv_strv *sv);
+const char *sv_duration_str(int64_t ns, char *buf, size_t len);
+#endif

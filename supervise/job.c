@@ -1,0 +1,421 @@
+/*
+ * job.c - the life of one job instance: one green thread per instance,
+ * running one process at a time on its supervisor's orders.
+ *
+ * The job decides nothing about restarts: it starts when told (START),
+ * stops when told (STOP), and reports what happened (ACK, STARTED,
+ * READY, EXITED).  Its supervisor (sup.c) keeps the wanted state and the
+ * restart policy; here is only the observed state of one run.
+ *
+ * State machine of a run ("is"; the supervisor keeps "want"):
+ *
+ *   state     event                 action                           next
+ *   IDLE      START                 wait for needs and a -j slot     WAITING
+ *   IDLE      STOP                  EXITED(stopped)                  IDLE
+ *   WAITING   needs ok, slot taken  spawn; ACK, STARTED(pid)         STARTING
+ *             (ready = started: also READY)                          RUNNING
+ *   WAITING   spawn fails           ACK, EXITED(failed, why)         IDLE
+ *   WAITING   a need failed         ACK, EXITED(skipped, which)      IDLE
+ *   WAITING   STOP                  ACK, EXITED(stopped)             IDLE
+ *   STARTING  probe says ready,     READY                            RUNNING
+ *             or delay: elapsed
+ *   STARTING  ready_timeout         stop_signal to the group         STOPPING (failed)
+ *   STARTING  exit                  EXITED(by status; ready = exited  IDLE
+ *   RUNNING   exit                    with status 0 also READY)       IDLE
+ *   STARTING, STOP                  stop_signal to the group         STOPPING
+ *   RUNNING
+ *   STOPPING  stop_timeout          KILL to the group                STOPPING
+ *   STOPPING  exit                  KILL to what is left of the group; IDLE
+ *                                   EXITED(stopped, or failed after a
+ *                                   ready_timeout)
+ *   any       PROC_* of an older run  ignored
+ *
+ * An exit is normal (OUT_OK) when the status is 0 or the process was
+ * killed by its own stop signal (OTP's "shutdown" reason); everything
+ * else is OUT_FAILED.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "supervise/ready.h"
+#include "supervise/spawn.h"
+#include "supervise/tree.h"
+
+enum run_state { WAITING, STARTING, RUNNING, STOPPING };
+
+static const char *state_name[] = { "waiting", "starting", "running", "stopping" };
+
+/* What one run has seen so far; lives on the job's stack. */
+struct run {
+	enum run_state state;
+	pid_t pid;
+	struct sv_probe *probe;
+	int have_slot;
+	int stop_requested;   /* STOP received */
+	int ready_failed;     /* ready_timeout expired */
+	int killed;           /* KILL sent */
+	int64_t deadline;     /* ready delay/timeout, or stop timeout */
+	int64_t started_at;
+};
+
+struct reaper {
+	struct sv_node *node;
+	pid_t pid;
+	uint64_t gen;
+};
+
+static void reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+	int status = 0;
+	while (rt_proc_wait(r->pid, &status, RT_NEVER) < 0 && errno == ETIMEDOUT)
+		;
+	struct sv_msg m = { .type = MSG_PROC_EXIT, .gen = r->gen, .status = status, .a = r->pid };
+	sv_mbox_post(&r->node->mbox, &m);
+	free(r);
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %s%s", sv_signal_name(WTERMSIG(status)),
+		         WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "ended with wait status %#x", status);
+}
+
+static void set_state(struct sv_node *n, struct run *r, enum run_state s)
+{
+	r->state = s;
+	sv_debug("%s: %s", n->name, state_name[s]);
+}
+
+/* Takes messages until the wake channel is empty; returns 1 on STOP. */
+static int drain_for_stop(struct sv_node *n)
+{
+	int stop = 0;
+	struct sv_msg *m;
+	while ((m = sv_mbox_take(&n->mbox))) {
+		stop |= m->type == MSG_STOP;
+		free(m);
+	}
+	return stop;
+}
+
+/* Parks until every job n needs is ready (1), one failed (0, why set),
+ * or STOP arrives (-1). */
+static int wait_needs(struct sv_node *n, char *why, size_t len)
+{
+	const struct sv_job *j = n->job;
+	struct sv_graph *g = n->g;
+	struct rt_case *cases = calloc((size_t)j->needs.n + 1, sizeof *cases);
+	int logged = 0, rc;
+	for (;;) {
+		int nc = 0;
+		rc = 1;
+		cases[nc++] = (struct rt_case){ n->mbox.wake, RT_RECV, NULL, 0 };
+		for (int k = 0; k < j->needs.n; k++) {
+			struct sv_latch *l = &g->latches[j->need_idx[k]];
+			int o = __atomic_load_n(&l->outcome, __ATOMIC_ACQUIRE);
+			if (o == LATCH_FAILED) {
+				snprintf(why, len, "needs %s, which %s", j->needs.v[k], l->why);
+				rc = 0;
+				break;
+			}
+			if (o == LATCH_OPEN) {
+				cases[nc++] = (struct rt_case){ l->settled, RT_RECV, NULL, 0 };
+				if (!logged)
+					sv_debug("%s: waiting for %s", n->name, j->needs.v[k]);
+			}
+		}
+		logged = 1;
+		if (rc == 0 || nc == 1)
+			break;
+		if (rt_select(cases, nc, RT_NEVER) == 0 && drain_for_stop(n)) {
+			rc = -1;
+			break;
+		}
+	}
+	free(cases);
+	return rc;
+}
+
+/* Takes a -j slot: 1, or -1 on STOP. */
+static int wait_slot(struct sv_node *n)
+{
+	struct rt_case cases[2] = {
+		{ n->g->slots, RT_SEND, NULL, 0 },
+		{ n->mbox.wake, RT_RECV, NULL, 0 },
+	};
+	int logged = 0;
+	for (;;) {
+		int i = rt_select(cases, 2, logged ? RT_NEVER : 0);
+		if (i == 0)
+			return 1;
+		if (i == 1 && drain_for_stop(n))
+			return -1;
+		if (!logged)
+			sv_debug("%s: waiting for one of the %zu job slots (-j)", n->name, rt_chan_cap(n->g->slots));
+		logged = 1;
+	}
+}
+
+static void release_slot(struct sv_node *n, struct run *r)
+{
+	if (r->have_slot)
+		rt_chan_recv(n->g->slots, NULL);
+	r->have_slot = 0;
+}
+
+static void became_ready(struct sv_node *n, struct run *r)
+{
+	set_state(n, r, RUNNING);
+	if (n->job->ready == SV_READY_STARTED)
+		sv_debug("%s: ready", n->name);
+	else
+		sv_info("%s: ready", n->name);
+	if (!n->ever_ready) {
+		n->ever_ready = 1;
+		sv_latch_ready(n->g, n);
+	}
+	sv_post(n, MSG_READY, 0, 0, 0, NULL);
+}
+
+static void send_stop(struct sv_node *n, struct run *r, const char *why)
+{
+	const struct sv_job *j = n->job;
+	char dur[32];
+	sv_info("%s: stopping (%s%s, KILL after %s)", n->name, sv_signal_name(j->stop_signal),
+	        why, sv_duration_str(j->stop_timeout, dur, sizeof dur));
+	kill(-r->pid, j->stop_signal);
+	if (j->stop_signal != SIGKILL && j->stop_signal != SIGCONT)
+		kill(-r->pid, SIGCONT); /* a stopped process cannot act on TERM */
+	set_state(n, r, STOPPING);
+	r->deadline = rt_now() + j->stop_timeout;
+}
+
+/* Spawns the process and starts its helpers.  0, or -1 with why set. */
+static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
+{
+	const struct sv_job *j = n->job;
+	char addr[128];
+	int notify_fd = -1;
+	if (j->ready == SV_READY_NOTIFY && (notify_fd = sv_notify_open(n, addr, sizeof addr)) < 0) {
+		snprintf(why, len, "cannot make NOTIFY_SOCKET: %s", strerror(errno));
+		return -1;
+	}
+	struct sv_spawn sp;
+	if (sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, &sp, why, len) < 0) {
+		if (notify_fd >= 0)
+			close(notify_fd);
+		return -1;
+	}
+	pid_t pid = sv_spawn_run(&sp);
+	if (pid < 0) {
+		snprintf(why, len, "cannot run %s: %s", j->argv.v[0], strerror(errno));
+		if (notify_fd >= 0)
+			close(notify_fd);
+		sv_spawn_release(&sp);
+		return -1;
+	}
+	r->pid = pid;
+	r->started_at = rt_now();
+	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
+	if (sp.out_read >= 0 && sv_pump_start(sp.out_read, n->name, n->color, 1) == 0)
+		sp.out_read = -1;
+	if (sp.err_read >= 0 && sv_pump_start(sp.err_read, n->name, n->color, 2) == 0)
+		sp.err_read = -1;
+	int probe_fd = notify_fd >= 0 ? notify_fd : sp.ready_read;
+	if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD || j->ready == SV_READY_TCP ||
+	    j->ready == SV_READY_FILE) {
+		r->probe = sv_probe_start(n, n->gen, probe_fd);
+		if (r->probe && probe_fd == sp.ready_read)
+			sp.ready_read = -1;
+		else if (!r->probe && notify_fd >= 0)
+			close(notify_fd);
+	}
+	sv_spawn_release(&sp);
+	struct reaper *rp = malloc(sizeof *rp);
+	*rp = (struct reaper){ n, pid, n->gen };
+	if (rt_go_named("reaper", reaper_main, rp) < 0)
+		abort(); /* without a reaper the job could never end */
+	return 0;
+}
+
+static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status)
+{
+	if (r->ready_failed)
+		return OUT_FAILED;
+	if (r->stop_requested)
+		return OUT_STOPPED;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return OUT_OK;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == n->job->stop_signal)
+		return OUT_OK;
+	return OUT_FAILED;
+}
+
+/* The process has exited: clean up and report. */
+static void finish(struct sv_node *n, struct run *r, int status)
+{
+	char text[160];
+	describe_status(status, text, sizeof text);
+	if (r->state == STOPPING)
+		kill(-r->pid, SIGKILL); /* stragglers of a stopped group */
+	__atomic_store_n(&n->pid, 0, __ATOMIC_RELEASE);
+	sv_probe_cancel(r->probe);
+	r->probe = NULL;
+	release_slot(n, r);
+	enum sv_outcome out = exit_outcome(n, r, status);
+	if (r->ready_failed)
+		snprintf(text + strlen(text), sizeof text - strlen(text), " (not ready in time)");
+	sv_info("%s: %s", n->name, text);
+	if (out == OUT_OK && n->job->ready == SV_READY_EXITED && r->state != STOPPING)
+		became_ready(n, r);
+	sv_post(n, MSG_EXITED, out, r->pid, status, text);
+}
+
+static int64_t ready_deadline(const struct sv_job *j, int64_t now)
+{
+	if (j->ready == SV_READY_DELAY)
+		return now + j->ready_delay;
+	return j->ready_timeout ? now + j->ready_timeout : RT_NEVER;
+}
+
+/* Handles a timeout in the STARTING or STOPPING state. */
+static void on_deadline(struct sv_node *n, struct run *r)
+{
+	const struct sv_job *j = n->job;
+	if (r->state == STOPPING && !r->killed) {
+		char dur[32];
+		sv_info("%s: still running %s after %s; sending KILL", n->name,
+		        sv_duration_str(j->stop_timeout, dur, sizeof dur), sv_signal_name(j->stop_signal));
+		kill(-r->pid, SIGKILL);
+		r->killed = 1;
+		r->deadline = RT_NEVER;
+	} else if (r->state == STARTING && j->ready == SV_READY_DELAY) {
+		r->deadline = RT_NEVER;
+		became_ready(n, r);
+	} else if (r->state == STARTING) {
+		char dur[32];
+		sv_err("%s: not ready after %s (ready_timeout)", n->name,
+		       sv_duration_str(j->ready_timeout, dur, sizeof dur));
+		r->ready_failed = 1;
+		send_stop(n, r, "");
+	} else {
+		r->deadline = RT_NEVER;
+	}
+}
+
+/* Are all needs ready and a slot free right now?  Takes the slot. */
+static int can_start_now(struct sv_node *n, struct run *r)
+{
+	const struct sv_job *j = n->job;
+	for (int k = 0; k < j->needs.n; k++) {
+		if (__atomic_load_n(&n->g->latches[j->need_idx[k]].outcome, __ATOMIC_ACQUIRE) != LATCH_OK)
+			return 0;
+	}
+	if (n->g->slots) {
+		struct rt_case c = { n->g->slots, RT_SEND, NULL, 0 };
+		if (rt_select(&c, 1, 0) < 0)
+			return 0;
+		r->have_slot = 1;
+	}
+	return 1;
+}
+
+/* One START: returns when the run is over and EXITED was posted.  The
+ * ACK comes after the spawn when the job can start at once (so siblings
+ * started in order also spawn in order), else before waiting. */
+static void job_run(struct sv_node *n)
+{
+	struct run r = { .state = WAITING, .deadline = RT_NEVER };
+	char why[300];
+	set_state(n, &r, WAITING);
+	int acked = 0, ok = 1;
+	if (!can_start_now(n, &r)) {
+		sv_post(n, MSG_ACK, 0, 0, 0, NULL);
+		acked = 1;
+		ok = n->job->needs.n ? wait_needs(n, why, sizeof why) : 1;
+		if (ok == 1 && n->g->slots) {
+			ok = wait_slot(n);
+			r.have_slot = ok == 1;
+		}
+	}
+	if (ok == 1 && spawn(n, &r, why, sizeof why) < 0) {
+		release_slot(n, &r);
+		sv_err("%s: %s", n->name, why);
+		if (!acked)
+			sv_post(n, MSG_ACK, 0, 0, 0, NULL);
+		sv_post(n, MSG_EXITED, OUT_FAILED, 0, 0, why);
+		return;
+	}
+	if (!acked)
+		sv_post(n, MSG_ACK, 0, r.pid, 0, NULL);
+	if (ok != 1) {
+		if (ok == 0)
+			sv_info("%s: skipped: %s", n->name, why);
+		sv_post(n, MSG_EXITED, ok == 0 ? OUT_SKIPPED : OUT_STOPPED, 0, 0, ok == 0 ? why : "stopped");
+		return;
+	}
+	sv_info("%s: started (pid %d)", n->name, (int)r.pid);
+	sv_post(n, MSG_STARTED, 0, r.pid, 0, NULL);
+	set_state(n, &r, STARTING);
+	if (n->job->ready == SV_READY_STARTED)
+		became_ready(n, &r);
+	else
+		r.deadline = ready_deadline(n->job, rt_now());
+	for (;;) {
+		struct sv_msg *m = sv_mbox_get(&n->mbox, r.deadline);
+		if (!m) {
+			on_deadline(n, &r);
+			continue;
+		}
+		int stale = (m->type == MSG_PROC_EXIT || m->type == MSG_PROC_READY) && m->gen != n->gen;
+		if (stale) {
+			free(m);
+			continue;
+		}
+		if (m->type == MSG_PROC_EXIT) {
+			int status = m->status;
+			free(m);
+			finish(n, &r, status);
+			return;
+		}
+		if (m->type == MSG_PROC_READY && r.state == STARTING) {
+			r.deadline = RT_NEVER;
+			became_ready(n, &r);
+		} else if (m->type == MSG_STOP && r.state != STOPPING) {
+			r.stop_requested = 1;
+			send_stop(n, &r, "");
+		}
+		free(m);
+	}
+}
+
+void sv_job_main(void *arg)
+{
+	struct sv_node *n = arg;
+	for (;;) {
+		struct sv_msg *m = sv_mbox_get(&n->mbox, RT_NEVER);
+		enum sv_msg_type t = m->type;
+		uint64_t gen = m->gen;
+		free(m);
+		if (t == MSG_START) {
+			n->gen = gen;
+			job_run(n);
+		} else if (t == MSG_STOP) {
+			n->gen = gen;
+			sv_post(n, MSG_EXITED, OUT_STOPPED, 0, 0, "stopped");
+		} else if (t == MSG_QUIT) {
+			break;
+		}
+	}
+}

@@ -1,0 +1,597 @@
+/*
+ * keys.c - what each key of grun.ini(5) means: one table per section
+ * kind, one small function per key.  A key function gets the value with
+ * ${VAR} already expanded and returns 0, or -1 with a message in *why;
+ * the caller prefixes FILE:LINE.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervise/config_internal.h"
+
+struct keyctx {
+	struct sv_loader *ld;
+	struct sv_config *cfg;
+	struct sv_job *job;
+	struct sv_sup *sup;
+	struct sv_defaults *defaults;
+	int line;
+	char whybuf[256];
+};
+
+struct keydef {
+	const char *key;
+	int (*fn)(struct keyctx *k, const char *v, const char **why);
+};
+
+/* ---- shared value kinds ---------------------------------------------- */
+
+static int parse_int(const char *v, int lo, int hi, int *out, const char **why)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || n < lo || n > hi) {
+		*why = "expected a whole number in range";
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int parse_restart(const char *v, enum sv_restart *r, const char **why)
+{
+	if (strcmp(v, "permanent") == 0 || strcmp(v, "always") == 0)
+		return *r = SV_PERMANENT, 0;
+	if (strcmp(v, "transient") == 0 || strcmp(v, "on-failure") == 0)
+		return *r = SV_TRANSIENT, 0;
+	if (strcmp(v, "temporary") == 0 || strcmp(v, "no") == 0)
+		return *r = SV_TEMPORARY, 0;
+	*why = "expected permanent, transient or temporary";
+	return -1;
+}
+
+static int parse_strategy(const char *v, enum sv_strategy *s, const char **why)
+{
+	if (strcmp(v, "one_for_one") == 0)
+		return *s = SV_ONE_FOR_ONE, 0;
+	if (strcmp(v, "one_for_all") == 0)
+		return *s = SV_ONE_FOR_ALL, 0;
+	if (strcmp(v, "rest_for_one") == 0)
+		return *s = SV_REST_FOR_ONE, 0;
+	*why = "expected one_for_one, one_for_all or rest_for_one";
+	return -1;
+}
+
+/* "0", "5s" (fixed), "100ms..30s" */
+static int parse_backoff(const char *v, int64_t *min, int64_t *max, const char **why)
+{
+	const char *dots = strstr(v, "..");
+	if (!dots) {
+		if (sv_parse_duration(v, min, why) < 0)
+			return -1;
+		*max = *min;
+		return 0;
+	}
+	char a[64];
+	snprintf(a, sizeof a, "%.*s", (int)(dots - v), v);
+	if (sv_parse_duration(a, min, why) < 0 || sv_parse_duration(dots + 2, max, why) < 0)
+		return -1;
+	if (*min > *max) {
+		*why = "backoff MIN..MAX with MIN greater than MAX";
+		return -1;
+	}
+	if (*min == 0 && *max > 0) {
+		*why = "backoff MIN..MAX needs MIN above 0 (it doubles from MIN); write backoff = 0 to restart at once";
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- [grun] ------------------------------------------------------------ */
+
+static int g_procs(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "auto") == 0)
+		return k->cfg->procs = 0, 0;
+	return parse_int(v, 1, 1024, &k->cfg->procs, why);
+}
+
+static int g_jobs(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "unlimited") == 0)
+		return k->cfg->max_running = 0, 0;
+	return parse_int(v, 1, 1000000, &k->cfg->max_running, why);
+}
+
+static int g_exit(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "auto") == 0)
+		return k->cfg->exit_policy = SV_EXIT_AUTO, 0;
+	if (strcmp(v, "any_significant") == 0)
+		return k->cfg->exit_policy = SV_EXIT_ANY_SIGNIFICANT, 0;
+	if (strcmp(v, "all_significant") == 0)
+		return k->cfg->exit_policy = SV_EXIT_ALL_SIGNIFICANT, 0;
+	*why = "expected auto, any_significant or all_significant";
+	return -1;
+}
+
+static int g_color(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "auto") == 0)
+		return k->cfg->color = -1, 0;
+	return sv_parse_bool(v, &k->cfg->color, why);
+}
+
+static int g_restart(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_restart(v, &k->defaults->restart, why);
+}
+
+static int g_stop_timeout(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_duration(v, &k->defaults->stop_timeout, why);
+}
+
+static int g_stop_signal(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_signal(v, &k->defaults->stop_signal, why);
+}
+
+static int g_backoff(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_backoff(v, &k->defaults->backoff_min, &k->defaults->backoff_max, why);
+}
+
+static int s_strategy(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_strategy(v, &k->sup->strategy, why);
+}
+
+static int s_intensity(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_int(v, 0, 1000000, &k->sup->intensity, why);
+}
+
+static int s_period(struct keyctx *k, const char *v, const char **why)
+{
+	if (sv_parse_duration(v, &k->sup->period, why) < 0)
+		return -1;
+	if (k->sup->period <= 0) {
+		*why = "period must be above 0";
+		return -1;
+	}
+	return 0;
+}
+
+static int s_parent(struct keyctx *k, const char *v, const char **why)
+{
+	k->sup->parent_name = strdup(v);
+	k->sup->parent_line = k->line;
+	return 0;
+}
+
+static const struct keydef grun_keys[] = {
+	{ "procs", g_procs }, { "jobs", g_jobs }, { "exit", g_exit }, { "color", g_color },
+	{ "restart", g_restart }, { "stop_timeout", g_stop_timeout },
+	{ "stop_signal", g_stop_signal }, { "backoff", g_backoff },
+	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
+	{ NULL, NULL },
+};
+
+static const struct keydef sup_keys[] = {
+	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
+	{ "parent", s_parent },
+	{ NULL, NULL },
+};
+
+/* ---- [job:NAME] ------------------------------------------------------- */
+
+static int j_cmd(struct keyctx *k, const char *v, const char **why)
+{
+	if (!*v) {
+		*why = "cmd is empty";
+		return -1;
+	}
+	k->job->cmd = strdup(v);
+	k->job->cmd_line = k->line;
+	return 0;
+}
+
+static int j_shell(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_bool(v, &k->job->shell, why);
+}
+
+static int j_dir(struct keyctx *k, const char *v, const char **why)
+{
+	k->job->dir = strdup(v);
+	return 0;
+}
+
+static int env_add(struct sv_job *j, const char *name_value, const char **why)
+{
+	const char *eq = strchr(name_value, '=');
+	if (!eq || eq == name_value) {
+		*why = "expected NAME=VALUE";
+		return -1;
+	}
+	for (const char *p = name_value; p < eq; p++) {
+		if (!(*p == '_' || isalnum((unsigned char)*p)) || (p == name_value && isdigit((unsigned char)*p))) {
+			*why = "bad variable name (letters, digits and _)";
+			return -1;
+		}
+	}
+	size_t n = (size_t)(eq - name_value) + 1;
+	for (int i = 0; i < j->env.n; i++) {
+		if (strncmp(j->env.v[i], name_value, n) == 0) {
+			free(j->env.v[i]);
+			j->env.v[i] = strdup(name_value);
+			return 0;
+		}
+	}
+	sv_strv_push(&j->env, strdup(name_value));
+	return 0;
+}
+
+/* env = NAME=VALUE [NAME=VALUE...]: words as in cmd, so values may be quoted. */
+static int j_env(struct keyctx *k, const char *v, const char **why)
+{
+	struct sv_strv words = { 0 };
+	int rc = sv_split_argv(v, &words, why);
+	for (int i = 0; rc == 0 && i < words.n; i++)
+		rc = env_add(k->job, words.v[i], why);
+	sv_strv_free(&words);
+	return rc;
+}
+
+static int j_env_file(struct keyctx *k, const char *v, const char **why)
+{
+	FILE *f = fopen(v, "r");
+	if (!f) {
+		snprintf(k->whybuf, sizeof k->whybuf, "env_file %s: %s", v, strerror(errno));
+		*why = k->whybuf;
+		return -1;
+	}
+	char line[4096];
+	int n = 0, rc = 0;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		n++;
+		line[strcspn(line, "\r\n")] = '\0';
+		char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		if (strncmp(p, "export ", 7) == 0)
+			p += 7;
+		rc = env_add(k->job, p, why);
+		if (rc) {
+			snprintf(k->whybuf, sizeof k->whybuf, "env_file %s line %d: %s", v, n, *why);
+			*why = k->whybuf;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static int j_user(struct keyctx *k, const char *v, const char **why)
+{
+	struct passwd *pw = getpwnam(v);
+	char *end;
+	long id = strtol(v, &end, 10);
+	if (!pw && (*end || !*v)) {
+		*why = "no such user";
+		return -1;
+	}
+	if (geteuid() != 0) {
+		*why = "user = needs grun to run as root";
+		return -1;
+	}
+	k->job->has_user = 1;
+	k->job->uid = pw ? pw->pw_uid : (uid_t)id;
+	if (k->job->gid == (gid_t)-1 && pw)
+		k->job->gid = pw->pw_gid;
+	return 0;
+}
+
+static int j_group(struct keyctx *k, const char *v, const char **why)
+{
+	struct group *gr = getgrnam(v);
+	char *end;
+	long id = strtol(v, &end, 10);
+	if (!gr && (*end || !*v)) {
+		*why = "no such group";
+		return -1;
+	}
+	if (geteuid() != 0) {
+		*why = "group = needs grun to run as root";
+		return -1;
+	}
+	k->job->gid = gr ? gr->gr_gid : (gid_t)id;
+	return 0;
+}
+
+static int j_umask(struct keyctx *k, const char *v, const char **why)
+{
+	char *end;
+	long m = strtol(v, &end, 8);
+	if (!*v || *end || m < 0 || m > 0777) {
+		*why = "expected an octal mask such as 022";
+		return -1;
+	}
+	k->job->umask = (int)m;
+	return 0;
+}
+
+static int j_restart(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_restart(v, &k->job->restart, why);
+}
+
+static int j_instances(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_int(v, 1, 100000, &k->job->instances, why);
+}
+
+static int j_needs(struct keyctx *k, const char *v, const char **why)
+{
+	k->job->needs_line = k->line;
+	return sv_split_list(v, &k->job->needs);
+}
+
+static int j_ready(struct keyctx *k, const char *v, const char **why)
+{
+	struct sv_job *j = k->job;
+	j->ready_line = k->line;
+	if (strcmp(v, "started") == 0)
+		return j->ready = SV_READY_STARTED, 0;
+	if (strcmp(v, "exited") == 0)
+		return j->ready = SV_READY_EXITED, 0;
+	if (strcmp(v, "notify") == 0)
+		return j->ready = SV_READY_NOTIFY, 0;
+	if (strncmp(v, "fd:", 3) == 0) {
+		j->ready = SV_READY_FD;
+		if (parse_int(v + 3, 3, 1023, &j->ready_fd, why) < 0) {
+			*why = "ready = fd:N needs N from 3 to 1023 (0, 1 and 2 are the standard streams)";
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(v, "tcp:", 4) == 0) {
+		const char *colon = strrchr(v + 4, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (!colon || colon == v + 4 || !colon[1] || *end || port < 1 || port > 65535) {
+			*why = "expected ready = tcp:HOST:PORT";
+			return -1;
+		}
+		j->ready = SV_READY_TCP;
+		j->ready_host = strndup(v + 4, (size_t)(colon - v - 4));
+		j->ready_port = strdup(colon + 1);
+		return 0;
+	}
+	if (strncmp(v, "file:", 5) == 0) {
+		if (!v[5]) {
+			*why = "expected ready = file:PATH";
+			return -1;
+		}
+		j->ready = SV_READY_FILE;
+		j->ready_path = strdup(v + 5);
+		return 0;
+	}
+	if (strncmp(v, "delay:", 6) == 0) {
+		j->ready = SV_READY_DELAY;
+		return sv_parse_duration(v + 6, &j->ready_delay, why);
+	}
+	*why = "expected started, exited, notify, fd:N, tcp:HOST:PORT, file:PATH or delay:DURATION";
+	return -1;
+}
+
+static int j_ready_timeout(struct keyctx *k, const char *v, const char **why)
+{
+	k->job->ready_timeout_line = k->line;
+	return sv_parse_duration(v, &k->job->ready_timeout, why);
+}
+
+static int j_stop_signal(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_signal(v, &k->job->stop_signal, why);
+}
+
+static int j_stop_timeout(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_duration(v, &k->job->stop_timeout, why);
+}
+
+static int j_backoff(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_backoff(v, &k->job->backoff_min, &k->job->backoff_max, why);
+}
+
+static int parse_io(const char *v, int stream, struct sv_iospec *io, const char **why)
+{
+	if (strcmp(v, "null") == 0)
+		return io->kind = SV_IO_NULL, 0;
+	if (strcmp(v, "inherit") == 0)
+		return io->kind = SV_IO_INHERIT, 0;
+	if (stream != 0 && strcmp(v, "log") == 0)
+		return io->kind = SV_IO_LOG, 0;
+	if (stream == 2 && strcmp(v, "stdout") == 0)
+		return io->kind = SV_IO_STDOUT, 0;
+	if (strncmp(v, "file:", 5) == 0 && v[5]) {
+		io->kind = SV_IO_FILE;
+		io->path = strdup(v + 5);
+		return 0;
+	}
+	*why = stream == 0 ? "expected null, inherit or file:PATH"
+	     : stream == 1 ? "expected log, null, inherit or file:PATH"
+	                   : "expected log, stdout, null, inherit or file:PATH";
+	return -1;
+}
+
+static int j_stdin(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_io(v, 0, &k->job->in, why);
+}
+
+static int j_stdout(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_io(v, 1, &k->job->out, why);
+}
+
+static int j_stderr(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_io(v, 2, &k->job->err, why);
+}
+
+static int j_supervisor(struct keyctx *k, const char *v, const char **why)
+{
+	int s = sv_find_sup(k->cfg, v);
+	if (s < 0) {
+		*why = "no such supervisor (define it with [supervisor:NAME])";
+		return -1;
+	}
+	k->job->sup = s;
+	return 0;
+}
+
+static int j_significant(struct keyctx *k, const char *v, const char **why)
+{
+	k->job->significant_line = k->line;
+	return sv_parse_bool(v, &k->job->significant, why);
+}
+
+static const struct keydef job_keys[] = {
+	{ "cmd", j_cmd }, { "shell", j_shell }, { "dir", j_dir },
+	{ "env", j_env }, { "env_file", j_env_file },
+	{ "user", j_user }, { "group", j_group }, { "umask", j_umask },
+	{ "restart", j_restart }, { "instances", j_instances }, { "needs", j_needs },
+	{ "ready", j_ready }, { "ready_timeout", j_ready_timeout },
+	{ "stop_signal", j_stop_signal }, { "stop_timeout", j_stop_timeout },
+	{ "backoff", j_backoff }, { "stdin", j_stdin }, { "stdout", j_stdout },
+	{ "stderr", j_stderr }, { "supervisor", j_supervisor },
+	{ "significant", j_significant },
+	{ NULL, NULL },
+};
+
+/* ---- applying a table to a section ------------------------------------------ */
+
+static const char *job_env_lookup(const char *name, void *ctx)
+{
+	struct sv_job *j = ctx;
+	size_t n = strlen(name);
+	for (int i = 0; i < j->env.n; i++) {
+		if (strncmp(j->env.v[i], name, n) == 0 && j->env.v[i][n] == '=')
+			return j->env.v[i] + n + 1;
+	}
+	return NULL;
+}
+
+static const struct keydef *find_key(const struct keydef *table, const char *key)
+{
+	for (; table->key; table++) {
+		if (strcmp(table->key, key) == 0)
+			return table;
+	}
+	return NULL;
+}
+
+/* pass: 0 every key, 1 env keys only, 2 all but env keys. */
+static void apply(struct keyctx *k, struct sv_section *s, const struct keydef *table,
+                  const char *what, int pass)
+{
+	for (int i = 0; i < s->npairs; i++) {
+		struct sv_pair *p = &s->pairs[i];
+		int is_env = strcmp(p->key, "env") == 0 || strcmp(p->key, "env_file") == 0;
+		if ((pass == 1 && !is_env) || (pass == 2 && is_env))
+			continue;
+		const struct keydef *kd = find_key(table, p->key);
+		if (!kd) {
+			sv_load_error(k->ld, p->line, "unknown key %s in %s", p->key, what);
+			continue;
+		}
+		char err[256];
+		char *v = sv_expand(p->value, k->job ? job_env_lookup : NULL, k->job, err, sizeof err);
+		if (!v) {
+			sv_load_error(k->ld, p->line, "%s: %s", p->key, err);
+			continue;
+		}
+		const char *why = NULL;
+		k->line = p->line;
+		if (kd->fn(k, v, &why) < 0)
+			sv_load_error(k->ld, p->line, "%s = %s: %s", p->key, p->value, why);
+		free(v);
+	}
+}
+
+void sv_read_grun(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
+                  struct sv_defaults *d)
+{
+	struct keyctx k = { .ld = ld, .cfg = cfg, .sup = &cfg->sups[0], .defaults = d };
+	cfg->sups[0].line = s->line;
+	apply(&k, s, grun_keys, "[grun]", 0);
+}
+
+void sv_read_sup(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
+                 struct sv_sup *sp)
+{
+	struct sv_sup *root = &cfg->sups[0];
+	sp->strategy = SV_ONE_FOR_ONE;
+	sp->intensity = root->intensity;
+	sp->period = root->period;
+	sp->parent = 0;
+	struct keyctx k = { .ld = ld, .cfg = cfg, .sup = sp };
+	apply(&k, s, sup_keys, "[supervisor:]", 0);
+}
+
+void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
+                 struct sv_job *j, const struct sv_defaults *d)
+{
+	j->uid = (uid_t)-1;
+	j->gid = (gid_t)-1;
+	j->umask = -1;
+	j->restart = d->restart;
+	j->instances = 1;
+	j->stop_signal = d->stop_signal;
+	j->stop_timeout = d->stop_timeout;
+	j->backoff_min = d->backoff_min;
+	j->backoff_max = d->backoff_max;
+	j->out.kind = SV_IO_LOG;
+	j->err.kind = SV_IO_LOG;
+	j->sup = 0;
+	struct keyctx k = { .ld = ld, .cfg = cfg, .job = j };
+	apply(&k, s, job_keys, "[job:]", 1);
+	apply(&k, s, job_keys, "[job:]", 2);
+
+	/* fingerprint of the settings, for reload */
+	uint64_t h = 1469598103934665603ULL;
+	for (int i = 0; i < s->npairs; i++) {
+		for (const char *p = s->pairs[i].key; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ '=') * 1099511628211ULL;
+		for (const char *p = s->pairs[i].value; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ '\n') * 1099511628211ULL;
+	}
+	j->hash = h;
+
+	if (!j->cmd) {
+		sv_load_error(ld, j->line, "job %s has no cmd", j->name);
+		return;
+	}
+	const char *why;
+	if (j->shell) {
+		sv_strv_push(&j->argv, strdup("/bin/sh"));
+		sv_strv_push(&j->argv, strdup("-c"));
+		sv_strv_push(&j->argv, strdup(j->cmd));
+	} else if (sv_split_argv(j->cmd, &j->argv, &why) < 0) {
+		sv_load_error(ld, j->cmd_line, "cmd = %s: %s", j->cmd, why);
+	} else if (j->argv.n == 0) {
+		sv_load_error(ld, j->cmd_line, "cmd = %s: no command in it", j->cmd);
+	}
+}

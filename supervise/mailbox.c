@@ -1,0 +1,67 @@
+/*
+ * mailbox.c - see mailbox.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervise/mailbox.h"
+
+int sv_mbox_init(struct sv_mailbox *mb)
+{
+	memset(mb, 0, sizeof *mb);
+	pthread_mutex_init(&mb->mu, NULL);
+	mb->wake = rt_chan_make(0, 1);
+	return mb->wake ? 0 : -1;
+}
+
+void sv_mbox_destroy(struct sv_mailbox *mb)
+{
+	struct sv_msg *m;
+	while ((m = sv_mbox_take(mb)))
+		free(m);
+	rt_chan_free(mb->wake);
+	pthread_mutex_destroy(&mb->mu);
+}
+
+void sv_mbox_post(struct sv_mailbox *mb, const struct sv_msg *m)
+{
+	struct sv_msg *copy = malloc(sizeof *copy);
+	if (!copy)
+		abort();
+	*copy = *m;
+	copy->next = NULL;
+	pthread_mutex_lock(&mb->mu);
+	if (mb->tail)
+		mb->tail->next = copy;
+	else
+		mb->head = copy;
+	mb->tail = copy;
+	pthread_mutex_unlock(&mb->mu);
+	struct rt_case c = { mb->wake, RT_SEND, NULL, 0 };
+	rt_select(&c, 1, 0); /* a token already waiting is enough */
+}
+
+struct sv_msg *sv_mbox_take(struct sv_mailbox *mb)
+{
+	pthread_mutex_lock(&mb->mu);
+	struct sv_msg *m = mb->head;
+	if (m) {
+		mb->head = m->next;
+		if (!mb->head)
+			mb->tail = NULL;
+	}
+	pthread_mutex_unlock(&mb->mu);
+	return m;
+}
+
+struct sv_msg *sv_mbox_get(struct sv_mailbox *mb, int64_t deadline)
+{
+	for (;;) {
+		struct sv_msg *m = sv_mbox_take(mb);
+		if (m)
+			return m;
+		struct rt_case c = { mb->wake, RT_RECV, NULL, 0 };
+		if (rt_select(&c, 1, deadline) < 0)
+			return sv_mbox_take(mb); /* timed out: one last look */
+	}
+}

@@ -1,0 +1,246 @@
+/*
+ * output.c - see output.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "supervise/output.h"
+
+struct outbuf {
+	size_t len;
+	char data[];
+};
+
+/* One of grun's own streams.  chan and wg are set up before any pump or
+ * log call and torn down after all of them; broken is written by the
+ * writer only. */
+struct stream {
+	int fd;
+	int color;
+	struct rt_chan *chan;   /* of struct outbuf *, cap 256 */
+	struct rt_wg done;
+	int broken;             /* a write failed (EPIPE...): drop everything */
+};
+
+static struct stream streams[3];  /* [1] stdout, [2] stderr */
+static int name_width;
+static enum sv_verbosity verbosity;
+
+static void write_all(struct stream *s, const char *p, size_t n)
+{
+	while (n > 0 && !s->broken) {
+		rt_blocking_begin();
+		ssize_t w = write(s->fd, p, n);
+		int err = w < 0 ? errno : 0;
+		rt_blocking_end();
+		if (w > 0) {
+			p += w, n -= (size_t)w;
+		} else if (err == EAGAIN) {
+			rt_fd_wait(s->fd, RT_WRITE, RT_NEVER);
+		} else if (err != EINTR) {
+			s->broken = 1;
+		}
+	}
+}
+
+static void writer_main(void *arg)
+{
+	struct stream *s = arg;
+	struct outbuf *b;
+	while (rt_chan_recv(s->chan, &b) == 1) {
+		write_all(s, b->data, b->len);
+		free(b);
+	}
+	rt_wg_done(&s->done);
+}
+
+static int color_on(int color, int fd)
+{
+	if (color >= 0)
+		return color;
+	const char *nc = getenv("NO_COLOR");
+	return isatty(fd) && !(nc && *nc);
+}
+
+int sv_output_start(int color, int width, enum sv_verbosity v)
+{
+	name_width = width;
+	verbosity = v;
+	for (int i = 1; i <= 2; i++) {
+		struct stream *s = &streams[i];
+		s->fd = i;
+		s->color = color_on(color, i);
+		s->broken = 0;
+		s->chan = rt_chan_make(sizeof(struct outbuf *), 256);
+		if (!s->chan)
+			return -1;
+		rt_wg_add(&s->done, 1);
+		if (rt_go_named(i == 1 ? "writer stdout" : "writer stderr", writer_main, s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void sv_output_stop(void)
+{
+	for (int i = 1; i <= 2; i++) {
+		struct stream *s = &streams[i];
+		if (!s->chan)
+			continue;
+		rt_chan_close(s->chan);
+		rt_wg_wait(&s->done);
+		/* pumps that outlive grun's jobs may still hold the channel;
+		 * they see EPIPE and never touch it again after that */
+	}
+}
+
+static void stream_put(int stream, struct outbuf *b)
+{
+	struct stream *s = &streams[stream];
+	if (!s->chan || rt_chan_send(s->chan, &b) < 0) {
+		/* before start or after stop: write directly */
+		ssize_t w = write(stream, b->data, b->len);
+		(void)w;
+		free(b);
+	}
+}
+
+static void logv(const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof line, "grun: ");
+	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	if (n > (int)sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	struct outbuf *b = malloc(sizeof *b + (size_t)n);
+	if (!b)
+		return;
+	memcpy(b->data, line, (size_t)n);
+	b->len = (size_t)n;
+	stream_put(2, b);
+}
+
+void sv_info(const char *fmt, ...)
+{
+	if (verbosity < SV_NORMAL)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	logv(fmt, ap);
+	va_end(ap);
+}
+
+void sv_debug(const char *fmt, ...)
+{
+	if (verbosity < SV_VERBOSE)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	logv(fmt, ap);
+	va_end(ap);
+}
+
+void sv_err(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	logv(fmt, ap);
+	va_end(ap);
+}
+
+/* ---- pumps ------------------------------------------------------------ */
+
+#define PUMP_BUF (64u << 10)
+
+struct pump {
+	int fd;
+	int stream;
+	char prefix[160];
+	size_t prefix_len;
+	const char *suffix;     /* after the line: "" or the color reset */
+	char buf[PUMP_BUF];
+	size_t have;
+};
+
+static const int palette[] = { 36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91 };
+
+/* Appends prefix + line + suffix + '\n' for every complete line in
+ * p->buf (and, if flush, the incomplete rest); sends them as one buffer. */
+static void pump_emit(struct pump *p, int flush)
+{
+	size_t start = 0, nlines = 0;
+	for (size_t i = 0; i < p->have; i++)
+		nlines += p->buf[i] == '\n';
+	if (flush && p->have && p->buf[p->have - 1] != '\n')
+		nlines++;
+	if (nlines == 0)
+		return;
+	size_t cap = p->have + nlines * (p->prefix_len + 8);
+	struct outbuf *b = malloc(sizeof *b + cap);
+	if (!b)
+		return;
+	b->len = 0;
+	size_t sl = strlen(p->suffix);
+	for (size_t i = 0; i < p->have; i++) {
+		int last = i + 1 == p->have;
+		if (p->buf[i] != '\n' && !(flush && last))
+			continue;
+		size_t end = p->buf[i] == '\n' ? i : i + 1;
+		memcpy(b->data + b->len, p->prefix, p->prefix_len);
+		b->len += p->prefix_len;
+		memcpy(b->data + b->len, p->buf + start, end - start);
+		b->len += end - start;
+		memcpy(b->data + b->len, p->suffix, sl);
+		b->len += sl;
+		b->data[b->len++] = '\n';
+		start = i + 1;
+	}
+	memmove(p->buf, p->buf + start, p->have - start);
+	p->have -= start;
+	stream_put(p->stream, b);
+}
+
+static void pump_main(void *arg)
+{
+	struct pump *p = arg;
+	for (;;) {
+		ssize_t n = rt_read(p->fd, p->buf + p->have, PUMP_BUF - p->have, RT_NEVER);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		p->have += (size_t)n;
+		/* a line longer than the buffer is cut into buffer-sized lines */
+		pump_emit(p, p->have == PUMP_BUF);
+	}
+	pump_emit(p, 1);
+	rt_close(p->fd);
+	free(p);
+}
+
+int sv_pump_start(int fd, const char *name, int color_index, int stream)
+{
+	struct pump *p = malloc(sizeof *p);
+	if (!p)
+		return -1;
+	p->fd = fd;
+	p->stream = stream;
+	p->have = 0;
+	if (streams[stream].color) {
+		int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
+		snprintf(p->prefix, sizeof p->prefix, "\033[%dm%-*s |\033[0m ", c, name_width, name);
+	} else {
+		snprintf(p->prefix, sizeof p->prefix, "%-*s | ", name_width, name);
+	}
+	p->suffix = "";
+	p->prefix_len = strlen(p->prefix);
+	if (rt_fd_nonblock(fd) < 0 || rt_go_named("pump", pump_main, p) < 0) {
+		free(p);
+		return -1;
+	}
+	return 0;
+}

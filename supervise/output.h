@@ -1,0 +1,36 @@
+/*
+ * output.h - everything grun writes: its event log, and the lines of
+ * jobs whose stdout or stderr is "log".
+ *
+ * Each of grun's stdout and stderr has one writer green thread fed by a
+ * channel of whole buffers, so a line is always written by one write(2)
+ * call of one thread and lines of different jobs never interleave.  A
+ * pump green thread per job pipe cuts the job's output into lines and
+ * prefixes each with the job's name (padded to the longest name, colored
+ * on a terminal).  A full channel parks the pumps, which stop reading the
+ * pipes, which blocks the jobs: back-pressure all the way.
+ */
+#ifndef GRUN_SV_OUTPUT_H
+#define GRUN_SV_OUTPUT_H
+#include <stdarg.h>
+#include <stddef.h>
+
+enum sv_verbosity { SV_QUIET = -1, SV_NORMAL = 0, SV_VERBOSE = 1 };
+
+/* sv_output_start() starts the two writers.  color: 1 on, 0 off, -1 auto
+ * (on when the stream is a terminal and NO_COLOR is unset).  G only. */
+int sv_output_start(int color, int name_width, enum sv_verbosity v);
+/* sv_output_stop() flushes and ends the writers.  G only. */
+void sv_output_stop(void);
+/* sv_log() writes "grun: " and the formatted text as one line on
+ * stderr; sv_logv() only when verbose; sv_info() unless quiet;
+ * sv_err() always.  G only. */
+void sv_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sv_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* sv_pump_start() starts a green thread that reads fd (non-blocking,
+ * owned and closed by the pump) until EOF and writes each line to grun's
+ * stdout (stream 1) or stderr (2) prefixed with name; color_index picks
+ * the color.  0 or -1.  G only. */
+int sv_pump_start(int fd, const char *name, int color_index, int stream);
+#endif

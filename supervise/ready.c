@@ -1,0 +1,214 @@
+/*
+ * ready.c - see ready.h.
+ *
+ * A probe is shared by the job and the probe's green thread, each holding
+ * one reference; the last to let go closes the descriptor and frees it.
+ * Cancelling sets `cancelled` and shuts the socket down, which wakes a
+ * probe parked in rt_fd_wait(); tcp: and file: probes poll every 100 ms
+ * and look at `cancelled` each time.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "supervise/ready.h"
+
+#define POLL_EVERY (100 * 1000000LL)
+
+struct sv_probe {
+	atomic_int refs;
+	atomic_int cancelled;
+	int fd;
+	struct sv_node *node;
+	uint64_t gen;
+	pthread_mutex_t mu;    /* orders post against cancel */
+};
+
+static void probe_unref(struct sv_probe *p)
+{
+	if (atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	if (p->fd >= 0)
+		rt_close(p->fd);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+static void post_ready(struct sv_probe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!atomic_load(&p->cancelled)) {
+		struct sv_msg m = { .type = MSG_PROC_READY, .gen = p->gen };
+		sv_mbox_post(&p->node->mbox, &m);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+int sv_notify_open(struct sv_node *n, char *addr, size_t len)
+{
+	static atomic_uint seq;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int n1 = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "grun/%d/%s/%u",
+	                  (int)getpid(), n->name, atomic_fetch_add(&seq, 1));
+	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n1);
+	if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+		close(fd);
+		return -1;
+	}
+	snprintf(addr, len, "@%s", sa.sun_path + 1);
+	return fd;
+}
+
+/* READY=1 on a line of its own in a datagram. */
+static int has_ready(const char *msg, size_t n)
+{
+	const char *p = msg, *end = msg + n;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l == 7 && memcmp(p, "READY=1", 7) == 0)
+			return 1;
+		p += l + 1;
+	}
+	return 0;
+}
+
+static void probe_notify(struct sv_probe *p)
+{
+	char buf[4096];
+	while (!atomic_load(&p->cancelled)) {
+		ssize_t n = recv(p->fd, buf, sizeof buf, 0);
+		if (n > 0 && has_ready(buf, (size_t)n)) {
+			post_ready(p);
+			return;
+		}
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return; /* shut down */
+		if (n < 0 && errno == EAGAIN)
+			rt_fd_wait(p->fd, RT_READ, RT_NEVER);
+	}
+}
+
+static void probe_fd(struct sv_probe *p)
+{
+	char buf[512];
+	while (!atomic_load(&p->cancelled)) {
+		ssize_t n = rt_read(p->fd, buf, sizeof buf, RT_NEVER);
+		if (n > 0 && memchr(buf, '\n', (size_t)n)) {
+			post_ready(p);
+			return;
+		}
+		if (n == 0 || (n < 0 && errno != EINTR))
+			return; /* the job closed it without a newline, or cancelled */
+	}
+}
+
+static int tcp_try(struct addrinfo *ai)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0)
+		return 0;
+	int ok = 0;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		ok = 1;
+	} else if (errno == EINPROGRESS && rt_fd_wait(fd, RT_WRITE, rt_now() + 1000000000LL) > 0) {
+		int err = 0;
+		socklen_t l = sizeof err;
+		ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0;
+	}
+	rt_close(fd);
+	return ok;
+}
+
+static void probe_tcp(struct sv_probe *p)
+{
+	const struct sv_job *j = p->node->job;
+	while (!atomic_load(&p->cancelled)) {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+		rt_blocking_begin();
+		int rc = getaddrinfo(j->ready_host, j->ready_port, &hints, &res);
+		rt_blocking_end();
+		int ok = 0;
+		for (struct addrinfo *ai = rc == 0 ? res : NULL; ai && !ok; ai = ai->ai_next)
+			ok = tcp_try(ai);
+		if (res)
+			freeaddrinfo(res);
+		if (ok) {
+			post_ready(p);
+			return;
+		}
+		rt_sleep(POLL_EVERY);
+	}
+}
+
+static void probe_file(struct sv_probe *p)
+{
+	struct stat st;
+	const char *path = p->node->job->ready_path;
+	while (!atomic_load(&p->cancelled)) {
+		if (stat(path, &st) == 0) {
+			post_ready(p);
+			return;
+		}
+		rt_sleep(POLL_EVERY);
+	}
+}
+
+static void probe_main(void *arg)
+{
+	struct sv_probe *p = arg;
+	switch (p->node->job->ready) {
+	case SV_READY_NOTIFY: probe_notify(p); break;
+	case SV_READY_FD: probe_fd(p); break;
+	case SV_READY_TCP: probe_tcp(p); break;
+	case SV_READY_FILE: probe_file(p); break;
+	default: break;
+	}
+	probe_unref(p);
+}
+
+struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
+{
+	struct sv_probe *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	atomic_init(&p->refs, 2);
+	p->fd = fd;
+	p->node = n;
+	p->gen = gen;
+	pthread_mutex_init(&p->mu, NULL);
+	if (fd >= 0)
+		rt_fd_nonblock(fd);
+	if (rt_go_named("ready probe", probe_main, p) < 0) {
+		p->fd = -1;
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void sv_probe_cancel(struct sv_probe *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->cancelled, 1);
+	pthread_mutex_unlock(&p->mu);
+	if (p->fd >= 0)
+		shutdown(p->fd, SHUT_RDWR);
+	probe_unref(p);
+}

@@ -1,0 +1,26 @@
+/*
+ * ready.h - readiness probes: a green thread per run that watches for a
+ * job's ready = condition (notify, fd:N, tcp:, file:) and posts
+ * MSG_PROC_READY to the job.  started, exited and delay: need no probe;
+ * the job's own loop handles them.
+ */
+#ifndef GRUN_SV_READY_H
+#define GRUN_SV_READY_H
+#include <stddef.h>
+#include <stdint.h>
+#include "supervise/tree.h"
+
+struct sv_probe;
+
+/* sv_notify_open() makes the job's NOTIFY_SOCKET for one run: an abstract
+ * unix datagram socket; addr gets the variable's value ("@grun/..."). */
+int sv_notify_open(struct sv_node *n, char *addr, size_t len);
+/* sv_probe_start() starts the probe for run gen of node n; fd is the
+ * notify socket or the fd:N socket's read end (the probe owns it), -1
+ * for tcp: and file:.  NULL if it could not start. */
+struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd);
+/* sv_probe_cancel() stops the probe (it may still be running for a
+ * moment; it posts nothing after this returns) and drops the caller's
+ * reference. */
+void sv_probe_cancel(struct sv_probe *p);
+#endif

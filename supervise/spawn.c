@@ -1,0 +1,278 @@
+/*
+ * spawn.c - see spawn.h.  The child side is the one place in grun that
+ * runs between fork and exec; each call in child_main() is a system call
+ * wrapper listed as async-signal-safe by POSIX, or a raw syscall (set*id:
+ * glibc's wrappers would try to signal every thread of the parent, whose
+ * memory a vfork-like child shares).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "supervise/spawn.h"
+
+extern char **environ;
+
+static int child_main(void *arg)
+{
+	const struct sv_spawn *sp = arg;
+	int src[4];
+	int maxt = sp->extra_target > 2 ? sp->extra_target : 2;
+	if (setsid() < 0)
+		return errno;
+	/* move every source above every target, so no dup2 clobbers a source */
+	for (int i = 0; i < 4; i++) {
+		src[i] = -1;
+		if (sp->src[i] >= 0 && (src[i] = fcntl(sp->src[i], F_DUPFD_CLOEXEC, maxt + 1)) < 0)
+			return errno;
+	}
+	for (int i = 0; i < 4; i++) {
+		int target = i < 3 ? i : sp->extra_target;
+		if (src[i] >= 0 && dup2(src[i], target) < 0)
+			return errno;
+	}
+	if (sp->umask >= 0)
+		umask((mode_t)sp->umask);
+	if (sp->dir && chdir(sp->dir) < 0)
+		return errno;
+	if (sp->has_user) {
+		if (syscall(SYS_setgroups, 1, &sp->gid) < 0 ||
+		    syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) < 0 ||
+		    syscall(SYS_setresuid, sp->uid, sp->uid, sp->uid) < 0)
+			return errno;
+	}
+	execve(sp->path, sp->argv, sp->envp);
+	return errno;
+}
+
+static const char *env_get(char **env, const char *name)
+{
+	size_t n = strlen(name);
+	for (; env && *env; env++) {
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	}
+	return NULL;
+}
+
+static int name_in(const char *entry, char **list)
+{
+	const char *eq = strchr(entry, '=');
+	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
+	for (; list && *list; list++) {
+		if (strncmp(*list, entry, n) == 0 && (*list)[n] == '=')
+			return 1;
+	}
+	return 0;
+}
+
+/* grun's environment minus what the job overrides and what belongs to
+ * grun's own service manager, plus the job's settings. */
+static char **build_env(const struct sv_job *job, int inst, const char *notify)
+{
+	static const char *drop[] = { "NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=",
+	                              "LISTEN_FDNAMES=", "GRUN_JOB=", "GRUN_INSTANCE=", NULL };
+	struct sv_strv env = { 0 };
+	for (char **e = environ; e && *e; e++) {
+		if (name_in(*e, job->env.v) || name_in(*e, (char **)drop))
+			continue;
+		sv_strv_push(&env, strdup(*e));
+	}
+	for (int i = 0; i < job->env.n; i++)
+		sv_strv_push(&env, strdup(job->env.v[i]));
+	char buf[4200];
+	snprintf(buf, sizeof buf, "GRUN_JOB=%s", job->name);
+	sv_strv_push(&env, strdup(buf));
+	snprintf(buf, sizeof buf, "GRUN_INSTANCE=%d", inst);
+	sv_strv_push(&env, strdup(buf));
+	if (notify) {
+		snprintf(buf, sizeof buf, "NOTIFY_SOCKET=%s", notify);
+		sv_strv_push(&env, strdup(buf));
+	}
+	return env.v;
+}
+
+/* Finds argv[0] as execvp would, checking it is an executable file. */
+static int find_exec(const struct sv_job *job, char **envp, char *out, size_t len,
+                     char *err, size_t errlen)
+{
+	const char *cmd = job->argv.v[0];
+	struct stat st;
+	if (strchr(cmd, '/')) {
+		if (cmd[0] != '/' && job->dir)
+			snprintf(out, len, "%s/%s", job->dir, cmd);
+		else
+			snprintf(out, len, "%s", cmd);
+		if (stat(out, &st) < 0 || access(out, X_OK) < 0) {
+			snprintf(err, errlen, "cannot run %s: %s", cmd, strerror(errno));
+			return -1;
+		}
+		snprintf(out, len, "%s", cmd); /* exec'd after chdir */
+		return 0;
+	}
+	const char *path = env_get(envp, "PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		snprintf(out, len, "%.*s%s%s", (int)n, path, n ? "/" : "", cmd);
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	snprintf(err, errlen, "cannot run %s: command not found", cmd);
+	return -1;
+}
+
+static int open_in(const struct sv_iospec *io, int *fd, char *err, size_t errlen)
+{
+	if (io->kind == SV_IO_INHERIT) {
+		*fd = 0;
+		return 0;
+	}
+	const char *path = io->kind == SV_IO_FILE ? io->path : "/dev/null";
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		snprintf(err, errlen, "stdin %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* stream 1 or 2; *rd gets the pipe's read end for "log". */
+static int open_out(const struct sv_iospec *io, int stream, int *fd, int *owned, int *rd,
+                    char *err, size_t errlen)
+{
+	int p[2];
+	*owned = 1;
+	switch (io->kind) {
+	case SV_IO_INHERIT:
+		*fd = stream;
+		*owned = 0;
+		return 0;
+	case SV_IO_LOG:
+		if (pipe2(p, O_CLOEXEC) < 0)
+			break;
+		*rd = p[0];
+		*fd = p[1];
+		return 0;
+	case SV_IO_FILE:
+		*fd = open(io->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (*fd < 0) {
+			snprintf(err, errlen, "%s %s: %s", stream == 1 ? "stdout" : "stderr",
+			         io->path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	case SV_IO_NULL:
+	default:
+		*fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (*fd >= 0)
+			return 0;
+		break;
+	}
+	snprintf(err, errlen, "cannot make %s: %s", stream == 1 ? "stdout" : "stderr", strerror(errno));
+	return -1;
+}
+
+int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
+                     struct sv_spawn *sp, char *err, size_t errlen)
+{
+	memset(sp, 0, sizeof *sp);
+	for (int i = 0; i < 4; i++)
+		sp->src[i] = -1;
+	sp->out_read = sp->err_read = sp->ready_read = -1;
+	sp->extra_target = -1;
+	sp->argv = job->argv.v;
+	sp->dir = job->dir;
+	sp->umask = job->umask;
+	sp->has_user = job->has_user;
+	sp->uid = job->uid;
+	sp->gid = job->gid;
+	sp->envp = build_env(job, inst, notify);
+	if (find_exec(job, sp->envp, sp->path, sizeof sp->path, err, errlen) < 0)
+		goto fail;
+	if (open_in(&job->in, &sp->src[0], err, errlen) < 0)
+		goto fail;
+	sp->owned[0] = job->in.kind != SV_IO_INHERIT;
+	if (open_out(&job->out, 1, &sp->src[1], &sp->owned[1], &sp->out_read, err, errlen) < 0)
+		goto fail;
+	if (job->err.kind == SV_IO_STDOUT) {
+		sp->src[2] = sp->src[1];
+		sp->owned[2] = 0;
+	} else if (open_out(&job->err, 2, &sp->src[2], &sp->owned[2], &sp->err_read, err, errlen) < 0) {
+		goto fail;
+	}
+	if (job->ready == SV_READY_FD) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			snprintf(err, errlen, "cannot make the ready pipe: %s", strerror(errno));
+			goto fail;
+		}
+		sp->ready_read = p[0];
+		sp->src[3] = p[1];
+		sp->owned[3] = 1;
+		sp->extra_target = job->ready_fd;
+	}
+	return 0;
+fail:
+	sv_spawn_release(sp);
+	return -1;
+}
+
+static void close_child_ends(struct sv_spawn *sp)
+{
+	for (int i = 0; i < 4; i++) {
+		if (sp->src[i] >= 0 && sp->owned[i])
+			close(sp->src[i]);
+		sp->src[i] = -1;
+	}
+}
+
+pid_t sv_spawn_run(struct sv_spawn *sp)
+{
+	pid_t pid = rt_proc_start(child_main, sp);
+	int err = errno;
+	close_child_ends(sp);
+	errno = err;
+	return pid;
+}
+
+void sv_spawn_release(struct sv_spawn *sp)
+{
+	close_child_ends(sp);
+	int *ends[] = { &sp->out_read, &sp->err_read, &sp->ready_read };
+	for (int i = 0; i < 3; i++) {
+		if (*ends[i] >= 0)
+			close(*ends[i]);
+		*ends[i] = -1;
+	}
+	for (char **e = sp->envp; e && *e; e++)
+		free(*e);
+	free(sp->envp);
+	sp->envp = NULL;
+}
+
+void sv_cloexec_inherited(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != dirfd(d))
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	closedir(d);
+}

@@ -1,0 +1,432 @@
+/*
+ * sup.c - a supervisor: one green thread that starts its children in
+ * order, restarts them by its strategy, and gives up when they crash too
+ * often, with the semantics of Erlang/OTP's supervisor.erl:
+ *
+ * - A child that ends is restarted if it is permanent, or transient and
+ *   ended abnormally; temporary children never are.
+ * - one_for_one restarts that child; one_for_all stops every other child
+ *   (in reverse start order) and restarts all; rest_for_one stops the
+ *   children started after it and restarts it and them.  Temporary
+ *   children stopped this way are not restarted.  Restarts happen in start
+ *   order, after the ended child's backoff delay.
+ * - Each restart decision (one per group) is recorded; more than
+ *   `intensity` of them within `period` (a sliding window) and the
+ *   supervisor gives up: it stops all children in reverse start order and
+ *   ends as failed, which its parent treats as a crash of that child.
+ *   A supervisor child is restarted like a transient one; when all its
+ *   children have ended for good it ends normally.
+ * - STOP from the parent stops all children in reverse order, a child
+ *   supervisor's children before it.
+ *
+ * Like supervisor.erl, a supervisor waits synchronously for the child it
+ * is starting (ACK) or stopping (EXITED); other messages arriving in the
+ * meantime are set aside in `deferred` and handled afterwards, in order.
+ * Each START carries a new generation number; a child's replies carry
+ * it back, so a reply to an older START is recognised and dropped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+#include "supervise/tree.h"
+
+/* A child as its supervisor sees it ("want" side).  All fields are own. */
+enum child_is {
+	C_IDLE,     /* not running; not scheduled (before the first start, or stopped) */
+	C_UP,       /* START sent and ACKed: waiting, starting or running */
+	C_BACKOFF,  /* ended; restart due at restart_at */
+	C_DONE,     /* ended for good */
+};
+
+struct child {
+	struct sv_node *node;
+	enum child_is is;
+	uint64_t gen;          /* of the last START */
+	int ready;             /* READY seen in this run */
+	int64_t up_since;
+	int64_t restart_at;
+	int failures;          /* consecutive short runs, for the backoff */
+	int restarts;
+	enum sv_outcome last;
+};
+
+struct sup {
+	struct sv_node *n;
+	struct child *c;
+	int nc;
+	int64_t *window;       /* times of recent restarts: ring of intensity + 1 */
+	int wn;
+	struct sv_msg *deferred, *deferred_tail;
+	unsigned seed;
+	int gave_up;           /* in this run of supervise() */
+};
+
+static const char *strategy_name(enum sv_strategy s)
+{
+	return s == SV_ONE_FOR_ALL ? "one_for_all" : s == SV_REST_FOR_ONE ? "rest_for_one" : "one_for_one";
+}
+
+static const char *sup_label(struct sup *s)
+{
+	return s->n->parent ? s->n->name : "root";
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+static void defer(struct sup *s, struct sv_msg *m)
+{
+	m->next = NULL;
+	if (s->deferred_tail)
+		s->deferred_tail->next = m;
+	else
+		s->deferred = m;
+	s->deferred_tail = m;
+}
+
+static struct sv_msg *next_msg(struct sup *s, int64_t deadline)
+{
+	struct sv_msg *m = s->deferred;
+	if (m) {
+		s->deferred = m->next;
+		if (!s->deferred)
+			s->deferred_tail = NULL;
+		return m;
+	}
+	return sv_mbox_get(&s->n->mbox, deadline);
+}
+
+static int matches(struct sup *s, struct sv_msg *m, int child, enum sv_msg_type t)
+{
+	return m->type == t && m->child == child && m->gen == s->c[child].gen;
+}
+
+/* Waits for message t from child i (of its current generation), looking
+ * at the set-aside messages first and setting aside everything else. */
+static struct sv_msg *await(struct sup *s, int i, enum sv_msg_type t)
+{
+	for (struct sv_msg **pp = &s->deferred, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+		struct sv_msg *m = *pp;
+		if (matches(s, m, i, t)) {
+			*pp = m->next;
+			if (s->deferred_tail == m)
+				s->deferred_tail = prev;
+			return m;
+		}
+	}
+	for (;;) {
+		struct sv_msg *m = sv_mbox_get(&s->n->mbox, RT_NEVER);
+		if (matches(s, m, i, t))
+			return m;
+		defer(s, m);
+	}
+}
+
+static void send_child(struct sup *s, int i, enum sv_msg_type t)
+{
+	struct sv_msg m = { .type = t, .gen = s->c[i].gen };
+	sv_mbox_post(&s->c[i].node->mbox, &m);
+}
+
+/* ---- starting and stopping children ------------------------------------- */
+
+static void start_child(struct sup *s, int i)
+{
+	struct child *c = &s->c[i];
+	c->gen++;
+	c->ready = 0;
+	c->is = C_UP;
+	c->up_since = rt_now();
+	send_child(s, i, MSG_START);
+	free(await(s, i, MSG_ACK));
+}
+
+/* Stops child i if it is up; a child in backoff just loses its restart. */
+static void stop_child(struct sup *s, int i)
+{
+	struct child *c = &s->c[i];
+	if (c->is == C_BACKOFF)
+		c->is = C_IDLE;
+	if (c->is != C_UP)
+		return;
+	send_child(s, i, MSG_STOP);
+	struct sv_msg *m = await(s, i, MSG_EXITED);
+	c->last = m->outcome;
+	c->is = C_IDLE;
+	free(m);
+}
+
+/* Stops children hi..lo (reverse start order), skipping `except`. */
+static void stop_range(struct sup *s, int lo, int hi, int except)
+{
+	for (int i = hi; i >= lo; i--) {
+		if (i != except)
+			stop_child(s, i);
+	}
+}
+
+static enum sv_restart restart_type(struct child *c)
+{
+	return c->node->is_sup ? SV_TRANSIENT : c->node->job->restart;
+}
+
+/* ---- ending for good ------------------------------------------------------- */
+
+static void child_done(struct sup *s, int i, enum sv_outcome out, const char *text)
+{
+	struct child *c = &s->c[i];
+	struct sv_node *n = c->node;
+	c->is = C_DONE;
+	c->last = out;
+	if (n->is_sup)
+		return;
+	if (!c->ready) {
+		const char *why = out == OUT_SKIPPED ? "was skipped"
+		                : out == OUT_OK ? "exited before it was ready"
+		                : out == OUT_STOPPED ? "was stopped" : "failed";
+		sv_latch_fail(n->g, n->job_index, why);
+	}
+	sv_final(n, out, text);
+}
+
+/* ---- restarts --------------------------------------------------------------- */
+
+/* Records a restart now; 1 if that makes more than intensity in period. */
+static int too_many_restarts(struct sup *s, int64_t now)
+{
+	const struct sv_sup *cfg = s->n->sup;
+	int keep = 0;
+	for (int i = 0; i < s->wn; i++) {
+		if (s->window[i] > now - cfg->period)
+			s->window[keep++] = s->window[i];
+	}
+	s->wn = keep;
+	if (s->wn < cfg->intensity + 1)
+		s->window[s->wn++] = now;
+	return s->wn > cfg->intensity;
+}
+
+static int64_t backoff_delay(struct sup *s, struct child *c, int64_t now)
+{
+	if (c->node->is_sup)
+		return 0;
+	const struct sv_job *j = c->node->job;
+	int64_t reset_after = j->backoff_max > 1000000000LL ? j->backoff_max : 1000000000LL;
+	if (now - c->up_since >= reset_after)
+		c->failures = 0;
+	if (j->backoff_min == 0)
+		return 0;
+	int64_t d = j->backoff_min;
+	for (int k = 0; k < c->failures && d < j->backoff_max; k++)
+		d *= 2;
+	c->failures++;
+	if (d > j->backoff_max)
+		d = j->backoff_max;
+	/* jitter: up to a quarter less, never below the minimum */
+	int64_t spread = (d - j->backoff_min) / 4;
+	if (spread > 0)
+		d -= (int64_t)((double)rand_r(&s->seed) / RAND_MAX * (double)spread);
+	return d;
+}
+
+static void give_up(struct sup *s, int culprit);
+
+static void schedule(struct sup *s, int i, int64_t at)
+{
+	s->c[i].is = C_BACKOFF;
+	s->c[i].restart_at = at;
+	s->c[i].restarts++;
+}
+
+/* Child i ended unexpectedly and must be restarted: apply the strategy. */
+static void restart(struct sup *s, int i)
+{
+	int64_t now = rt_now();
+	if (too_many_restarts(s, now)) {
+		give_up(s, i);
+		return;
+	}
+	int64_t delay = backoff_delay(s, &s->c[i], now);
+	enum sv_strategy st = s->n->sup->strategy;
+	int lo = st == SV_ONE_FOR_ALL ? 0 : i;
+	int hi = st == SV_ONE_FOR_ONE ? i : s->nc - 1;
+	if (st != SV_ONE_FOR_ONE) {
+		stop_range(s, lo, hi, i);
+		char names[512] = "";
+		size_t len = 0;
+		for (int k = lo; k <= hi; k++) {
+			if (k != i && restart_type(&s->c[k]) == SV_TEMPORARY) {
+				if (s->c[k].is == C_IDLE)
+					child_done(s, k, OUT_STOPPED, "stopped by its supervisor");
+				continue;
+			}
+			if (s->c[k].is == C_DONE && restart_type(&s->c[k]) == SV_TEMPORARY)
+				continue;
+			len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
+			                        len ? ", " : "", s->c[k].node->name);
+			schedule(s, k, now + delay);
+		}
+		char dur[32];
+		sv_info("supervisor %s (%s): %s ended; restarting %s in %s", sup_label(s),
+		        strategy_name(st), s->c[i].node->name, names, sv_duration_str(delay, dur, sizeof dur));
+		return;
+	}
+	schedule(s, i, now + delay);
+	char dur[32];
+	sv_info("%s: restarting in %s (restart %d)", s->c[i].node->name,
+	        sv_duration_str(delay, dur, sizeof dur), s->c[i].restarts);
+}
+
+static void exited(struct sup *s, struct sv_msg *m)
+{
+	int i = m->child;
+	struct child *c = &s->c[i];
+	if (c->is != C_UP || m->gen != c->gen)
+		return; /* the answer to a STOP we no longer wait for */
+	c->is = C_IDLE;
+	c->last = m->outcome;
+	enum sv_restart rt = restart_type(c);
+	int again = m->outcome != OUT_SKIPPED &&
+	            (rt == SV_PERMANENT || (rt == SV_TRANSIENT && m->outcome == OUT_FAILED));
+	if (!again) {
+		if (rt != SV_TEMPORARY || m->outcome == OUT_FAILED)
+			sv_debug("%s: not restarted (%s)", c->node->name,
+			         rt == SV_TEMPORARY ? "temporary" : "transient, ended normally");
+		child_done(s, i, m->outcome, m->text);
+		return;
+	}
+	restart(s, i);
+}
+
+/* ---- the supervisor's own life ------------------------------------------- */
+
+static void report(struct sup *s, enum sv_outcome out, const char *text)
+{
+	sv_post(s->n, s->n->parent ? MSG_EXITED : MSG_TREE_EXITED, out, 0, 0, text);
+}
+
+static void give_up(struct sup *s, int culprit)
+{
+	const struct sv_sup *cfg = s->n->sup;
+	char dur[32], text[200];
+	snprintf(text, sizeof text, "%s crash-looped (more than %d restarts in %s)",
+	         s->c[culprit].node->name, cfg->intensity, sv_duration_str(cfg->period, dur, sizeof dur));
+	sv_err("supervisor %s: giving up: %s", sup_label(s), text);
+	stop_range(s, 0, s->nc - 1, -1);
+	for (int i = 0; i < s->nc; i++) {
+		if (s->c[i].is != C_DONE)
+			s->c[i].is = C_IDLE;
+	}
+	s->gave_up = 1;
+	report(s, OUT_FAILED, text);
+}
+
+static void start_all(struct sup *s)
+{
+	s->wn = 0;
+	s->gave_up = 0;
+	for (int i = 0; i < s->nc; i++) {
+		s->c[i].failures = 0;
+		start_child(s, i);
+	}
+}
+
+static int all_done(struct sup *s)
+{
+	for (int i = 0; i < s->nc; i++) {
+		if (s->c[i].is != C_DONE)
+			return 0;
+	}
+	return 1;
+}
+
+static int64_t next_restart(struct sup *s)
+{
+	int64_t t = RT_NEVER;
+	for (int i = 0; i < s->nc; i++) {
+		if (s->c[i].is == C_BACKOFF && s->c[i].restart_at < t)
+			t = s->c[i].restart_at;
+	}
+	return t;
+}
+
+static void restart_due(struct sup *s)
+{
+	int64_t now = rt_now();
+	for (int i = 0; i < s->nc; i++) {
+		if (s->c[i].is == C_BACKOFF && s->c[i].restart_at <= now)
+			start_child(s, i);
+	}
+}
+
+/* Runs the children until they are all done, the supervisor gives up, or
+ * the parent says STOP.  Returns 1 if the parent said QUIT. */
+static int supervise(struct sup *s)
+{
+	start_all(s);
+	sv_post(s->n, MSG_ACK, 0, 0, 0, NULL);
+	for (;;) {
+		if (all_done(s)) {
+			sv_debug("supervisor %s: every child ended", sup_label(s));
+			report(s, OUT_OK, "done");
+			return 0;
+		}
+		struct sv_msg *m = next_msg(s, next_restart(s));
+		if (!m) {
+			restart_due(s);
+			continue;
+		}
+		switch (m->type) {
+		case MSG_EXITED:
+			exited(s, m);
+			break;
+		case MSG_READY:
+			if (m->gen == s->c[m->child].gen)
+				s->c[m->child].ready = 1;
+			break;
+		case MSG_STOP:
+			free(m);
+			stop_range(s, 0, s->nc - 1, -1);
+			report(s, OUT_STOPPED, "stopped");
+			return 0;
+		case MSG_QUIT:
+			free(m);
+			return 1;
+		default:
+			break;
+		}
+		free(m);
+		if (s->gave_up)
+			return 0;
+	}
+}
+
+void sv_sup_main(void *arg)
+{
+	struct sv_node *n = arg;
+	struct sup s = { .n = n, .nc = n->nchildren, .seed = (unsigned)rt_now() };
+	s.c = calloc((size_t)s.nc + 1, sizeof *s.c);
+	s.window = calloc((size_t)n->sup->intensity + 2, sizeof *s.window);
+	for (int i = 0; i < s.nc; i++)
+		s.c[i].node = n->children[i];
+	for (;;) {
+		struct sv_msg *m = next_msg(&s, RT_NEVER);
+		enum sv_msg_type t = m->type;
+		uint64_t gen = m->gen;
+		free(m);
+		if (t == MSG_START) {
+			n->gen = gen;
+			if (supervise(&s))
+				break;
+		} else if (t == MSG_STOP) {
+			n->gen = gen;
+			report(&s, OUT_STOPPED, "stopped");
+		} else if (t == MSG_QUIT) {
+			break;
+		}
+		/* replies of children to an older generation are dropped here */
+	}
+	free(s.c);
+	free(s.window);
+}

@@ -1,0 +1,83 @@
+/*
+ * tree.h - the running supervision tree: nodes (job instances and
+ * supervisors), the latches that order `needs`, and the graph that owns
+ * them all.
+ *
+ * Each node is one green thread with a mailbox (mailbox.h).  A node talks
+ * to its parent supervisor only by messages: the parent sends START and
+ * STOP, the node answers ACK, STARTED, READY and EXITED.  job.c runs job
+ * nodes, sup.c supervisor nodes, graph.c builds the tree and runs grun's
+ * main green thread, which receives signals and the final messages.
+ *
+ * Ownership: a node's config pointers, name, parent and index are set
+ * before its green thread starts and never change.  Fields marked "own"
+ * are touched only by the node's green thread; fields marked "atomic" may
+ * be read by anyone.  Nodes are never freed while the graph runs.
+ */
+#ifndef GRUN_SV_TREE_H
+#define GRUN_SV_TREE_H
+#include <pthread.h>
+#include "supervise/config.h"
+#include "supervise/mailbox.h"
+#include "supervise/output.h"
+
+struct sv_graph;
+
+/* A job's readiness as its dependents see it: settled once, for good.
+ * Invariant: outcome goes 0 -> LATCH_OK or LATCH_FAILED once, under
+ * graph->mu, and settled is closed at that moment. */
+enum { LATCH_OPEN = 0, LATCH_OK = 1, LATCH_FAILED = 2 };
+struct sv_latch {
+	struct rt_chan *settled;   /* elem 0: closed when settled */
+	int outcome;               /* atomic */
+	int ready_instances;       /* under graph->mu */
+	char why[160];             /* LATCH_FAILED: what happened, under graph->mu */
+};
+
+struct sv_node {
+	int is_sup;
+	char name[SV_NAME_MAX + 16];   /* "web", "web#2"; supervisors: their name */
+	struct sv_mailbox mbox;
+	struct sv_node *parent;        /* NULL for the root */
+	int index;                     /* among parent->children */
+	struct sv_graph *g;
+
+	/* jobs */
+	const struct sv_job *job;
+	int job_index;                 /* into cfg->jobs and g->latches */
+	int inst;                      /* 1-based */
+	int color;
+	uint64_t gen;                  /* own: run count */
+	int ever_ready;                /* own */
+	int pid;                       /* atomic: running process group, 0 if none */
+
+	/* supervisors */
+	const struct sv_sup *sup;
+	struct sv_node **children;     /* start order */
+	int nchildren;
+};
+
+struct sv_graph {
+	struct sv_config *cfg;
+	struct sv_mailbox mbox;        /* the main green thread's */
+	struct sv_node *root;
+	struct sv_latch *latches;      /* one per job of cfg */
+	struct rt_chan *slots;         /* -j N: elem 0, cap N; NULL: unlimited */
+	pthread_mutex_t mu;
+	int name_width;
+	enum sv_verbosity verbosity;
+};
+
+/* job.c */
+void sv_job_main(void *node);
+/* sup.c */
+void sv_sup_main(void *node);
+/* graph.c */
+void sv_latch_ready(struct sv_graph *g, struct sv_node *n);
+void sv_latch_fail(struct sv_graph *g, int job_index, const char *why);
+/* sv_post() sends a message of type t from node n to its parent (or the
+ * graph for the root). */
+void sv_post(struct sv_node *n, enum sv_msg_type t, enum sv_outcome out, int a, int status,
+             const char *text);
+void sv_final(struct sv_node *n, enum sv_outcome out, const char *text);
+#endif
