@@ -128,6 +128,8 @@ int main(int argc, char **argv)
 		sv_config_free(a.cfg);
 		return EXIT_USAGE;
 	}
+	a.opts.select = argv + optind;
+	a.opts.nselect = argc - optind;
 	if (check || graph >= 0) {
 		if (graph >= 0)
 			sv_graph_print(a.cfg, stdout, graph);

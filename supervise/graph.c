@@ -27,18 +27,18 @@
 
 void sv_latch_ready(struct sv_graph *g, struct sv_node *n)
 {
-	struct sv_latch *l = &g->latches[n->job_index];
+	struct sv_latch *l = n->latch;
 	pthread_mutex_lock(&g->mu);
-	if (l->outcome == LATCH_OPEN && ++l->ready_instances == n->job->instances) {
+	if (l->outcome == LATCH_OPEN && ++l->ready_instances == l->instances) {
 		__atomic_store_n(&l->outcome, LATCH_OK, __ATOMIC_RELEASE);
 		rt_chan_close(l->settled);
 	}
 	pthread_mutex_unlock(&g->mu);
 }
 
-void sv_latch_fail(struct sv_graph *g, int job_index, const char *why)
+void sv_latch_fail(struct sv_graph *g, struct sv_node *n, const char *why)
 {
-	struct sv_latch *l = &g->latches[job_index];
+	struct sv_latch *l = n->latch;
 	pthread_mutex_lock(&g->mu);
 	if (l->outcome == LATCH_OPEN) {
 		snprintf(l->why, sizeof l->why, "%s", why);
@@ -46,6 +46,41 @@ void sv_latch_fail(struct sv_graph *g, int job_index, const char *why)
 		rt_chan_close(l->settled);
 	}
 	pthread_mutex_unlock(&g->mu);
+}
+
+struct sv_latch *sv_latch_find(struct sv_graph *g, const char *name)
+{
+	struct sv_latch *l = NULL;
+	pthread_mutex_lock(&g->mu);
+	for (int i = 0; i < g->nlatches && !l; i++) {
+		if (strcmp(g->latches[i]->name, name) == 0)
+			l = g->latches[i];
+	}
+	pthread_mutex_unlock(&g->mu);
+	return l;
+}
+
+/* Makes a new latch for job j, replacing any of the same name. */
+static struct sv_latch *latch_new(struct sv_graph *g, const struct sv_job *j)
+{
+	struct sv_latch *l = calloc(1, sizeof *l);
+	if (!l || !(l->settled = rt_chan_make(0, 0)))
+		abort();
+	snprintf(l->name, sizeof l->name, "%s", j->name);
+	l->instances = j->instances;
+	pthread_mutex_lock(&g->mu);
+	int i = 0;
+	while (i < g->nlatches && strcmp(g->latches[i]->name, j->name) != 0)
+		i++;
+	if (i == g->nlatches) {
+		g->latches = realloc(g->latches, (size_t)(g->nlatches + 1) * sizeof *g->latches);
+		if (!g->latches)
+			abort();
+		g->nlatches++;
+	}
+	g->latches[i] = l; /* a replaced latch stays allocated: waiters may hold it */
+	pthread_mutex_unlock(&g->mu);
+	return l;
 }
 
 /* ---- messages up the tree -------------------------------------------------- */
@@ -96,6 +131,28 @@ static void add_child(struct sv_node *p, struct sv_node *c)
 	p->children[p->nchildren++] = c;
 }
 
+/* The nodes of every instance of job j (NULL-terminated), with a new
+ * latch; they become children of sup. */
+static struct sv_node **job_nodes(struct sv_graph *g, struct sv_node *sup, const struct sv_job *j,
+                                  int color)
+{
+	struct sv_node **v = calloc((size_t)j->instances + 1, sizeof *v);
+	struct sv_latch *l = latch_new(g, j);
+	for (int inst = 1; inst <= j->instances; inst++) {
+		struct sv_node *c = node_new(g, sup);
+		c->job = j;
+		c->latch = l;
+		c->inst = inst;
+		c->color = color;
+		if (j->instances > 1)
+			snprintf(c->name, sizeof c->name, "%s#%d", j->name, inst);
+		else
+			snprintf(c->name, sizeof c->name, "%s", j->name);
+		v[inst - 1] = c;
+	}
+	return v;
+}
+
 /* Does supervisor s have any selected job below it? */
 static int sup_used(const struct sv_config *cfg, int s)
 {
@@ -134,20 +191,10 @@ static void build(struct sv_graph *g, struct sv_node *sn, int sup, int *color)
 			build(g, c, o[k].index, color);
 			continue;
 		}
-		const struct sv_job *j = &cfg->jobs[o[k].index];
-		int jc = (*color)++;
-		for (int inst = 1; inst <= j->instances; inst++) {
-			struct sv_node *c = node_new(g, sn);
-			c->job = j;
-			c->job_index = o[k].index;
-			c->inst = inst;
-			c->color = jc;
-			if (j->instances > 1)
-				snprintf(c->name, sizeof c->name, "%s#%d", j->name, inst);
-			else
-				snprintf(c->name, sizeof c->name, "%s", j->name);
-			add_child(sn, c);
-		}
+		struct sv_node **nodes = job_nodes(g, sn, &cfg->jobs[o[k].index], (*color)++);
+		for (int i = 0; nodes[i]; i++)
+			add_child(sn, nodes[i]);
+		free(nodes);
 	}
 	free(o);
 }
@@ -204,9 +251,11 @@ static void notify_systemd(const char *state)
 static void ready_watch(void *arg)
 {
 	struct sv_graph *g = arg;
-	for (int i = 0; i < g->cfg->njobs; i++) {
-		if (g->cfg->jobs[i].selected)
-			rt_chan_recv(g->latches[i].settled, NULL);
+	const struct sv_config *cfg = g->cfg; /* the first: reloads keep it allocated */
+	for (int i = 0; i < cfg->njobs; i++) {
+		struct sv_latch *l = cfg->jobs[i].selected ? sv_latch_find(g, cfg->jobs[i].name) : NULL;
+		if (l)
+			rt_chan_recv(l->settled, NULL);
 	}
 	sv_debug("every job is ready or settled");
 	notify_systemd("READY=1\nSTATUS=running");
@@ -288,6 +337,7 @@ static void sweep_orphans(int64_t grace)
 		rt_sleep(10 * 1000000LL);
 }
 
+/* With g->mu held. */
 static void kill_all_jobs(struct sv_node *n)
 {
 	int pid = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
@@ -295,6 +345,148 @@ static void kill_all_jobs(struct sv_node *n)
 		kill(-pid, SIGKILL);
 	for (int i = 0; i < n->nchildren; i++)
 		kill_all_jobs(n->children[i]);
+}
+
+/* ---- reload (SIGHUP) ---------------------------------------------------------- */
+
+/* The running supervisor node configured by sup (NULL if none); g->mu held. */
+static struct sv_node *find_sup_node(struct sv_node *n, const char *name)
+{
+	if (!n->is_sup)
+		return NULL;
+	if (strcmp(n->sup->name, name) == 0)
+		return n;
+	for (int i = 0; i < n->nchildren; i++) {
+		struct sv_node *f = find_sup_node(n->children[i], name);
+		if (f)
+			return f;
+	}
+	return NULL;
+}
+
+/* Collects the running (not removed) job nodes under n; g->mu held. */
+static void collect_jobs(struct sv_node *n, struct sv_node ***v, int *nv)
+{
+	if (!n->is_sup) {
+		if (!n->removed) {
+			*v = realloc(*v, (size_t)(*nv + 1) * sizeof **v);
+			(*v)[(*nv)++] = n;
+		}
+		return;
+	}
+	for (int i = 0; i < n->nchildren; i++)
+		collect_jobs(n->children[i], v, nv);
+}
+
+static void warn_unapplied(const struct sv_config *a, const struct sv_config *b)
+{
+	if (a->procs != b->procs || a->max_running != b->max_running || a->exit_policy != b->exit_policy ||
+	    a->color != b->color)
+		sv_err("reload: changes to [grun] are not applied by a reload (restart grun)");
+	int same = a->nsups == b->nsups;
+	for (int i = 0; same && i < a->nsups; i++) {
+		const struct sv_sup *x = &a->sups[i], *y = &b->sups[i];
+		same = strcmp(x->name, y->name) == 0 && x->strategy == y->strategy &&
+		       x->intensity == y->intensity && x->period == y->period &&
+		       (x->parent < 0 ? y->parent < 0 : y->parent >= 0 &&
+		        strcmp(a->sups[x->parent].name, b->sups[y->parent].name) == 0);
+	}
+	if (!same)
+		sv_err("reload: changes to [supervisor:] sections are not applied by a reload (restart grun)");
+}
+
+static void post_membership(struct sv_node *sup, enum sv_msg_type t, struct sv_node *n)
+{
+	struct sv_msg m = { .type = t, .ptr = n };
+	sv_mbox_post(&sup->mbox, &m);
+}
+
+/* Starts the nodes of new job j under its supervisor; 1 if done. */
+static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_job *j, int color)
+{
+	pthread_mutex_lock(&g->mu);
+	struct sv_node *sup = find_sup_node(g->root, cfg->sups[j->sup].name);
+	pthread_mutex_unlock(&g->mu);
+	if (!sup) {
+		sv_err("reload: job %s: supervisor %s is not running (restart grun to add it)", j->name,
+		       cfg->sups[j->sup].name);
+		return 0;
+	}
+	struct sv_node **nodes = job_nodes(g, sup, j, color);
+	for (int i = 0; nodes[i]; i++) {
+		if (rt_go_named(nodes[i]->name, sv_job_main, nodes[i]) < 0) {
+			sv_err("reload: job %s: %s", j->name, rt_limit_message());
+			break;
+		}
+		post_membership(sup, MSG_ADD_CHILD, nodes[i]);
+	}
+	free(nodes);
+	return 1;
+}
+
+static void reload(struct sv_graph *g)
+{
+	char *errs = NULL;
+	size_t errlen = 0;
+	FILE *ef = open_memstream(&errs, &errlen);
+	struct sv_config *cfg = sv_config_load(g->cfg->path, ef);
+	if (cfg && sv_config_select(cfg, g->select, g->nselect, ef) < 0) {
+		sv_config_free(cfg);
+		cfg = NULL;
+	}
+	fclose(ef);
+	if (!cfg) {
+		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
+			sv_err("%s", line);
+		sv_err("reload rejected: %s has errors; the running jobs are unchanged", g->cfg->path);
+		free(errs);
+		return;
+	}
+	free(errs);
+	notify_systemd("RELOADING=1");
+	warn_unapplied(g->cfg, cfg);
+	struct sv_node **running = NULL;
+	int nr = 0, removed = 0, changed = 0, added = 0, kept = 0;
+	pthread_mutex_lock(&g->mu);
+	collect_jobs(g->root, &running, &nr);
+	pthread_mutex_unlock(&g->mu);
+	/* removed and changed jobs: stop and forget every instance */
+	for (int i = 0; i < nr; i++) {
+		struct sv_node *n = running[i];
+		int k = sv_config_find_job(cfg, n->job->name);
+		int gone = k < 0 || !cfg->jobs[k].selected;
+		if (!gone && cfg->jobs[k].hash == n->job->hash)
+			continue;
+		n->removed = 1;
+		post_membership(n->parent, MSG_REMOVE_CHILD, n);
+		if (n->inst == 1)
+			gone ? removed++ : changed++;
+	}
+	/* added and changed jobs: new nodes */
+	for (int k = 0; k < cfg->njobs; k++) {
+		const struct sv_job *j = &cfg->jobs[k];
+		if (!j->selected)
+			continue;
+		int exists = 0;
+		for (int i = 0; i < nr && !exists; i++)
+			exists = !running[i]->removed && strcmp(running[i]->job->name, j->name) == 0;
+		if (exists) {
+			kept++;
+			continue;
+		}
+		int was_changed = 0;
+		for (int i = 0; i < nr && !was_changed; i++)
+			was_changed = strcmp(running[i]->job->name, j->name) == 0;
+		if (add_job(g, cfg, j, g->ncolors++) && !was_changed)
+			added++;
+	}
+	free(running);
+	g->old_cfgs = realloc(g->old_cfgs, (size_t)(g->nold + 1) * sizeof *g->old_cfgs);
+	g->old_cfgs[g->nold++] = g->cfg;
+	g->cfg = cfg;
+	sv_info("reloaded %s: %d added, %d removed, %d changed, %d unchanged", cfg->path, added,
+	        removed, changed, kept);
+	notify_systemd("READY=1");
 }
 
 /* Per job instance: the last final outcome (0: none). */
@@ -328,9 +520,11 @@ static int summarize(struct tally *t, int nt, const char *tree_text, enum sv_out
 		sv_err("%d job%s ended: %d succeeded, %d failed, %d skipped, %d stopped (%s)", nt,
 		       nt == 1 ? "" : "s", count[OUT_OK], count[OUT_FAILED], count[OUT_SKIPPED],
 		       count[OUT_STOPPED], failed);
-	else
+	else if (nt)
 		sv_info("%d job%s ended: %d succeeded, %d stopped", nt, nt == 1 ? "" : "s",
 		        count[OUT_OK], count[OUT_STOPPED]);
+	else
+		sv_info("every job stopped");
 	return bad ? 1 : 0;
 }
 
@@ -347,7 +541,7 @@ static int significant_exit(struct sv_graph *g, struct tally *t, int nt, struct 
 			continue;
 		int ended = 0;
 		for (int k = 0; k < nt; k++)
-			ended += t[k].node->job == j;
+			ended += strcmp(t[k].node->job->name, j->name) == 0 && !t[k].node->removed;
 		if (ended < j->instances)
 			return 0;
 	}
@@ -370,7 +564,8 @@ static void record(struct tally **t, int *nt, struct sv_node *n, enum sv_outcome
 
 int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 {
-	struct sv_graph g = { .cfg = cfg, .verbosity = opts->verbosity };
+	struct sv_graph g = { .cfg = cfg, .verbosity = opts->verbosity, .select = opts->select,
+	                      .nselect = opts->nselect };
 	pthread_mutex_init(&g.mu, NULL);
 	sv_mbox_init(&g.mbox);
 	g.name_width = name_width(cfg);
@@ -380,12 +575,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	int max_running = opts->max_running ? opts->max_running : cfg->max_running;
 	if (max_running > 0)
 		g.slots = rt_chan_make(0, (size_t)max_running);
-	g.latches = calloc((size_t)cfg->njobs + 1, sizeof *g.latches);
-	for (int i = 0; i < cfg->njobs; i++)
-		g.latches[i].settled = rt_chan_make(0, 0);
-	int color = 0;
 	g.root = node_new(&g, NULL);
-	build(&g, g.root, 0, &color);
+	build(&g, g.root, 0, &g.ncolors);
 	if (start_nodes(g.root) < 0 || rt_go_named("signals", signal_main, &g) < 0 ||
 	    rt_go_named("ready watch", ready_watch, &g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());
@@ -404,11 +595,16 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 		int stop = 0;
 		switch (m->type) {
 		case MSG_SIGNAL:
-			if (m->a == SIGHUP) {
-				sv_info("SIGHUP: reloading is not supported yet; ignored");
+			if (m->a == SIGHUP && !stopping) {
+				sv_info("SIGHUP: reloading %s", g.cfg->path);
+				reload(&g);
+			} else if (m->a == SIGHUP) {
+				sv_info("SIGHUP ignored: stopping");
 			} else if (stopping && m->a == SIGINT) {
 				sv_err("second SIGINT: killing every job");
+				pthread_mutex_lock(&g.mu);
 				kill_all_jobs(g.root);
+				pthread_mutex_unlock(&g.mu);
 				signal_orphans(SIGKILL);
 				code = 130;
 			} else if (!stopping) {
@@ -446,5 +642,13 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	}
 	free(t);
 	sv_output_stop();
+	/* the caller frees the config it passed; the graph keeps the newest */
+	for (int i = 0; i < g.nold; i++) {
+		if (g.old_cfgs[i] != cfg)
+			sv_config_free(g.old_cfgs[i]);
+	}
+	if (g.cfg != cfg)
+		sv_config_free(g.cfg);
+	free(g.old_cfgs);
 	return code;
 }

@@ -10,6 +10,8 @@ struct sv_run_opts {
 	int max_running;              /* -j; 0: the file's [grun] jobs */
 	int color;                    /* -1: the file's [grun] color */
 	enum sv_verbosity verbosity;
+	char **select;                /* JOB... (kept for reloads) */
+	int nselect;
 };
 
 /* sv_graph_run() runs the selected jobs of cfg until nothing can run any

@@ -122,10 +122,10 @@ static int wait_needs(struct sv_node *n, char *why, size_t len)
 		rc = 1;
 		cases[nc++] = (struct rt_case){ n->mbox.wake, RT_RECV, NULL, 0 };
 		for (int k = 0; k < j->needs.n; k++) {
-			struct sv_latch *l = &g->latches[j->need_idx[k]];
-			int o = __atomic_load_n(&l->outcome, __ATOMIC_ACQUIRE);
+			struct sv_latch *l = sv_latch_find(g, j->needs.v[k]);
+			int o = l ? __atomic_load_n(&l->outcome, __ATOMIC_ACQUIRE) : LATCH_FAILED;
 			if (o == LATCH_FAILED) {
-				snprintf(why, len, "needs %s, which %s", j->needs.v[k], l->why);
+				snprintf(why, len, "needs %s, which %s", j->needs.v[k], l ? l->why : "is not running");
 				rc = 0;
 				break;
 			}
@@ -319,7 +319,8 @@ static int can_start_now(struct sv_node *n, struct run *r)
 {
 	const struct sv_job *j = n->job;
 	for (int k = 0; k < j->needs.n; k++) {
-		if (__atomic_load_n(&n->g->latches[j->need_idx[k]].outcome, __ATOMIC_ACQUIRE) != LATCH_OK)
+		struct sv_latch *l = sv_latch_find(n->g, j->needs.v[k]);
+		if (!l || __atomic_load_n(&l->outcome, __ATOMIC_ACQUIRE) != LATCH_OK)
 			return 0;
 	}
 	if (n->g->slots) {

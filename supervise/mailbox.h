@@ -20,6 +20,9 @@ enum sv_msg_type {
 	MSG_START = 1,   /* start (or restart) */
 	MSG_STOP,        /* stop; answer with MSG_EXITED */
 	MSG_QUIT,        /* end the green thread (after MSG_EXITED) */
+	/* the graph -> a supervisor (reload) */
+	MSG_ADD_CHILD,   /* ptr: a new node, its green thread running, to start last */
+	MSG_REMOVE_CHILD,/* ptr: a child node to stop and forget (it gets QUIT) */
 	/* child -> parent */
 	MSG_ACK,         /* the START was taken: spawned, or waiting for needs or a slot */
 	MSG_STARTED,     /* a job's process exists (a = pid) */

@@ -50,6 +50,7 @@ struct child {
 	int failures;          /* consecutive short runs, for the backoff */
 	int restarts;
 	enum sv_outcome last;
+	int removed;           /* by a reload: ignored from then on */
 };
 
 struct sup {
@@ -185,7 +186,7 @@ static void child_done(struct sup *s, int i, enum sv_outcome out, const char *te
 		const char *why = out == OUT_SKIPPED ? "was skipped"
 		                : out == OUT_OK ? "exited before it was ready"
 		                : out == OUT_STOPPED ? "was stopped" : "failed";
-		sv_latch_fail(n->g, n->job_index, why);
+		sv_latch_fail(n->g, n, why);
 	}
 	sv_final(n, out, text);
 }
@@ -256,6 +257,8 @@ static void restart(struct sup *s, int i)
 		char names[512] = "";
 		size_t len = 0;
 		for (int k = lo; k <= hi; k++) {
+			if (s->c[k].removed)
+				continue;
 			if (k != i && restart_type(&s->c[k]) == SV_TEMPORARY) {
 				if (s->c[k].is == C_IDLE)
 					child_done(s, k, OUT_STOPPED, "stopped by its supervisor");
@@ -328,14 +331,15 @@ static void start_all(struct sup *s)
 	s->gave_up = 0;
 	for (int i = 0; i < s->nc; i++) {
 		s->c[i].failures = 0;
-		start_child(s, i);
+		if (!s->c[i].removed)
+			start_child(s, i);
 	}
 }
 
 static int all_done(struct sup *s)
 {
 	for (int i = 0; i < s->nc; i++) {
-		if (s->c[i].is != C_DONE)
+		if (s->c[i].is != C_DONE && !s->c[i].removed)
 			return 0;
 	}
 	return 1;
@@ -357,6 +361,43 @@ static void restart_due(struct sup *s)
 	for (int i = 0; i < s->nc; i++) {
 		if (s->c[i].is == C_BACKOFF && s->c[i].restart_at <= now)
 			start_child(s, i);
+	}
+}
+
+/* A reload adds a child (started at once if running) or removes one
+ * (stopped first, then told to quit). */
+static void membership(struct sup *s, struct sv_msg *m, int running)
+{
+	struct sv_node *node = m->ptr;
+	if (m->type == MSG_ADD_CHILD) {
+		struct sv_graph *g = s->n->g;
+		s->c = realloc(s->c, (size_t)(s->nc + 1) * sizeof *s->c);
+		if (!s->c)
+			abort();
+		memset(&s->c[s->nc], 0, sizeof s->c[s->nc]);
+		s->c[s->nc].node = node;
+		pthread_mutex_lock(&g->mu);
+		s->n->children = realloc(s->n->children, (size_t)(s->n->nchildren + 1) * sizeof *s->n->children);
+		if (!s->n->children)
+			abort();
+		node->index = s->nc;
+		node->parent = s->n;
+		s->n->children[s->n->nchildren++] = node;
+		pthread_mutex_unlock(&g->mu);
+		s->nc++;
+		if (running)
+			start_child(s, s->nc - 1);
+		return;
+	}
+	for (int i = 0; i < s->nc; i++) {
+		if (s->c[i].node != node)
+			continue;
+		stop_child(s, i);
+		s->c[i].removed = 1;
+		s->c[i].is = C_DONE;
+		struct sv_msg q = { .type = MSG_QUIT };
+		sv_mbox_post(&node->mbox, &q);
+		sv_info("%s: removed", node->name);
 	}
 }
 
@@ -393,6 +434,10 @@ static int supervise(struct sup *s)
 		case MSG_QUIT:
 			free(m);
 			return 1;
+		case MSG_ADD_CHILD:
+		case MSG_REMOVE_CHILD:
+			membership(s, m, 1);
+			break;
 		default:
 			break;
 		}
@@ -414,6 +459,7 @@ void sv_sup_main(void *arg)
 		struct sv_msg *m = next_msg(&s, RT_NEVER);
 		enum sv_msg_type t = m->type;
 		uint64_t gen = m->gen;
+		void *ptr = m->ptr;
 		free(m);
 		if (t == MSG_START) {
 			n->gen = gen;
@@ -424,6 +470,9 @@ void sv_sup_main(void *arg)
 			report(&s, OUT_STOPPED, "stopped");
 		} else if (t == MSG_QUIT) {
 			break;
+		} else if (t == MSG_ADD_CHILD || t == MSG_REMOVE_CHILD) {
+			struct sv_msg copy = { .type = t, .ptr = ptr };
+			membership(&s, &copy, 0);
 		}
 		/* replies of children to an older generation are dropped here */
 	}

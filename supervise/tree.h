@@ -28,6 +28,8 @@ struct sv_graph;
  * graph->mu, and settled is closed at that moment. */
 enum { LATCH_OPEN = 0, LATCH_OK = 1, LATCH_FAILED = 2 };
 struct sv_latch {
+	char name[SV_NAME_MAX];    /* the job's */
+	int instances;             /* ready instances needed */
 	struct rt_chan *settled;   /* elem 0: closed when settled */
 	int outcome;               /* atomic */
 	int ready_instances;       /* under graph->mu */
@@ -44,16 +46,17 @@ struct sv_node {
 
 	/* jobs */
 	const struct sv_job *job;
-	int job_index;                 /* into cfg->jobs and g->latches */
+	struct sv_latch *latch;        /* the job's, shared by its instances */
 	int inst;                      /* 1-based */
 	int color;
 	uint64_t gen;                  /* own: run count */
 	int ever_ready;                /* own */
 	int pid;                       /* atomic: running process group, 0 if none */
+	int removed;                   /* a reload removed it (written by the graph only) */
 
 	/* supervisors */
 	const struct sv_sup *sup;
-	struct sv_node **children;     /* start order */
+	struct sv_node **children;     /* start order; grows on reload, under g->mu */
 	int nchildren;
 };
 
@@ -61,10 +64,16 @@ struct sv_graph {
 	struct sv_config *cfg;
 	struct sv_mailbox mbox;        /* the main green thread's */
 	struct sv_node *root;
-	struct sv_latch *latches;      /* one per job of cfg */
+	struct sv_latch **latches;     /* by job name; a reload replaces changed jobs' (under mu) */
+	int nlatches;
+	struct sv_config **old_cfgs;   /* configs replaced by reloads: unchanged jobs still use them */
+	int nold;
+	char **select;                 /* JOB... of the command line, for reloads */
+	int nselect;
 	struct rt_chan *slots;         /* -j N: elem 0, cap N; NULL: unlimited */
 	pthread_mutex_t mu;
 	int name_width;
+	int ncolors;                   /* colors handed out to jobs */
 	enum sv_verbosity verbosity;
 };
 
@@ -74,7 +83,10 @@ void sv_job_main(void *node);
 void sv_sup_main(void *node);
 /* graph.c */
 void sv_latch_ready(struct sv_graph *g, struct sv_node *n);
-void sv_latch_fail(struct sv_graph *g, int job_index, const char *why);
+void sv_latch_fail(struct sv_graph *g, struct sv_node *n, const char *why);
+/* sv_latch_find() is the current latch of the job called name (NULL if
+ * there is none). */
+struct sv_latch *sv_latch_find(struct sv_graph *g, const char *name);
 /* sv_post() sends a message of type t from node n to its parent (or the
  * graph for the root). */
 void sv_post(struct sv_node *n, enum sv_msg_type t, enum sv_outcome out, int a, int status,

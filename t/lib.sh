@@ -1,0 +1,162 @@
+# t/lib.sh - shared by the shell tests (. "$srcdir/t/lib.sh" or "$(dirname "$0")/lib.sh").
+#
+# TAP:      plan N; ok STATUS DESC; is GOT WANT DESC; like GOT ERE DESC;
+#           unlike GOT ERE DESC; skip_all WHY; diag TEXT; done_testing
+# grun:     run_grun SECS ARGS...     run grun in the foreground, bounded; sets
+#                                     $rc, output in $T/out and $T/err
+#           start_grun ARGS...        start grun in the background ($GRUN_PID)
+#           wait_log ERE [SECS]       wait until $T/err has a matching line
+#           wait_grun [SECS]          wait for the background grun; sets $rc
+#           wait_file PATH [SECS]     wait until PATH exists
+# cleanup:  every process a test starts carries GRUN_TEST_TAG in its
+#           environment; tagged_pids lists those still alive, and the EXIT
+#           trap kills them all (and says so: a leak fails the test).
+# Every wait is bounded: SECS (default 10) times GRUN_TEST_TIMEOUT_MULT.
+
+set -u
+: "${abs_top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${abs_top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+GRUN=$abs_top_builddir/cmd/grun
+HELPERS=$abs_top_builddir/t/helpers
+MULT=${GRUN_TEST_TIMEOUT_MULT:-1}
+T=$(mktemp -d "${TMPDIR:-/tmp}/grun-test.XXXXXX")
+GRUN_TEST_TAG=$T
+export GRUN_TEST_TAG NO_COLOR=1
+_n=0
+_failed=0
+_planned=0
+GRUN_PID=
+
+plan() { _planned=$1; echo "1..$1"; }
+diag() { printf '# %s\n' "$*" | sed '2,$s/^/# /'; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+ok() {
+	_n=$((_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_n - $2"
+	else
+		echo "not ok $_n - $2"
+		_failed=$((_failed + 1))
+	fi
+}
+
+is() {
+	if [ "$1" = "$2" ]; then ok 0 "$3"; else
+		ok 1 "$3"; diag "got:  '$1'"; diag "want: '$2'"; fi
+}
+
+like() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else
+		ok 1 "$3"; diag "got: $1"; diag "want match: $2"; fi
+}
+
+unlike() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		ok 1 "$3"; diag "got: $1"; diag "want no match: $2"; else ok 0 "$3"; fi
+}
+
+secs() { echo $(( ${1:-10} * MULT )); }
+
+run_grun() {
+	_s=$(secs "$1"); shift
+	timeout -k 2 "$_s" "$GRUN" "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	[ $rc -eq 124 ] && diag "grun $* timed out after ${_s}s"
+	return 0
+}
+
+start_grun() {
+	"$GRUN" "$@" >"$T/out" 2>"$T/err" &
+	GRUN_PID=$!
+}
+
+# wait_grun [SECS]: rc is grun's status, or 124 if it had to be killed.
+wait_grun() {
+	_end=$(( $(date +%s) + $(secs "${1:-10}") ))
+	while kill -0 "$GRUN_PID" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$_end" ]; then
+			diag "grun (pid $GRUN_PID) still running: killing it"
+			kill -KILL "$GRUN_PID" 2>/dev/null
+			wait "$GRUN_PID" 2>/dev/null
+			rc=124
+			GRUN_PID=
+			return 0
+		fi
+		sleep 0.02
+	done
+	wait "$GRUN_PID"
+	rc=$?
+	GRUN_PID=
+	return 0
+}
+
+wait_log() {
+	_end=$(( $(date +%s) + $(secs "${2:-10}") ))
+	until grep -Eq -- "$1" "$T/err" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$_end" ]; then
+			diag "no line matching '$1' in grun's log within $(secs "${2:-10}")s"
+			return 1
+		fi
+		sleep 0.02
+	done
+	return 0
+}
+
+wait_file() {
+	_end=$(( $(date +%s) + $(secs "${2:-10}") ))
+	until [ -e "$1" ]; do
+		if [ "$(date +%s)" -ge "$_end" ]; then
+			diag "$1 did not appear within $(secs "${2:-10}")s"
+			return 1
+		fi
+		sleep 0.02
+	done
+	return 0
+}
+
+# Processes (other than this shell's own) whose environment has our tag.
+tagged_pids() {
+	for _e in /proc/[0-9]*/environ; do
+		_p=${_e#/proc/}; _p=${_p%/environ}
+		[ "$_p" = $$ ] && continue
+		if tr '\0' '\n' <"$_e" 2>/dev/null | grep -qxF "GRUN_TEST_TAG=$T"; then
+			# zombies are gone as far as we care
+			_st=$(sed 's/.*) //' "/proc/$_p/stat" 2>/dev/null | cut -d' ' -f1)
+			[ "$_st" = Z ] || [ -z "$_st" ] || echo "$_p"
+		fi
+	done
+}
+
+# Waits until no tagged process is left: 0, or 1 after SECS (default 5).
+no_tagged_left() {
+	_end=$(( $(date +%s) + $(secs "${1:-5}") ))
+	while [ -n "$(tagged_pids)" ]; do
+		[ "$(date +%s)" -ge "$_end" ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# Lines of $T/err matching ERE, in order, with "grun: " stripped.
+events() { grep -E -- "$1" "$T/err" | sed 's/^grun: //'; }
+
+_cleanup() {
+	[ -n "$GRUN_PID" ] && kill -KILL "$GRUN_PID" 2>/dev/null
+	_left=$(tagged_pids)
+	if [ -n "$_left" ]; then
+		echo "# cleanup: killing leftover processes: $(echo $_left)"
+		kill -KILL $_left 2>/dev/null
+	fi
+	if [ "${KEEP_T:-0}" = 1 ]; then echo "# kept $T"; else rm -rf "$T"; fi
+}
+trap _cleanup EXIT
+
+done_testing() {
+	if [ "$_planned" -ne "$_n" ]; then
+		echo "# planned $_planned tests but ran $_n"
+		exit 1
+	fi
+	[ "$_failed" -eq 0 ]
+	exit $?
+}
