@@ -201,8 +201,11 @@ static void build(struct sv_graph *g, struct sv_node *sn, int sup, int *color)
 
 static int start_nodes(struct sv_node *n)
 {
-	if (rt_go_named(n->name, n->is_sup ? sv_sup_main : sv_job_main, n) < 0)
+	rt_wg_add(&n->g->nodes, 1);
+	if (rt_go_named(n->name, n->is_sup ? sv_sup_main : sv_job_main, n) < 0) {
+		rt_wg_done(&n->g->nodes);
 		return -1;
+	}
 	for (int i = 0; i < n->nchildren; i++) {
 		if (start_nodes(n->children[i]) < 0)
 			return -1;
@@ -252,13 +255,17 @@ static void ready_watch(void *arg)
 {
 	struct sv_graph *g = arg;
 	const struct sv_config *cfg = g->cfg; /* the first: reloads keep it allocated */
-	for (int i = 0; i < cfg->njobs; i++) {
+	int all = 1;
+	for (int i = 0; i < cfg->njobs && all; i++) {
 		struct sv_latch *l = cfg->jobs[i].selected ? sv_latch_find(g, cfg->jobs[i].name) : NULL;
-		if (l)
-			rt_chan_recv(l->settled, NULL);
+		struct rt_case c[2] = { { g->quit, RT_RECV, NULL, 0 }, { l ? l->settled : NULL, RT_RECV, NULL, 0 } };
+		all = !l || rt_select(c, 2, RT_NEVER) == 1;
 	}
-	sv_debug("every job is ready or settled");
-	notify_systemd("READY=1\nSTATUS=running");
+	if (all) {
+		sv_debug("every job is ready or settled");
+		notify_systemd("READY=1\nSTATUS=running");
+	}
+	rt_wg_done(&g->watchers);
 }
 
 /* ---- signals ------------------------------------------------------------------ */
@@ -273,11 +280,66 @@ static void signal_main(void *arg)
 	sigaddset(&set, SIGHUP);
 	for (;;) {
 		int sig = rt_signal_wait(&set, RT_NEVER);
+		if (__atomic_load_n(&g->quitting, __ATOMIC_ACQUIRE))
+			break;
 		if (sig < 0)
 			continue;
 		struct sv_msg m = { .type = MSG_SIGNAL, .a = sig };
 		sv_mbox_post(&g->mbox, &m);
 	}
+	rt_wg_done(&g->watchers);
+}
+
+/* ---- teardown ------------------------------------------------------------------ */
+
+static void quit_nodes(struct sv_node *n)
+{
+	struct sv_msg q = { .type = MSG_QUIT };
+	sv_mbox_post(&n->mbox, &q);
+	for (int i = 0; i < n->nchildren; i++)
+		quit_nodes(n->children[i]);
+}
+
+static void free_nodes(struct sv_node *n)
+{
+	for (int i = 0; i < n->nchildren; i++)
+		free_nodes(n->children[i]);
+	free(n->children);
+	sv_mbox_destroy(&n->mbox);
+	free(n);
+}
+
+/* Ends every green thread of the graph and frees the tree, unless some
+ * helper is still running after 2 s (then the memory is left alone: the
+ * process is about to exit anyway). */
+static void teardown(struct sv_graph *g)
+{
+	pthread_mutex_lock(&g->mu);
+	quit_nodes(g->root);
+	pthread_mutex_unlock(&g->mu);
+	rt_wg_wait(&g->nodes);
+	__atomic_store_n(&g->quitting, 1, __ATOMIC_RELEASE);
+	rt_chan_close(g->quit);
+	kill(getpid(), SIGHUP); /* wakes the signal thread, which now ends */
+	rt_wg_wait(&g->watchers);
+	int64_t until = rt_now() + 2000000000LL;
+	while (__atomic_load_n(&g->helpers, __ATOMIC_ACQUIRE) > 0 && rt_now() < until)
+		rt_sleep(1000000);
+	if (__atomic_load_n(&g->helpers, __ATOMIC_ACQUIRE) > 0) {
+		sv_debug("teardown: helpers still running; not freeing the tree");
+		return;
+	}
+	free_nodes(g->root);
+	for (int i = 0; i < g->nlatches; i++) {
+		rt_chan_free(g->latches[i]->settled);
+		free(g->latches[i]);
+	}
+	free(g->latches);
+	if (g->slots)
+		rt_chan_free(g->slots);
+	rt_chan_free(g->quit);
+	sv_mbox_destroy(&g->mbox);
+	pthread_mutex_destroy(&g->mu);
 }
 
 /* ---- the end ------------------------------------------------------------------ */
@@ -414,7 +476,9 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 	}
 	struct sv_node **nodes = job_nodes(g, sup, j, color);
 	for (int i = 0; nodes[i]; i++) {
+		rt_wg_add(&g->nodes, 1);
 		if (rt_go_named(nodes[i]->name, sv_job_main, nodes[i]) < 0) {
+			rt_wg_done(&g->nodes);
 			sv_err("reload: job %s: %s", j->name, rt_limit_message());
 			break;
 		}
@@ -577,7 +641,9 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 		g.slots = rt_chan_make(0, (size_t)max_running);
 	g.root = node_new(&g, NULL);
 	build(&g, g.root, 0, &g.ncolors);
-	if (start_nodes(g.root) < 0 || rt_go_named("signals", signal_main, &g) < 0 ||
+	g.quit = rt_chan_make(0, 0);
+	rt_wg_add(&g.watchers, 2);
+	if (!g.quit || start_nodes(g.root) < 0 || rt_go_named("signals", signal_main, &g) < 0 ||
 	    rt_go_named("ready watch", ready_watch, &g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());
 		sv_output_stop();
@@ -641,6 +707,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 		code = summarize(t, nt, tree_text, tree_out);
 	}
 	free(t);
+	if (code != 130)
+		teardown(&g);
 	sv_output_stop();
 	/* the caller frees the config it passed; the graph keeps the newest */
 	for (int i = 0; i < g.nold; i++) {

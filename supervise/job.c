@@ -76,8 +76,10 @@ static void reaper_main(void *arg)
 	while (rt_proc_wait(r->pid, &status, RT_NEVER) < 0 && errno == ETIMEDOUT)
 		;
 	struct sv_msg m = { .type = MSG_PROC_EXIT, .gen = r->gen, .status = status, .a = r->pid };
+	struct sv_graph *g = r->node->g;
 	sv_mbox_post(&r->node->mbox, &m);
 	free(r);
+	__atomic_fetch_sub(&g->helpers, 1, __ATOMIC_RELEASE);
 }
 
 static void describe_status(int status, char *buf, size_t len)
@@ -244,6 +246,7 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	sv_spawn_release(&sp);
 	struct reaper *rp = malloc(sizeof *rp);
 	*rp = (struct reaper){ n, pid, n->gen };
+	__atomic_fetch_add(&n->g->helpers, 1, __ATOMIC_RELAXED);
 	if (rt_go_named("reaper", reaper_main, rp) < 0)
 		abort(); /* without a reaper the job could never end */
 	return 0;
@@ -419,4 +422,5 @@ void sv_job_main(void *arg)
 			break;
 		}
 	}
+	rt_wg_done(&n->g->nodes);
 }

@@ -26,6 +26,7 @@ struct stream {
 };
 
 static struct stream streams[3];  /* [1] stdout, [2] stderr */
+static int live_pumps;            /* atomic */
 static int name_width;
 static enum sv_verbosity verbosity;
 
@@ -86,21 +87,31 @@ int sv_output_start(int color, int width, enum sv_verbosity v)
 
 void sv_output_stop(void)
 {
+	/* Pumps end at EOF, once every process holding their pipe is gone;
+	 * give them a moment, then close the writers' channels (a pump still
+	 * running after that writes directly). */
+	int64_t until = rt_now() + 2000000000LL;
+	while (__atomic_load_n(&live_pumps, __ATOMIC_ACQUIRE) > 0 && rt_now() < until)
+		rt_sleep(1000000);
+	int clean = __atomic_load_n(&live_pumps, __ATOMIC_ACQUIRE) == 0;
 	for (int i = 1; i <= 2; i++) {
 		struct stream *s = &streams[i];
 		if (!s->chan)
 			continue;
 		rt_chan_close(s->chan);
 		rt_wg_wait(&s->done);
-		/* pumps that outlive grun's jobs may still hold the channel;
-		 * they see EPIPE and never touch it again after that */
+		if (clean) {
+			rt_chan_free(s->chan);
+			s->chan = NULL;
+		}
 	}
 }
 
 static void stream_put(int stream, struct outbuf *b)
 {
 	struct stream *s = &streams[stream];
-	if (!s->chan || rt_chan_send(s->chan, &b) < 0) {
+	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
+	if (!c || rt_chan_send(c, &b) < 0) {
 		/* before start or after stop: write directly */
 		ssize_t w = write(stream, b->data, b->len);
 		(void)w;
@@ -220,6 +231,7 @@ static void pump_main(void *arg)
 	pump_emit(p, 1);
 	rt_close(p->fd);
 	free(p);
+	__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELEASE);
 }
 
 int sv_pump_start(int fd, const char *name, int color_index, int stream)
@@ -238,7 +250,9 @@ int sv_pump_start(int fd, const char *name, int color_index, int stream)
 	}
 	p->suffix = "";
 	p->prefix_len = strlen(p->prefix);
+	__atomic_fetch_add(&live_pumps, 1, __ATOMIC_RELAXED);
 	if (rt_fd_nonblock(fd) < 0 || rt_go_named("pump", pump_main, p) < 0) {
+		__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELAXED);
 		free(p);
 		return -1;
 	}

@@ -38,6 +38,7 @@ static void probe_unref(struct sv_probe *p)
 {
 	if (atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
+	__atomic_fetch_sub(&p->node->g->helpers, 1, __ATOMIC_RELEASE);
 	if (p->fd >= 0)
 		rt_close(p->fd);
 	pthread_mutex_destroy(&p->mu);
@@ -124,7 +125,7 @@ static int tcp_try(struct addrinfo *ai)
 	int ok = 0;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
 		ok = 1;
-	} else if (errno == EINPROGRESS && rt_fd_wait(fd, RT_WRITE, rt_now() + 1000000000LL) > 0) {
+	} else if (errno == EINPROGRESS && rt_fd_wait(fd, RT_WRITE, rt_now() + 250000000LL) > 0) {
 		int err = 0;
 		socklen_t l = sizeof err;
 		ok = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0;
@@ -192,7 +193,9 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	pthread_mutex_init(&p->mu, NULL);
 	if (fd >= 0)
 		rt_fd_nonblock(fd);
+	__atomic_fetch_add(&n->g->helpers, 1, __ATOMIC_RELAXED);
 	if (rt_go_named("ready probe", probe_main, p) < 0) {
+		__atomic_fetch_sub(&n->g->helpers, 1, __ATOMIC_RELAXED);
 		p->fd = -1;
 		pthread_mutex_destroy(&p->mu);
 		free(p);

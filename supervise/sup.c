@@ -476,6 +476,10 @@ void sv_sup_main(void *arg)
 		}
 		/* replies of children to an older generation are dropped here */
 	}
+	struct sv_msg *m;
+	while ((m = next_msg(&s, 0)))
+		free(m);
 	free(s.c);
 	free(s.window);
+	rt_wg_done(&n->g->nodes);
 }

@@ -72,6 +72,11 @@ struct sv_graph {
 	int nselect;
 	struct rt_chan *slots;         /* -j N: elem 0, cap N; NULL: unlimited */
 	pthread_mutex_t mu;
+	struct rt_wg nodes;            /* node green threads still running */
+	int helpers;                   /* atomic: reapers and probes still running */
+	int quitting;                  /* atomic: the signal thread should end */
+	struct rt_chan *quit;          /* closed at teardown: ends the ready watch */
+	struct rt_wg watchers;         /* the signal and ready-watch threads */
 	int name_width;
 	int ncolors;                   /* colors handed out to jobs */
 	enum sv_verbosity verbosity;
