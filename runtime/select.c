@@ -49,8 +49,12 @@ static void unlock_all(struct rt_chan **locked, int n)
 static int select_commit(struct rt_g *g, void *arg)
 {
 	struct select_park *sp = arg;
+	/* sp lives on the parking G's stack: once the channels are unlocked a
+	 * waker may resume that G elsewhere and reuse the frame, so read
+	 * everything first. */
+	bool poll_locked = sp->poll_locked;
 	unlock_all(sp->locked, sp->nlocked);
-	if (sp->poll_locked)
+	if (poll_locked)
 		return rt_poll_unlock_commit(g, NULL);
 	return 1;
 }
