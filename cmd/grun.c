@@ -48,12 +48,12 @@ static void grun_main(void *arg)
 	a->code = sv_graph_run(a->cfg, &a->opts);
 }
 
-static int parse_count(const char *opt, const char *s, int *out)
+static int parse_count(const char *opt, const char *s, long max, int *out)
 {
 	char *end;
 	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < 1 || v > 1000000) {
-		fprintf(stderr, "grun: %s %s: expected a number from 1 to 1000000\n", opt, s);
+	if (!*s || *end || v < 1 || v > max) {
+		fprintf(stderr, "grun: %s %s: expected a number from 1 to %ld\n", opt, s, max);
 		return -1;
 	}
 	*out = (int)v;
@@ -90,11 +90,11 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'j':
-			if (parse_count("-j", optarg, &a.opts.max_running) < 0)
+			if (parse_count("-j", optarg, 1000000, &a.opts.max_running) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'P':
-			if (parse_count("-P", optarg, &procs) < 0)
+			if (parse_count("-P", optarg, 1024, &procs) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'q': a.opts.verbosity = SV_QUIET; break;

@@ -26,6 +26,12 @@ static void resolve_parents(struct sv_loader *ld, struct sv_config *cfg)
 		while (p > 0 && steps <= cfg->nsups)
 			p = cfg->sups[p].parent, steps++;
 		if (p > 0) {
+			/* report each cycle once, from its first supervisor in the file */
+			int r = cfg->sups[i].parent, first = 1;
+			for (int n = 0; r != i && n <= cfg->nsups; n++, r = cfg->sups[r].parent)
+				first &= r > i;
+			if (r != i || !first)
+				continue;
 			char path[1024] = "";
 			size_t len = 0;
 			int q = i;

@@ -26,13 +26,49 @@
 
 void sv_load_error(struct sv_loader *ld, int line, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, ap2;
 	va_start(ap, fmt);
-	fprintf(ld->errs, "%s:%d: ", ld->path, line);
-	vfprintf(ld->errs, fmt, ap);
-	fputc('\n', ld->errs);
+	va_copy(ap2, ap);
+	int head = snprintf(NULL, 0, "%s:%d: ", ld->path, line);
+	int body = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	ld->nerrors++;
+	size_t n = (size_t)(head > 0 ? head : 0) + (size_t)(body > 0 ? body : 0) + 1;
+	char *text = malloc(n);
+	struct sv_message *m = realloc(ld->messages, (size_t)(ld->nerrors + 1) * sizeof *m);
+	if (!text || !m)
+		abort();
+	snprintf(text, n, "%s:%d: ", ld->path, line);
+	vsnprintf(text + strlen(text), n - strlen(text), fmt, ap2);
+	va_end(ap2);
+	ld->messages = m;
+	ld->messages[ld->nerrors++] = (struct sv_message){ .line = line, .text = text };
+}
+
+/* Prints every problem, in line order. */
+static void flush_messages(struct sv_loader *ld)
+{
+	int *idx = malloc((size_t)ld->nerrors * sizeof *idx + 1);
+	if (!idx)
+		abort();
+	for (int i = 0; i < ld->nerrors; i++)
+		idx[i] = i;
+	/* insertion sort: stable (one line's problems keep the order they
+	 * were found in), and a file has few of them */
+	for (int i = 1; i < ld->nerrors; i++) {
+		int v = idx[i], k = i;
+		while (k > 0 && ld->messages[idx[k - 1]].line > ld->messages[v].line) {
+			idx[k] = idx[k - 1];
+			k--;
+		}
+		idx[k] = v;
+	}
+	for (int i = 0; i < ld->nerrors; i++) {
+		fprintf(ld->errs, "%s\n", ld->messages[idx[i]].text);
+		free(ld->messages[idx[i]].text);
+	}
+	free(idx);
+	free(ld->messages);
+	ld->messages = NULL;
 }
 
 /* ---- pass 1: sections and raw pairs ----------------------------------- */
@@ -52,9 +88,23 @@ static struct sv_section *section_add(struct sv_loader *ld, const char *name, in
 
 /* The reader sees every physical line: count it, note section headers
  * and continuation lines, and refuse lines longer than inih's buffer. */
+static void check_unparsed(struct sv_loader *ld)
+{
+	if (ld->unparsed) {
+		sv_load_error(ld, ld->unparsed, "syntax error (expected [section], key = value, or a comment)");
+		if (!ld->first_syntax)
+			ld->first_syntax = ld->unparsed;
+		ld->unparsed = 0;
+	}
+}
+
 static char *read_line(char *str, int num, void *stream)
 {
 	struct sv_loader *ld = stream;
+	/* inih reports only its first syntax error: a line that was neither
+	 * blank, a comment nor a header and that inih did not pass on to
+	 * on_pair is one */
+	check_unparsed(ld);
 	if (!fgets(str, num, ld->file))
 		return NULL;
 	ld->line++;
@@ -70,8 +120,14 @@ static char *read_line(char *str, int num, void *stream)
 	}
 	ld->continuation = len > 0 && (str[0] == ' ' || str[0] == '\t');
 	const char *p = str;
+	if (ld->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3; /* a UTF-8 BOM, which inih skips too */
 	while (isspace((unsigned char)*p))
 		p++;
+	if (*p && !strchr(";#[", *p))
+		ld->unparsed = ld->line;
+	else if (*p == '[' && !strchr(p, ']'))
+		ld->unparsed = ld->line;
 	if (*p == '[' && !ld->continuation) {
 		const char *end = strchr(p, ']');
 		if (end) {
@@ -92,7 +148,11 @@ static char *read_line(char *str, int num, void *stream)
 static int on_pair(void *user, const char *section, const char *name, const char *value)
 {
 	struct sv_loader *ld = user;
-	if (ld->nsections == 0 || strcmp(ld->sections[ld->nsections - 1].header, section) != 0) {
+	ld->unparsed = 0;
+	/* inih cuts section names to 49 characters; a longer name is still
+	 * the section the reader saw last */
+	if (ld->nsections == 0 || !*section ||
+	    strncmp(ld->sections[ld->nsections - 1].header, section, strlen(section)) != 0) {
 		sv_load_error(ld, ld->line, "%s = ... outside of any section", name);
 		return 1;
 	}
@@ -275,7 +335,8 @@ struct sv_config *sv_config_load(const char *path, FILE *errs)
 	}
 	int rc = ini_parse_stream(read_line, &ld, on_pair, &ld);
 	fclose(ld.file);
-	if (rc > 0)
+	check_unparsed(&ld);
+	if (rc > 0 && rc != ld.first_syntax)
 		sv_load_error(&ld, rc, "syntax error (expected [section], key = value, or a comment)");
 	else if (rc < 0)
 		sv_load_error(&ld, 0, "cannot parse (out of memory)");
@@ -306,6 +367,7 @@ struct sv_config *sv_config_load(const char *path, FILE *errs)
 	}
 	sv_check_graph(&ld, cfg);
 	loader_free(&ld);
+	flush_messages(&ld);
 	if (ld.nerrors) {
 		sv_config_free(cfg);
 		return NULL;

@@ -32,13 +32,22 @@ struct sv_defaults {
 	int stop_signal;
 };
 
+/* One problem found, printed once the whole file has been read. */
+struct sv_message {
+	int line;
+	char *text;            /* "FILE:LINE: message" */
+};
+
 struct sv_loader {
 	const char *path;
 	FILE *errs;
 	FILE *file;
 	int line;              /* physical line the reader is on */
 	int continuation;      /* that line starts with a blank */
+	int unparsed;          /* line the reader saw that inih has not passed on yet (0: none) */
+	int first_syntax;      /* first syntax error reported (0: none) */
 	int nerrors;
+	struct sv_message *messages; /* reported in line order at the end */
 	struct sv_section *sections;
 	int nsections;
 };

@@ -384,6 +384,10 @@ static int signal_orphans(int sig)
 
 static void sweep_orphans(int64_t grace)
 {
+	/* members of a group just sent KILL may take a moment to go */
+	int64_t settle = rt_now() + 100000000LL;
+	while (signal_orphans(0) > 0 && rt_now() < settle)
+		rt_sleep(5000000);
 	int n = signal_orphans(SIGTERM);
 	if (n == 0)
 		return;
@@ -594,7 +598,7 @@ static int summarize(struct tally *t, int nt, const char *tree_text, enum sv_out
 
 static int significant_exit(struct sv_graph *g, struct tally *t, int nt, struct sv_node *n)
 {
-	enum sv_exit_policy p = g->cfg->exit_policy;
+	enum sv_exit_policy p = g->exit_policy;
 	if (p == SV_EXIT_AUTO || !n->job->significant)
 		return 0;
 	if (p == SV_EXIT_ANY_SIGNIFICANT)
@@ -602,7 +606,7 @@ static int significant_exit(struct sv_graph *g, struct tally *t, int nt, struct 
 	for (int i = 0; i < g->cfg->njobs; i++) {
 		const struct sv_job *j = &g->cfg->jobs[i];
 		if (!j->selected || !j->significant)
-			continue;
+			continue; /* (the jobs of the newest config) */
 		int ended = 0;
 		for (int k = 0; k < nt; k++)
 			ended += strcmp(t[k].node->job->name, j->name) == 0 && !t[k].node->removed;
@@ -629,7 +633,7 @@ static void record(struct tally **t, int *nt, struct sv_node *n, enum sv_outcome
 int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 {
 	struct sv_graph g = { .cfg = cfg, .verbosity = opts->verbosity, .select = opts->select,
-	                      .nselect = opts->nselect };
+	                      .nselect = opts->nselect, .exit_policy = cfg->exit_policy };
 	pthread_mutex_init(&g.mu, NULL);
 	sv_mbox_init(&g.mbox);
 	g.name_width = name_width(cfg);

@@ -243,6 +243,8 @@ static int j_env(struct keyctx *k, const char *v, const char **why)
 {
 	struct sv_strv words = { 0 };
 	int rc = sv_split_argv(v, &words, why);
+	if (rc < 0)
+		*why = "unbalanced quote";
 	for (int i = 0; rc == 0 && i < words.n; i++)
 		rc = env_add(k->job, words.v[i], why);
 	sv_strv_free(&words);
@@ -581,7 +583,12 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	j->hash = h;
 
 	if (!j->cmd) {
-		sv_load_error(ld, j->line, "job %s has no cmd", j->name);
+		/* a cmd key that was bad has been reported already */
+		int written = 0;
+		for (int i = 0; i < s->npairs; i++)
+			written |= strcmp(s->pairs[i].key, "cmd") == 0;
+		if (!written)
+			sv_load_error(ld, j->line, "job %s has no cmd", j->name);
 		return;
 	}
 	const char *why;

@@ -45,12 +45,12 @@ static int child_main(void *arg)
 		umask((mode_t)sp->umask);
 	if (sp->dir && chdir(sp->dir) < 0)
 		return errno;
-	if (sp->has_user) {
-		if (syscall(SYS_setgroups, 1, &sp->gid) < 0 ||
-		    syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) < 0 ||
-		    syscall(SYS_setresuid, sp->uid, sp->uid, sp->uid) < 0)
-			return errno;
-	}
+	if (sp->gid != (gid_t)-1 &&
+	    (syscall(SYS_setgroups, 1, &sp->gid) < 0 ||
+	     syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) < 0))
+		return errno;
+	if (sp->has_user && syscall(SYS_setresuid, sp->uid, sp->uid, sp->uid) < 0)
+		return errno;
 	execve(sp->path, sp->argv, sp->envp);
 	return errno;
 }

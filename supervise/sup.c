@@ -293,7 +293,7 @@ static void exited(struct sup *s, struct sv_msg *m)
 	int again = m->outcome != OUT_SKIPPED &&
 	            (rt == SV_PERMANENT || (rt == SV_TRANSIENT && m->outcome == OUT_FAILED));
 	if (!again) {
-		if (rt != SV_TEMPORARY || m->outcome == OUT_FAILED)
+		if (m->outcome != OUT_SKIPPED)
 			sv_debug("%s: not restarted (%s)", c->node->name,
 			         rt == SV_TEMPORARY ? "temporary" : "transient, ended normally");
 		child_done(s, i, m->outcome, m->text);

@@ -77,6 +77,7 @@ struct sv_graph {
 	int quitting;                  /* atomic: the signal thread should end */
 	struct rt_chan *quit;          /* closed at teardown: ends the ready watch */
 	struct rt_wg watchers;         /* the signal and ready-watch threads */
+	enum sv_exit_policy exit_policy; /* of the first config: reloads keep it */
 	int name_width;
 	int ncolors;                   /* colors handed out to jobs */
 	enum sv_verbosity verbosity;
