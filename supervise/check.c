@@ -135,8 +135,91 @@ static void check_significant(struct sv_loader *ld, struct sv_config *cfg)
 	              cfg->exit_policy == SV_EXIT_ANY_SIGNIFICANT ? "any_significant" : "all_significant");
 }
 
+/* Counts each channel's producers and consumers and reports the channels
+ * that cannot work. */
+static void check_chans(struct sv_loader *ld, struct sv_config *cfg)
+{
+	for (int c = 0; c < cfg->nchans; c++) {
+		struct sv_chan *ch = &cfg->chans[c];
+		ch->producers = strcmp(ch->name, "stdin") == 0;
+		ch->consumers = strcmp(ch->name, "stdout") == 0;
+	}
+	for (int i = 0; i < cfg->njobs; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		if (j->out.kind == SV_IO_CHAN)
+			cfg->chans[j->out.chan].producers += j->instances;
+		if (j->err.kind == SV_IO_CHAN && !(j->out.kind == SV_IO_CHAN && j->out.chan == j->err.chan))
+			cfg->chans[j->err.chan].producers += j->instances;
+		if (j->in.kind == SV_IO_CHAN)
+			cfg->chans[j->in.chan].consumers += j->instances;
+	}
+	for (int c = 0; c < cfg->nchans; c++) {
+		struct sv_chan *ch = &cfg->chans[c];
+		if (!ch->producers && !ch->consumers)
+			sv_load_error(ld, ch->line, "channel %s is not used by any job", ch->name);
+		else if (!ch->producers)
+			sv_load_error(ld, ch->line, "channel %s has consumers but no producer "
+			              "(no job has stdout or stderr = chan:%s)", ch->name, ch->name);
+		else if (!ch->consumers)
+			sv_load_error(ld, ch->line, "channel %s has producers but no consumer "
+			              "(no job has stdin = chan:%s)", ch->name, ch->name);
+		else if (ch->framing == SV_FRAME_CHUNK && ch->mode == SV_SHARE && ch->consumers > 1)
+			sv_load_error(ld, ch->line, "channel %s: framing = chunk with mode = share needs exactly one "
+			              "consumer (raw bytes cannot be divided between %d consumers; use framing = line "
+			              "or mode = broadcast)", ch->name, ch->consumers);
+	}
+}
+
+/* Does job i reach job `target` through channels (i writes a channel
+ * that some job reading it ... writes one that target reads)? */
+static int feeds(const struct sv_config *cfg, int i, int *seen, int *path, int depth, struct sv_loader *ld)
+{
+	const struct sv_job *j = &cfg->jobs[i];
+	seen[i] = 1;
+	path[depth] = i;
+	for (int k = 0; k < cfg->njobs; k++) {
+		const struct sv_job *c = &cfg->jobs[k];
+		if (c->in.kind != SV_IO_CHAN)
+			continue;
+		int linked = (j->out.kind == SV_IO_CHAN && j->out.chan == c->in.chan) ||
+		             (j->err.kind == SV_IO_CHAN && j->err.chan == c->in.chan);
+		if (!linked)
+			continue;
+		if (seen[k] == 1) {
+			char text[1024] = "";
+			size_t len = 0;
+			int start = depth;
+			while (path[start] != k)
+				start--;
+			for (int d = start; d <= depth && len < sizeof text - 2 * SV_NAME_MAX; d++)
+				len += (size_t)snprintf(text + len, sizeof text - len, "%s -> ", cfg->jobs[path[d]].name);
+			snprintf(text + len, sizeof text - len, "%s", c->name);
+			sv_load_error(ld, cfg->chans[c->in.chan].line, "channels form a cycle: %s", text);
+			return 1;
+		}
+		if (seen[k] == 0 && feeds(cfg, k, seen, path, depth + 1, ld))
+			return 1;
+	}
+	seen[i] = 2;
+	return 0;
+}
+
+static void check_chan_cycles(struct sv_loader *ld, struct sv_config *cfg)
+{
+	int *seen = calloc((size_t)cfg->njobs + 1, sizeof *seen);
+	int *path = calloc((size_t)cfg->njobs + 1, sizeof *path);
+	for (int i = 0; i < cfg->njobs; i++) {
+		if (!seen[i] && feeds(cfg, i, seen, path, 0, ld))
+			break;
+	}
+	free(seen);
+	free(path);
+}
+
 void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
 {
+	check_chans(ld, cfg);
+	check_chan_cycles(ld, cfg);
 	resolve_parents(ld, cfg);
 	resolve_needs(ld, cfg);
 	check_cycles(ld, cfg);

@@ -230,6 +230,8 @@ static int section_kind(const char *header, const char **name)
 		return *name = header + 4, 'j';
 	if (strncmp(header, "supervisor:", 11) == 0)
 		return *name = header + 11, 's';
+	if (strncmp(header, "chan:", 5) == 0)
+		return *name = header + 5, 'c';
 	return 0;
 }
 
@@ -245,7 +247,7 @@ static void declare_sections(struct sv_loader *ld, struct sv_config *cfg)
 		s->kind = kind;
 		s->index = -1;
 		if (!kind) {
-			sv_load_error(ld, s->line, "unknown section [%s] (expected [grun], [job:NAME] or [supervisor:NAME])", s->header);
+			sv_load_error(ld, s->line, "unknown section [%s] (expected [grun], [job:NAME], [supervisor:NAME] or [chan:NAME])", s->header);
 			continue;
 		}
 		if (kind == 'g') {
@@ -257,6 +259,16 @@ static void declare_sections(struct sv_loader *ld, struct sv_config *cfg)
 		if (!valid_name(name)) {
 			sv_load_error(ld, s->line, "bad name \"%s\" (letters, digits, '_', '-' and '.', at most %d)",
 			              name, SV_NAME_MAX - 1);
+			continue;
+		}
+		if (kind == 'c') {
+			int dup = sv_config_find_chan(cfg, name);
+			if (dup >= 0) {
+				sv_load_error(ld, s->line, "duplicate channel \"%s\" (first at line %d)", name, cfg->chans[dup].line);
+				continue;
+			}
+			s->index = sv_chan_get(cfg, name, s->line);
+			cfg->chans[s->index].declared = 1;
 			continue;
 		}
 		if (kind == 'j') {
@@ -298,6 +310,31 @@ int sv_find_sup(const struct sv_config *cfg, const char *name)
 			return i;
 	}
 	return -1;
+}
+
+int sv_config_find_chan(const struct sv_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->nchans; i++) {
+		if (strcmp(cfg->chans[i].name, name) == 0)
+			return i;
+	}
+	return -1;
+}
+
+int sv_chan_get(struct sv_config *cfg, const char *name, int line)
+{
+	int i = sv_config_find_chan(cfg, name);
+	if (i >= 0)
+		return i;
+	cfg->chans = realloc(cfg->chans, (size_t)(cfg->nchans + 1) * sizeof *cfg->chans);
+	if (!cfg->chans)
+		abort();
+	struct sv_chan *c = &cfg->chans[cfg->nchans];
+	memset(c, 0, sizeof *c);
+	snprintf(c->name, sizeof c->name, "%s", name);
+	c->line = line;
+	c->capacity = 16;
+	return cfg->nchans++;
 }
 
 int sv_config_find_job(const struct sv_config *cfg, const char *name)
@@ -364,6 +401,8 @@ struct sv_config *sv_config_load(const char *path, FILE *errs)
 			sv_read_job(&ld, s, cfg, &cfg->jobs[s->index], &defaults);
 		else if (s->kind == 's')
 			sv_read_sup(&ld, s, cfg, &cfg->sups[s->index]);
+		else if (s->kind == 'c')
+			sv_read_chan(&ld, s, cfg, &cfg->chans[s->index]);
 	}
 	sv_check_graph(&ld, cfg);
 	loader_free(&ld);
@@ -399,6 +438,7 @@ void sv_config_free(struct sv_config *cfg)
 		free(cfg->sups[i].parent_name);
 	free(cfg->jobs);
 	free(cfg->sups);
+	free(cfg->chans);
 	free(cfg->path);
 	free(cfg);
 }

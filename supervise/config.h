@@ -51,11 +51,37 @@ enum sv_io {
 	SV_IO_INHERIT, /* grun's own descriptor, as is */
 	SV_IO_FILE,    /* io_path: appended (stdout/stderr) or read (stdin) */
 	SV_IO_STDOUT,  /* stderr only: wherever stdout goes */
+	SV_IO_CHAN,    /* a channel: records to (stdout/stderr) or from (stdin) it */
 };
 
 struct sv_iospec {
 	enum sv_io kind;
 	char *path;     /* SV_IO_FILE */
+	int chan;       /* SV_IO_CHAN: index into sv_config.chans */
+};
+
+enum sv_framing {
+	SV_FRAME_LINE,  /* records are whole lines (batches of them), never split */
+	SV_FRAME_CHUNK, /* records are raw bytes */
+};
+
+enum sv_chanmode {
+	SV_SHARE,       /* each record to exactly one consumer */
+	SV_BROADCAST,   /* every record to every consumer */
+};
+
+/* A channel between jobs ([chan:NAME], or just named in a stdin/stdout/
+ * stderr = chan:NAME).  "stdin" and "stdout" are grun's own: the first
+ * has grun's standard input as a producer, the second grun's standard
+ * output as a consumer. */
+struct sv_chan {
+	char name[SV_NAME_MAX];
+	int line;                 /* [chan:NAME], or where it is first used */
+	int declared;             /* has a [chan:NAME] section */
+	int capacity;             /* records buffered in grun */
+	enum sv_framing framing;
+	enum sv_chanmode mode;
+	int producers, consumers; /* endpoints (instances, grun's stdin/stdout), after checking */
 };
 
 /* A string list (needs, argv, environment). */
@@ -119,7 +145,12 @@ struct sv_config {
 	int njobs;
 	struct sv_sup *sups;      /* sups[0] is the root; the rest in file order */
 	int nsups;
+	struct sv_chan *chans;    /* in order of first appearance */
+	int nchans;
 };
+
+/* sv_config_find_chan() is the index of the channel called name, or -1. */
+int sv_config_find_chan(const struct sv_config *cfg, const char *name);
 
 /* sv_config_load() reads path.  Returns the config, or NULL after writing
  * every problem found to errs (one "FILE:LINE: message" line each) or

@@ -18,7 +18,7 @@ struct sv_pair {
 struct sv_section {
 	char header[128];
 	int line;
-	int kind;              /* 'g' [grun], 'j' [job:], 's' [supervisor:], 0 unknown */
+	int kind;              /* 'g' [grun], 'j' [job:], 's' [supervisor:], 'c' [chan:], 0 unknown */
 	int index;             /* into cfg->jobs or cfg->sups; -1 if not created */
 	struct sv_pair *pairs;
 	int npairs;
@@ -61,5 +61,9 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
                  struct sv_job *j, const struct sv_defaults *d);
 void sv_read_sup(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
                  struct sv_sup *sp);
+void sv_read_chan(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
+                  struct sv_chan *c);
+/* sv_chan_get() finds or adds the channel called name (first used at line). */
+int sv_chan_get(struct sv_config *cfg, const char *name, int line);
 void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg);
 #endif

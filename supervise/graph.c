@@ -21,6 +21,7 @@
 
 #include "rt.h"
 #include "supervise/graph.h"
+#include "supervise/pipeline.h"
 #include "supervise/tree.h"
 
 /* ---- latches ------------------------------------------------------------- */
@@ -148,6 +149,8 @@ static struct sv_node **job_nodes(struct sv_graph *g, struct sv_node *sup, const
 			snprintf(c->name, sizeof c->name, "%s#%d", j->name, inst);
 		else
 			snprintf(c->name, sizeof c->name, "%s", j->name);
+		if (sv_pipes_open(c) < 0)
+			abort(); /* out of descriptors: checked by the caller's limit */
 		v[inst - 1] = c;
 	}
 	return v;
@@ -322,6 +325,7 @@ static void teardown(struct sv_graph *g)
 	rt_chan_close(g->quit);
 	kill(getpid(), SIGHUP); /* wakes the signal thread, which now ends */
 	rt_wg_wait(&g->watchers);
+	sv_pipes_shutdown(g, g->root);
 	int64_t until = rt_now() + 2000000000LL;
 	while (__atomic_load_n(&g->helpers, __ATOMIC_ACQUIRE) > 0 && rt_now() < until)
 		rt_sleep(1000000);
@@ -518,6 +522,29 @@ static void reload(struct sv_graph *g)
 	pthread_mutex_lock(&g->mu);
 	collect_jobs(g->root, &running, &nr);
 	pthread_mutex_unlock(&g->mu);
+	/* channels are wired once: a reload may not touch a job that uses one */
+	for (int i = 0; i < nr; i++) {
+		const struct sv_job *oj = running[i]->job;
+		int k = sv_config_find_job(cfg, oj->name);
+		int differs = k < 0 || !cfg->jobs[k].selected || cfg->jobs[k].hash != oj->hash;
+		if (differs && (oj->in.kind == SV_IO_CHAN || oj->out.kind == SV_IO_CHAN || oj->err.kind == SV_IO_CHAN)) {
+			sv_err("reload rejected: job %s uses a channel, and pipelines cannot change by reload "
+			       "(restart grun)", oj->name);
+			goto reject;
+		}
+	}
+	for (int k = 0; k < cfg->njobs; k++) {
+		const struct sv_job *j = &cfg->jobs[k];
+		int known = 0;
+		for (int i = 0; i < nr && !known; i++)
+			known = strcmp(running[i]->job->name, j->name) == 0;
+		if (j->selected && !known && (j->in.kind == SV_IO_CHAN || j->out.kind == SV_IO_CHAN ||
+		                              j->err.kind == SV_IO_CHAN)) {
+			sv_err("reload rejected: new job %s uses a channel, and pipelines cannot change by reload "
+			       "(restart grun)", j->name);
+			goto reject;
+		}
+	}
 	/* removed and changed jobs: stop and forget every instance */
 	for (int i = 0; i < nr; i++) {
 		struct sv_node *n = running[i];
@@ -555,6 +582,11 @@ static void reload(struct sv_graph *g)
 	sv_info("reloaded %s: %d added, %d removed, %d changed, %d unchanged", cfg->path, added,
 	        removed, changed, kept);
 	notify_systemd("READY=1");
+	return;
+reject:
+	free(running);
+	sv_config_free(cfg);
+	notify_systemd("READY=1");
 }
 
 /* Per job instance: the last final outcome (0: none). */
@@ -568,8 +600,13 @@ static const char *outcome_name(enum sv_outcome o)
 	return o == OUT_OK ? "succeeded" : o == OUT_FAILED ? "failed" : o == OUT_SKIPPED ? "skipped" : "stopped";
 }
 
-static int summarize(struct tally *t, int nt, const char *tree_text, enum sv_outcome tree_out)
+static int summarize(struct sv_graph *g, struct tally *t, int nt, const char *tree_text,
+                     enum sv_outcome tree_out)
 {
+	uint64_t lost = __atomic_load_n(&g->lost_lines, __ATOMIC_RELAXED);
+	if (lost)
+		sv_err("possibly lost: up to %llu lines read by consumers that ended abnormally",
+		       (unsigned long long)lost);
 	int count[5] = { 0 };
 	char failed[512] = "";
 	size_t len = 0;
@@ -637,7 +674,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	pthread_mutex_init(&g.mu, NULL);
 	sv_mbox_init(&g.mbox);
 	g.name_width = name_width(cfg);
-	if (sv_output_start(opts->color >= 0 ? opts->color : cfg->color, g.name_width, opts->verbosity) < 0)
+	if (sv_output_start(opts->color >= 0 ? opts->color : cfg->color, g.name_width, opts->verbosity,
+	                    sv_config_find_chan(cfg, "stdout") >= 0) < 0)
 		return 1;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	int max_running = opts->max_running ? opts->max_running : cfg->max_running;
@@ -647,7 +685,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	build(&g, g.root, 0, &g.ncolors);
 	g.quit = rt_chan_make(0, 0);
 	rt_wg_add(&g.watchers, 2);
-	if (!g.quit || start_nodes(g.root) < 0 || rt_go_named("signals", signal_main, &g) < 0 ||
+	if (!g.quit || sv_pipes_start(&g, g.root) < 0 || start_nodes(g.root) < 0 ||
+	    rt_go_named("signals", signal_main, &g) < 0 ||
 	    rt_go_named("ready watch", ready_watch, &g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());
 		sv_output_stop();
@@ -708,7 +747,7 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	}
 	if (code == 0) {
 		sweep_orphans(2000000000LL);
-		code = summarize(t, nt, tree_text, tree_out);
+		code = summarize(&g, t, nt, tree_text, tree_out);
 	}
 	free(t);
 	if (code != 130)

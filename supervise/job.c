@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/pipeline.h"
 #include "supervise/ready.h"
 #include "supervise/spawn.h"
 #include "supervise/tree.h"
@@ -214,14 +215,19 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 		return -1;
 	}
 	struct sv_spawn sp;
-	if (sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, &sp, why, len) < 0) {
+	pthread_mutex_lock(&n->g->mu); /* the held ends close under it */
+	int chanfd[3] = { n->chan_in_fd, n->chan_out_fd, n->chan_err_fd };
+	int rc = sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, chanfd, &sp, why, len);
+	pid_t pid = rc < 0 ? -1 : sv_spawn_run(&sp);
+	int err = errno;
+	pthread_mutex_unlock(&n->g->mu);
+	if (rc < 0) {
 		if (notify_fd >= 0)
 			close(notify_fd);
 		return -1;
 	}
-	pid_t pid = sv_spawn_run(&sp);
 	if (pid < 0) {
-		snprintf(why, len, "cannot run %s: %s", j->argv.v[0], strerror(errno));
+		snprintf(why, len, "cannot run %s: %s", j->argv.v[0], strerror(err));
 		if (notify_fd >= 0)
 			close(notify_fd);
 		sv_spawn_release(&sp);
@@ -280,6 +286,8 @@ static void finish(struct sv_node *n, struct run *r, int status)
 	if (r->ready_failed)
 		snprintf(text + strlen(text), sizeof text - strlen(text), " (not ready in time)");
 	sv_info("%s: %s", n->name, text);
+	if (out == OUT_FAILED && !r->stop_requested)
+		sv_pipes_consumer_exited(n);
 	if (out == OUT_OK && n->job->ready == SV_READY_EXITED && r->state != STOPPING)
 		became_ready(n, r);
 	sv_post(n, MSG_EXITED, out, r->pid, status, text);

@@ -19,6 +19,7 @@ struct keyctx {
 	struct sv_config *cfg;
 	struct sv_job *job;
 	struct sv_sup *sup;
+	struct sv_chan *chan;
 	struct sv_defaults *defaults;
 	int line;
 	char whybuf[256];
@@ -30,6 +31,17 @@ struct keydef {
 };
 
 /* ---- shared value kinds ---------------------------------------------- */
+
+static int valid_chan_name(const char *s)
+{
+	if (!*s || strlen(s) >= SV_NAME_MAX)
+		return 0;
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && !strchr("_-.", *s))
+			return 0;
+	}
+	return 1;
+}
 
 static int parse_int(const char *v, int lo, int hi, int *out, const char **why)
 {
@@ -180,6 +192,36 @@ static const struct keydef grun_keys[] = {
 	{ "restart", g_restart }, { "stop_timeout", g_stop_timeout },
 	{ "stop_signal", g_stop_signal }, { "backoff", g_backoff },
 	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
+	{ NULL, NULL },
+};
+
+static int c_capacity(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_int(v, 1, 1000000, &k->chan->capacity, why);
+}
+
+static int c_framing(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "line") == 0)
+		return k->chan->framing = SV_FRAME_LINE, 0;
+	if (strcmp(v, "chunk") == 0)
+		return k->chan->framing = SV_FRAME_CHUNK, 0;
+	*why = "expected line or chunk";
+	return -1;
+}
+
+static int c_mode(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "share") == 0)
+		return k->chan->mode = SV_SHARE, 0;
+	if (strcmp(v, "broadcast") == 0)
+		return k->chan->mode = SV_BROADCAST, 0;
+	*why = "expected share or broadcast";
+	return -1;
+}
+
+static const struct keydef chan_keys[] = {
+	{ "capacity", c_capacity }, { "framing", c_framing }, { "mode", c_mode },
 	{ NULL, NULL },
 };
 
@@ -415,7 +457,8 @@ static int j_backoff(struct keyctx *k, const char *v, const char **why)
 	return parse_backoff(v, &k->job->backoff_min, &k->job->backoff_max, why);
 }
 
-static int parse_io(const char *v, int stream, struct sv_iospec *io, const char **why)
+static int parse_io(struct keyctx *k, const char *v, int stream, struct sv_iospec *io,
+                    const char **why)
 {
 	if (strcmp(v, "null") == 0)
 		return io->kind = SV_IO_NULL, 0;
@@ -430,25 +473,43 @@ static int parse_io(const char *v, int stream, struct sv_iospec *io, const char 
 		io->path = strdup(v + 5);
 		return 0;
 	}
-	*why = stream == 0 ? "expected null, inherit or file:PATH"
-	     : stream == 1 ? "expected log, null, inherit or file:PATH"
-	                   : "expected log, stdout, null, inherit or file:PATH";
+	if (strncmp(v, "chan:", 5) == 0) {
+		const char *name = v + 5;
+		if (!valid_chan_name(name)) {
+			*why = "bad channel name (letters, digits, '_', '-' and '.')";
+			return -1;
+		}
+		if (stream == 0 && strcmp(name, "stdout") == 0) {
+			*why = "chan:stdout is grun's standard output: jobs write it (stdout = chan:stdout), never read it";
+			return -1;
+		}
+		if (stream != 0 && strcmp(name, "stdin") == 0) {
+			*why = "chan:stdin is grun's standard input: jobs read it (stdin = chan:stdin), never write it";
+			return -1;
+		}
+		io->kind = SV_IO_CHAN;
+		io->chan = sv_chan_get(k->cfg, name, k->line);
+		return 0;
+	}
+	*why = stream == 0 ? "expected null, inherit, file:PATH or chan:NAME"
+	     : stream == 1 ? "expected log, null, inherit, file:PATH or chan:NAME"
+	                   : "expected log, stdout, null, inherit, file:PATH or chan:NAME";
 	return -1;
 }
 
 static int j_stdin(struct keyctx *k, const char *v, const char **why)
 {
-	return parse_io(v, 0, &k->job->in, why);
+	return parse_io(k, v, 0, &k->job->in, why);
 }
 
 static int j_stdout(struct keyctx *k, const char *v, const char **why)
 {
-	return parse_io(v, 1, &k->job->out, why);
+	return parse_io(k, v, 1, &k->job->out, why);
 }
 
 static int j_stderr(struct keyctx *k, const char *v, const char **why)
 {
-	return parse_io(v, 2, &k->job->err, why);
+	return parse_io(k, v, 2, &k->job->err, why);
 }
 
 static int j_supervisor(struct keyctx *k, const char *v, const char **why)
@@ -549,6 +610,13 @@ void sv_read_sup(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	sp->parent = 0;
 	struct keyctx k = { .ld = ld, .cfg = cfg, .sup = sp };
 	apply(&k, s, sup_keys, "[supervisor:]", 0);
+}
+
+void sv_read_chan(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
+                  struct sv_chan *c)
+{
+	struct keyctx k = { .ld = ld, .cfg = cfg, .chan = c };
+	apply(&k, s, chan_keys, "[chan:]", 0);
 }
 
 void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,

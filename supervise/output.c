@@ -27,6 +27,7 @@ struct stream {
 
 static struct stream streams[3];  /* [1] stdout, [2] stderr */
 static int live_pumps;            /* atomic */
+static int stdout_data;           /* grun's stdout carries chan:stdout */
 static int name_width;
 static enum sv_verbosity verbosity;
 
@@ -66,8 +67,9 @@ static int color_on(int color, int fd)
 	return isatty(fd) && !(nc && *nc);
 }
 
-int sv_output_start(int color, int width, enum sv_verbosity v)
+int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_data)
 {
+	stdout_data = stdout_is_data;
 	name_width = width;
 	verbosity = v;
 	for (int i = 1; i <= 2; i++) {
@@ -240,9 +242,9 @@ int sv_pump_start(int fd, const char *name, int color_index, int stream)
 	if (!p)
 		return -1;
 	p->fd = fd;
-	p->stream = stream;
+	p->stream = stream == 1 && stdout_data ? 2 : stream;
 	p->have = 0;
-	if (streams[stream].color) {
+	if (streams[p->stream].color) {
 		int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
 		snprintf(p->prefix, sizeof p->prefix, "\033[%dm%-*s |\033[0m ", c, name_width, name);
 	} else {

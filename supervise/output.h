@@ -17,9 +17,10 @@
 
 enum sv_verbosity { SV_QUIET = -1, SV_NORMAL = 0, SV_VERBOSE = 1 };
 
-/* sv_output_start() starts the two writers.  color: 1 on, 0 off, -1 auto
+/* sv_output_start() starts the two writers.  stdout_is_data: grun's
+ * stdout carries a channel (chan:stdout), so job lines go to stderr.  color: 1 on, 0 off, -1 auto
  * (on when the stream is a terminal and NO_COLOR is unset).  G only. */
-int sv_output_start(int color, int name_width, enum sv_verbosity v);
+int sv_output_start(int color, int name_width, enum sv_verbosity v, int stdout_is_data);
 /* sv_output_stop() flushes and ends the writers.  G only. */
 void sv_output_stop(void);
 /* sv_log() writes "grun: " and the formatted text as one line on

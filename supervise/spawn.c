@@ -186,7 +186,7 @@ static int open_out(const struct sv_iospec *io, int stream, int *fd, int *owned,
 }
 
 int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
-                     struct sv_spawn *sp, char *err, size_t errlen)
+                     const int chanfd[3], struct sv_spawn *sp, char *err, size_t errlen)
 {
 	memset(sp, 0, sizeof *sp);
 	for (int i = 0; i < 4; i++)
@@ -202,16 +202,34 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
 	sp->envp = build_env(job, inst, notify);
 	if (find_exec(job, sp->envp, sp->path, sizeof sp->path, err, errlen) < 0)
 		goto fail;
-	if (open_in(&job->in, &sp->src[0], err, errlen) < 0)
+	if (job->in.kind == SV_IO_CHAN) {
+		sp->src[0] = chanfd[0];
+		sp->owned[0] = 0;
+	} else if (open_in(&job->in, &sp->src[0], err, errlen) < 0) {
 		goto fail;
-	sp->owned[0] = job->in.kind != SV_IO_INHERIT;
-	if (open_out(&job->out, 1, &sp->src[1], &sp->owned[1], &sp->out_read, err, errlen) < 0)
+	} else {
+		sp->owned[0] = job->in.kind != SV_IO_INHERIT;
+	}
+	if (job->out.kind == SV_IO_CHAN) {
+		sp->src[1] = chanfd[1];
+		sp->owned[1] = 0;
+	} else if (open_out(&job->out, 1, &sp->src[1], &sp->owned[1], &sp->out_read, err, errlen) < 0) {
 		goto fail;
+	}
 	if (job->err.kind == SV_IO_STDOUT) {
 		sp->src[2] = sp->src[1];
 		sp->owned[2] = 0;
+	} else if (job->err.kind == SV_IO_CHAN) {
+		sp->src[2] = chanfd[2];
+		sp->owned[2] = 0;
 	} else if (open_out(&job->err, 2, &sp->src[2], &sp->owned[2], &sp->err_read, err, errlen) < 0) {
 		goto fail;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (sp->src[i] < 0) {
+			snprintf(err, errlen, "its channel has been closed");
+			goto fail;
+		}
 	}
 	if (job->ready == SV_READY_FD) {
 		int p[2];

@@ -31,10 +31,11 @@ struct sv_spawn {
 };
 
 /* sv_spawn_prepare() fills *sp for one run of job instance inst (1-based);
- * notify is the NOTIFY_SOCKET value or NULL.  Returns 0, or -1 with a
+ * notify is the NOTIFY_SOCKET value or NULL; chanfd[0..2] are the held
+ * pipe ends grun gives a job's chan: stdin, stdout, stderr (-1: none).  Returns 0, or -1 with a
  * message in err. */
 int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
-                     struct sv_spawn *sp, char *err, size_t errlen);
+                     const int chanfd[3], struct sv_spawn *sp, char *err, size_t errlen);
 /* sv_spawn_run() starts the process: its pid, or -1 with errno (the
  * child's exec error).  Closes the child's ends either way. */
 pid_t sv_spawn_run(struct sv_spawn *sp);

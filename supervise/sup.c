@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "rt.h"
+#include "supervise/pipeline.h"
 #include "supervise/tree.h"
 
 /* A child as its supervisor sees it ("want" side).  All fields are own. */
@@ -182,6 +183,7 @@ static void child_done(struct sup *s, int i, enum sv_outcome out, const char *te
 	c->last = out;
 	if (n->is_sup)
 		return;
+	sv_pipes_node_done(n);
 	if (!c->ready) {
 		const char *why = out == OUT_SKIPPED ? "was skipped"
 		                : out == OUT_OK ? "exited before it was ready"

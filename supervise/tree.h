@@ -52,6 +52,11 @@ struct sv_node {
 	uint64_t gen;                  /* own: run count */
 	int ever_ready;                /* own */
 	int pid;                       /* atomic: running process group, 0 if none */
+	/* channels (pipeline.c): held pipe ends, -1 if none; closed when done */
+	int chan_in_fd;                /* read end of the consumer pipe */
+	int chan_out_fd, chan_err_fd;  /* write ends of the producer pipes */
+	struct sv_feeder *feeder;      /* writes the consumer pipe */
+	struct sv_source *src_out, *src_err; /* read the producer pipes */
 	int removed;                   /* a reload removed it (written by the graph only) */
 
 	/* supervisors */
@@ -78,6 +83,9 @@ struct sv_graph {
 	struct rt_chan *quit;          /* closed at teardown: ends the ready watch */
 	struct rt_wg watchers;         /* the signal and ready-watch threads */
 	enum sv_exit_policy exit_policy; /* of the first config: reloads keep it */
+	struct sv_pipe **pipes;        /* one per channel of the first config */
+	int npipes;
+	uint64_t lost_lines;           /* atomic: estimated, read by consumers that crashed */
 	int name_width;
 	int ncolors;                   /* colors handed out to jobs */
 	enum sv_verbosity verbosity;

@@ -1,0 +1,516 @@
+/*
+ * pipeline.c - see pipeline.h.
+ *
+ * Records are malloc'd buffers passed by pointer through an rt_chan of
+ * the channel's capacity: a full channel parks the pumps, which stop
+ * reading their pipes, which blocks the producers (back-pressure).  A
+ * line record is a batch of whole lines cut at the last newline of what
+ * one read(2) returned, so lines are never split or mixed and there is
+ * no per-byte system call.  In broadcast mode a distributor green thread
+ * hands every record (reference-counted) to each consumer's own channel.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "rt.h"
+#include "supervise/pipeline.h"
+
+#define READ_SIZE (64u << 10)
+#define LINE_MAX_BUF (16u << 20)   /* a longer line is cut */
+#define SPLICE_SIZE (1u << 20)
+#define LOST_GUESS (64u << 10)     /* a consumer's read buffer: what it may not have processed */
+
+struct sv_rec {
+	size_t len;
+	uint64_t lines;
+	int refs;          /* atomic (broadcast) */
+	char data[];
+};
+
+/* One channel.  Set up before any of its green threads starts; q,
+ * feeders and sources never change after. */
+struct sv_pipe {
+	const struct sv_chan *cfg;
+	struct sv_graph *g;
+	struct rt_chan *q;             /* of struct sv_rec * */
+	int producers_left;            /* atomic */
+	struct sv_feeder **feeders;
+	int nfeeders;
+	struct sv_source **sources;
+	int nsources;
+	uint64_t bytes, lines;         /* atomic: into the channel */
+};
+
+/* A producer endpoint: reads fd and sends records. */
+struct sv_source {
+	struct sv_pipe *p;
+	int fd;
+	int own_fd;        /* 0 for grun's stdin: read in a blocking region, not closed */
+};
+
+/* A consumer endpoint: receives records and writes fd. */
+struct sv_feeder {
+	struct sv_pipe *p;
+	struct sv_node *node;      /* NULL for grun's stdout */
+	struct rt_chan *q;         /* p->q, or its own in broadcast mode */
+	struct rt_chan *done;      /* closed when the consumer ended for good */
+	int fd;
+	int own_fd;                /* 0 for grun's stdout */
+	uint64_t written, lines;   /* atomic: into the pipe */
+	uint64_t accounted;        /* bytes already attributed to earlier runs (job only) */
+};
+
+static void helper_begin(struct sv_graph *g)
+{
+	__atomic_fetch_add(&g->helpers, 1, __ATOMIC_RELAXED);
+}
+
+static void helper_end(struct sv_graph *g)
+{
+	__atomic_fetch_sub(&g->helpers, 1, __ATOMIC_RELEASE);
+}
+
+static uint64_t count_lines(const char *p, size_t n)
+{
+	uint64_t k = 0;
+	const char *end = p + n;
+	while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+		k++;
+		p++;
+	}
+	return k;
+}
+
+static struct sv_rec *rec_new(const char *data, size_t n, int add_newline)
+{
+	struct sv_rec *r = malloc(sizeof *r + n + 1);
+	if (!r)
+		abort();
+	memcpy(r->data, data, n);
+	if (add_newline)
+		r->data[n++] = '\n';
+	r->len = n;
+	r->lines = count_lines(r->data, n);
+	r->refs = 1;
+	return r;
+}
+
+static void rec_unref(struct sv_rec *r)
+{
+	if (__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(r);
+}
+
+/* ---- reading and writing either kind of descriptor ------------------------ */
+
+static ssize_t read_some(int fd, int own, char *buf, size_t n)
+{
+	if (own)
+		return rt_read(fd, buf, n, RT_NEVER);
+	ssize_t r;
+	rt_blocking_begin();
+	do
+		r = read(fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	rt_blocking_end();
+	return r;
+}
+
+static int write_all(int fd, int own, const char *p, size_t n)
+{
+	if (own)
+		return rt_write(fd, p, n, RT_NEVER) < 0 ? -1 : 0;
+	while (n > 0) {
+		rt_blocking_begin();
+		ssize_t w = write(fd, p, n);
+		rt_blocking_end();
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w, n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* ---- producers ------------------------------------------------------------------ */
+
+static void send_rec(struct sv_pipe *p, struct sv_rec *r)
+{
+	__atomic_fetch_add(&p->bytes, r->len, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&p->lines, r->lines, __ATOMIC_RELAXED);
+	if (rt_chan_send(p->q, &r) < 0)
+		rec_unref(r);
+}
+
+static void producer_finished(struct sv_pipe *p)
+{
+	if (__atomic_sub_fetch(&p->producers_left, 1, __ATOMIC_ACQ_REL) == 0)
+		rt_chan_close(p->q);
+}
+
+static void source_main(void *arg)
+{
+	struct sv_source *s = arg;
+	struct sv_pipe *p = s->p;
+	int lines = p->cfg->framing == SV_FRAME_LINE;
+	size_t cap = READ_SIZE, have = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (have == cap) {
+			if (cap < LINE_MAX_BUF) {
+				cap *= 2;
+				buf = realloc(buf, cap);
+			} else {
+				send_rec(p, rec_new(buf, have, 0)); /* a line too long: cut */
+				have = 0;
+			}
+		}
+		ssize_t n = read_some(s->fd, s->own_fd, buf + have, cap - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		if (!lines) {
+			send_rec(p, rec_new(buf, have, 0));
+			have = 0;
+			continue;
+		}
+		char *nl = memrchr(buf, '\n', have);
+		if (!nl)
+			continue;
+		size_t whole = (size_t)(nl - buf) + 1;
+		send_rec(p, rec_new(buf, whole, 0));
+		memmove(buf, buf + whole, have - whole);
+		have -= whole;
+	}
+	if (have)
+		send_rec(p, rec_new(buf, have, lines));
+	free(buf);
+	if (s->own_fd)
+		rt_close(s->fd);
+	producer_finished(p);
+	helper_end(p->g);
+}
+
+/* ---- consumers ------------------------------------------------------------------ */
+
+static void feeder_main(void *arg)
+{
+	struct sv_feeder *f = arg;
+	struct sv_rec *r;
+	for (;;) {
+		struct rt_case c[2] = { { f->q, RT_RECV, &r, 0 }, { f->done, RT_RECV, NULL, 0 } };
+		int i = rt_select(c, 2, RT_NEVER);
+		if (i != 0 || !c[0].ok)
+			break; /* the consumer ended for good, or the channel is drained */
+		int rc = write_all(f->fd, f->own_fd, r->data, r->len);
+		if (rc == 0) {
+			__atomic_fetch_add(&f->written, r->len, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&f->lines, r->lines, __ATOMIC_RELAXED);
+		}
+		rec_unref(r);
+		if (rc < 0)
+			break; /* nobody reads the pipe any more */
+	}
+	if (f->own_fd)
+		rt_close(f->fd); /* EOF for the consumer once it has read the rest */
+	helper_end(f->p->g);
+}
+
+/* Broadcast: every record to each consumer still there. */
+static void distributor_main(void *arg)
+{
+	struct sv_pipe *p = arg;
+	int live = p->nfeeders;
+	char *gone = calloc((size_t)p->nfeeders + 1, 1);
+	struct sv_rec *r;
+	while (rt_chan_recv(p->q, &r) == 1) {
+		__atomic_store_n(&r->refs, live + 1, __ATOMIC_RELAXED);
+		for (int i = 0; i < p->nfeeders; i++) {
+			struct sv_feeder *f = p->feeders[i];
+			if (gone[i])
+				continue;
+			struct rt_case c[2] = { { f->q, RT_SEND, &r, 0 }, { f->done, RT_RECV, NULL, 0 } };
+			if (rt_select(c, 2, RT_NEVER) == 1 || !c[0].ok) {
+				gone[i] = 1;
+				live--;
+				rec_unref(r);
+			}
+		}
+		rec_unref(r);
+	}
+	for (int i = 0; i < p->nfeeders; i++)
+		rt_chan_close(p->feeders[i]->q);
+	free(gone);
+	helper_end(p->g);
+}
+
+/* ---- 1:1 chunk channels: splice ---------------------------------------------- */
+
+struct splicer {
+	struct sv_pipe *p;
+	struct sv_source *s;
+	struct sv_feeder *f;
+};
+
+static int splice_loop(struct splicer *sp)
+{
+	struct sv_source *s = sp->s;
+	struct sv_feeder *f = sp->f;
+	for (;;) {
+		ssize_t n = splice(s->fd, NULL, f->fd, NULL, SPLICE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			__atomic_fetch_add(&sp->p->bytes, (uint64_t)n, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&f->written, (uint64_t)n, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EINVAL)
+			return -1; /* an end that cannot splice (a terminal): copy instead */
+		if (errno != EAGAIN)
+			return 0;  /* EPIPE: the consumer is gone for good */
+		int avail = 0;
+		if (ioctl(s->fd, FIONREAD, &avail) == 0 && avail > 0)
+			rt_fd_wait(f->fd, RT_WRITE, RT_NEVER);
+		else
+			rt_fd_wait(s->fd, RT_READ, RT_NEVER);
+	}
+}
+
+static void splicer_main(void *arg)
+{
+	struct splicer *sp = arg;
+	if (splice_loop(sp) < 0) {
+		char *buf = malloc(READ_SIZE);
+		ssize_t n;
+		while ((n = read_some(sp->s->fd, sp->s->own_fd, buf, READ_SIZE)) > 0 || (n < 0 && errno == EINTR)) {
+			if (n > 0 && write_all(sp->f->fd, sp->f->own_fd, buf, (size_t)n) < 0)
+				break;
+			if (n > 0)
+				__atomic_fetch_add(&sp->f->written, (uint64_t)n, __ATOMIC_RELAXED);
+		}
+		free(buf);
+	}
+	if (sp->s->own_fd)
+		rt_close(sp->s->fd);
+	if (sp->f->own_fd)
+		rt_close(sp->f->fd);
+	helper_end(sp->p->g);
+	free(sp);
+}
+
+/* ---- setting up ------------------------------------------------------------------ */
+
+int sv_pipes_open(struct sv_node *n)
+{
+	const struct sv_job *j = n->job;
+	int fds[2];
+	n->chan_in_fd = n->chan_out_fd = n->chan_err_fd = -1;
+	if (j->in.kind == SV_IO_CHAN) {
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return -1;
+		n->chan_in_fd = fds[0];
+		n->feeder = calloc(1, sizeof *n->feeder);
+		n->feeder->fd = fds[1];
+		n->feeder->own_fd = 1;
+		n->feeder->node = n;
+		rt_fd_nonblock(fds[1]);
+	}
+	const struct sv_iospec *outs[2] = { &j->out, &j->err };
+	for (int k = 0; k < 2; k++) {
+		if (outs[k]->kind != SV_IO_CHAN)
+			continue;
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return -1;
+		struct sv_source *s = calloc(1, sizeof *s);
+		s->fd = fds[0];
+		s->own_fd = 1;
+		rt_fd_nonblock(fds[0]);
+		if (k == 0)
+			n->chan_out_fd = fds[1], n->src_out = s;
+		else
+			n->chan_err_fd = fds[1], n->src_err = s;
+	}
+	return 0;
+}
+
+static void pipe_add_source(struct sv_pipe *p, struct sv_source *s)
+{
+	s->p = p;
+	p->sources = realloc(p->sources, (size_t)(p->nsources + 1) * sizeof *p->sources);
+	p->sources[p->nsources++] = s;
+}
+
+static void pipe_add_feeder(struct sv_pipe *p, struct sv_feeder *f)
+{
+	f->p = p;
+	f->done = rt_chan_make(0, 0);
+	p->feeders = realloc(p->feeders, (size_t)(p->nfeeders + 1) * sizeof *p->feeders);
+	p->feeders[p->nfeeders++] = f;
+}
+
+/* Attaches the endpoints of every job node under n to their channels. */
+static void attach(struct sv_graph *g, struct sv_node *n)
+{
+	if (n->is_sup) {
+		for (int i = 0; i < n->nchildren; i++)
+			attach(g, n->children[i]);
+		return;
+	}
+	const struct sv_job *j = n->job;
+	if (n->feeder)
+		pipe_add_feeder(g->pipes[j->in.chan], n->feeder);
+	if (n->src_out)
+		pipe_add_source(g->pipes[j->out.chan], n->src_out);
+	if (n->src_err)
+		pipe_add_source(g->pipes[j->err.chan], n->src_err);
+}
+
+static int go_helper(struct sv_graph *g, const char *name, void (*fn)(void *), void *arg)
+{
+	helper_begin(g);
+	if (rt_go_named(name, fn, arg) < 0) {
+		helper_end(g);
+		return -1;
+	}
+	return 0;
+}
+
+static int start_pipe(struct sv_graph *g, struct sv_pipe *p)
+{
+	const struct sv_chan *c = p->cfg;
+	p->producers_left = p->nsources;
+	if (c->framing == SV_FRAME_CHUNK && p->nsources == 1 && p->nfeeders == 1) {
+		struct splicer *sp = malloc(sizeof *sp);
+		*sp = (struct splicer){ p, p->sources[0], p->feeders[0] };
+		return go_helper(g, "splice", splicer_main, sp);
+	}
+	p->q = rt_chan_make(sizeof(struct sv_rec *), (size_t)c->capacity);
+	if (!p->q)
+		return -1;
+	for (int i = 0; i < p->nfeeders; i++) {
+		struct sv_feeder *f = p->feeders[i];
+		f->q = c->mode == SV_BROADCAST ? rt_chan_make(sizeof(struct sv_rec *), (size_t)c->capacity) : p->q;
+		if (!f->q || go_helper(g, "feeder", feeder_main, f) < 0)
+			return -1;
+	}
+	if (c->mode == SV_BROADCAST && go_helper(g, "broadcast", distributor_main, p) < 0)
+		return -1;
+	for (int i = 0; i < p->nsources; i++) {
+		if (go_helper(g, "source", source_main, p->sources[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sv_pipes_start(struct sv_graph *g, struct sv_node *root)
+{
+	const struct sv_config *cfg = g->cfg;
+	g->npipes = cfg->nchans;
+	g->pipes = calloc((size_t)cfg->nchans + 1, sizeof *g->pipes);
+	for (int i = 0; i < cfg->nchans; i++) {
+		struct sv_pipe *p = calloc(1, sizeof *p);
+		p->cfg = &cfg->chans[i];
+		p->g = g;
+		g->pipes[i] = p;
+		if (strcmp(p->cfg->name, "stdin") == 0) {
+			struct sv_source *s = calloc(1, sizeof *s);
+			s->fd = 0;
+			pipe_add_source(p, s);
+		}
+		if (strcmp(p->cfg->name, "stdout") == 0) {
+			struct sv_feeder *f = calloc(1, sizeof *f);
+			f->fd = 1;
+			pipe_add_feeder(p, f);
+		}
+	}
+	attach(g, root);
+	for (int i = 0; i < g->npipes; i++) {
+		if (start_pipe(g, g->pipes[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- ends ------------------------------------------------------------------------ */
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void sv_pipes_node_done(struct sv_node *n)
+{
+	if (n->is_sup)
+		return;
+	pthread_mutex_lock(&n->g->mu);
+	close_fd(&n->chan_out_fd);
+	close_fd(&n->chan_err_fd);
+	if (n->chan_in_fd >= 0) {
+		close_fd(&n->chan_in_fd);
+		if (n->feeder && n->feeder->done)
+			rt_chan_close(n->feeder->done);
+	}
+	pthread_mutex_unlock(&n->g->mu);
+}
+
+void sv_pipes_consumer_exited(struct sv_node *n)
+{
+	struct sv_feeder *f = n->feeder;
+	if (!f || n->chan_in_fd < 0)
+		return;
+	int in_pipe = 0;
+	ioctl(n->chan_in_fd, FIONREAD, &in_pipe);
+	uint64_t written = __atomic_load_n(&f->written, __ATOMIC_RELAXED);
+	uint64_t lines = __atomic_load_n(&f->lines, __ATOMIC_RELAXED);
+	uint64_t read = written - (uint64_t)in_pipe - f->accounted;
+	f->accounted += read;
+	if (read == 0)
+		return;
+	uint64_t bytes = read < LOST_GUESS ? read : LOST_GUESS;
+	uint64_t est = written ? (bytes * lines + written - 1) / written : 0;
+	if (n->job && f->p->cfg->framing == SV_FRAME_CHUNK)
+		sv_err("%s: ended abnormally; up to %llu bytes it had read from chan:%s may be lost",
+		       n->name, (unsigned long long)bytes, f->p->cfg->name);
+	else
+		sv_err("%s: ended abnormally; up to %llu lines (%llu bytes) it had read from chan:%s may be lost",
+		       n->name, (unsigned long long)est, (unsigned long long)bytes, f->p->cfg->name);
+	__atomic_fetch_add(&n->g->lost_lines, est, __ATOMIC_RELAXED);
+}
+
+static void shutdown_nodes(struct sv_node *n)
+{
+	if (n->is_sup) {
+		for (int i = 0; i < n->nchildren; i++)
+			shutdown_nodes(n->children[i]);
+		return;
+	}
+	sv_pipes_node_done(n);
+}
+
+void sv_pipes_shutdown(struct sv_graph *g, struct sv_node *root)
+{
+	shutdown_nodes(root);
+	for (int i = 0; i < g->npipes; i++) {
+		struct sv_pipe *p = g->pipes[i];
+		if (p->q)
+			rt_chan_close(p->q);
+		for (int k = 0; k < p->nfeeders; k++) {
+			if (p->feeders[k]->done && !p->feeders[k]->node)
+				rt_chan_close(p->feeders[k]->done);
+		}
+	}
+}
