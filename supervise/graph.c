@@ -723,7 +723,9 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 			break;
 		case MSG_FINAL:
 			record(&t, &nt, m->ptr, m->outcome);
-			stop = !stopping && significant_exit(&g, t, nt, m->ptr);
+			/* as OTP's auto_shutdown: only a significant child that ended by
+			 * itself, not one its supervisor stopped */
+			stop = !stopping && m->outcome != OUT_STOPPED && significant_exit(&g, t, nt, m->ptr);
 			if (stop)
 				sv_info("%s: significant job ended (exit = %s): stopping every job",
 				        ((struct sv_node *)m->ptr)->name,
