@@ -230,6 +230,25 @@ void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
 		sv_load_error(ld, ld->line, "no jobs (add a [job:NAME] section with a cmd)");
 }
 
+static int chan_of(const struct sv_iospec *io)
+{
+	return io->kind == SV_IO_CHAN ? io->chan : -1;
+}
+
+/* Do jobs a and b share a channel, one writing what the other reads? */
+static int linked(const struct sv_job *a, const struct sv_job *b)
+{
+	int ai = chan_of(&a->in), bi = chan_of(&b->in);
+	int ao[2] = { chan_of(&a->out), chan_of(&a->err) }, bo[2] = { chan_of(&b->out), chan_of(&b->err) };
+	for (int k = 0; k < 2; k++) {
+		if ((ai >= 0 && bo[k] == ai) || (bi >= 0 && ao[k] == bi))
+			return 1;
+	}
+	return 0;
+}
+
+/* A selected job brings what it needs and, for a pipeline, every job at
+ * the other end of its channels. */
 static void select_job(struct sv_config *cfg, int i)
 {
 	struct sv_job *j = &cfg->jobs[i];
@@ -238,6 +257,10 @@ static void select_job(struct sv_config *cfg, int i)
 	j->selected = 1;
 	for (int k = 0; k < j->needs.n; k++)
 		select_job(cfg, j->need_idx[k]);
+	for (int k = 0; k < cfg->njobs; k++) {
+		if (k != i && linked(j, &cfg->jobs[k]))
+			select_job(cfg, k);
+	}
 }
 
 int sv_config_select(struct sv_config *cfg, char **names, int n, FILE *errs)

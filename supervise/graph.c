@@ -149,7 +149,7 @@ static struct sv_node **job_nodes(struct sv_graph *g, struct sv_node *sup, const
 			snprintf(c->name, sizeof c->name, "%s#%d", j->name, inst);
 		else
 			snprintf(c->name, sizeof c->name, "%s", j->name);
-		if (sv_pipes_open(c) < 0)
+		if (sv_pipes_open(c, g->cfg) < 0)
 			abort(); /* out of descriptors: checked by the caller's limit */
 		v[inst - 1] = c;
 	}

@@ -12,15 +12,18 @@
  * channel closes once drained, the feeders close their write ends, and
  * the consumers see EOF.
  *
- * A chunk channel with one producer and one consumer moves pages with
- * splice(2) from pipe to pipe, without a copy and without the channel.
+ * A chunk channel with one producer and one consumer is one pipe from
+ * the producer to the consumer (or grun's stdin or stdout itself), held
+ * by grun like the others: no copy and no green thread.  splice(2) is
+ * used where grun must move chunks between two of its own descriptors.
  */
 #ifndef GRUN_SV_PIPELINE_H
 #define GRUN_SV_PIPELINE_H
 #include "supervise/tree.h"
 
-/* sv_pipes_open() makes the held pipes of a job node (before it runs). */
-int sv_pipes_open(struct sv_node *n);
+/* sv_pipes_open() makes the held pipes of a job node (before it runs);
+ * the pipes of 1:1 chunk channels are made by sv_pipes_start(). */
+int sv_pipes_open(struct sv_node *n, const struct sv_config *cfg);
 /* sv_pipes_start() starts the pumps, feeders and splicers of every
  * channel of g->cfg, with grun's stdin and stdout where named.  G only. */
 int sv_pipes_start(struct sv_graph *g, struct sv_node *root);
