@@ -465,14 +465,19 @@ static void warn_unapplied(const struct sv_config *a, const struct sv_config *b)
 		sv_err("reload: changes to [supervisor:] sections are not applied by a reload (restart grun)");
 }
 
-static void post_membership(struct sv_node *sup, enum sv_msg_type t, struct sv_node *n)
+static void post_membership(struct sv_node *sup, enum sv_msg_type t, struct sv_node *n,
+                            struct sv_node *replacement)
 {
-	struct sv_msg m = { .type = t, .ptr = n };
+	struct sv_msg m = { .type = t, .ptr = n, .ptr2 = replacement };
 	sv_mbox_post(&sup->mbox, &m);
 }
 
-/* Starts the nodes of new job j under its supervisor; 1 if done. */
-static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_job *j, int color)
+/* Starts the nodes of job j under its supervisor; 1 if done.  With old
+ * (the nodes of the job's previous version), the new instances replace
+ * them in place, the extra old ones are removed and the extra new ones
+ * added; a job moved to another supervisor is removed and added. */
+static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_job *j, int color,
+                   struct sv_node **old, int nold)
 {
 	pthread_mutex_lock(&g->mu);
 	struct sv_node *sup = find_sup_node(g->root, cfg->sups[j->sup].name);
@@ -483,14 +488,28 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 		return 0;
 	}
 	struct sv_node **nodes = job_nodes(g, sup, j, color);
-	for (int i = 0; nodes[i]; i++) {
+	int i = 0;
+	for (; nodes[i]; i++) {
 		rt_wg_add(&g->nodes, 1);
 		if (rt_go_named(nodes[i]->name, sv_job_main, nodes[i]) < 0) {
 			rt_wg_done(&g->nodes);
 			sv_err("reload: job %s: %s", j->name, rt_limit_message());
 			break;
 		}
-		post_membership(sup, MSG_ADD_CHILD, nodes[i]);
+		if (i < nold && old[i]->parent == sup) {
+			old[i]->removed = 1;
+			post_membership(sup, MSG_REMOVE_CHILD, old[i], nodes[i]);
+		} else {
+			if (i < nold) {
+				old[i]->removed = 1;
+				post_membership(old[i]->parent, MSG_REMOVE_CHILD, old[i], NULL);
+			}
+			post_membership(sup, MSG_ADD_CHILD, nodes[i], NULL);
+		}
+	}
+	for (int x = i; x < nold; x++) {
+		old[x]->removed = 1;
+		post_membership(old[x]->parent, MSG_REMOVE_CHILD, old[x], NULL);
 	}
 	free(nodes);
 	return 1;
@@ -545,35 +564,44 @@ static void reload(struct sv_graph *g)
 			goto reject;
 		}
 	}
-	/* removed and changed jobs: stop and forget every instance */
-	for (int i = 0; i < nr; i++) {
-		struct sv_node *n = running[i];
-		int k = sv_config_find_job(cfg, n->job->name);
-		int gone = k < 0 || !cfg->jobs[k].selected;
-		if (!gone && cfg->jobs[k].hash == n->job->hash)
-			continue;
-		n->removed = 1;
-		post_membership(n->parent, MSG_REMOVE_CHILD, n);
-		if (n->inst == 1)
-			gone ? removed++ : changed++;
-	}
-	/* added and changed jobs: new nodes */
+	/* 1. new jobs start first, so that no supervisor is ever left empty */
 	for (int k = 0; k < cfg->njobs; k++) {
 		const struct sv_job *j = &cfg->jobs[k];
-		if (!j->selected)
-			continue;
-		int exists = 0;
-		for (int i = 0; i < nr && !exists; i++)
-			exists = !running[i]->removed && strcmp(running[i]->job->name, j->name) == 0;
-		if (exists) {
+		int known = 0;
+		for (int i = 0; i < nr && !known; i++)
+			known = strcmp(running[i]->job->name, j->name) == 0;
+		if (j->selected && !known && add_job(g, cfg, j, g->ncolors++, NULL, 0))
+			added++;
+	}
+	/* 2. changed jobs: each instance replaced in place; 3. removed jobs */
+	for (int i = 0; i < nr; i++) {
+		struct sv_node *n = running[i];
+		if (n->inst != 1)
+			continue; /* handled with instance 1 */
+		int k = sv_config_find_job(cfg, n->job->name);
+		int gone = k < 0 || !cfg->jobs[k].selected;
+		if (!gone && cfg->jobs[k].hash == n->job->hash) {
 			kept++;
 			continue;
 		}
-		int was_changed = 0;
-		for (int i = 0; i < nr && !was_changed; i++)
-			was_changed = strcmp(running[i]->job->name, j->name) == 0;
-		if (add_job(g, cfg, j, g->ncolors++) && !was_changed)
-			added++;
+		struct sv_node **old = NULL;
+		int nold = 0;
+		for (int x = 0; x < nr; x++) {
+			if (strcmp(running[x]->job->name, n->job->name) == 0) {
+				old = realloc(old, (size_t)(nold + 1) * sizeof *old);
+				old[nold++] = running[x];
+			}
+		}
+		if (gone) {
+			for (int x = 0; x < nold; x++) {
+				old[x]->removed = 1;
+				post_membership(old[x]->parent, MSG_REMOVE_CHILD, old[x], NULL);
+			}
+			removed++;
+		} else if (add_job(g, cfg, &cfg->jobs[k], n->color, old, nold)) {
+			changed++;
+		}
+		free(old);
 	}
 	free(running);
 	g->old_cfgs = realloc(g->old_cfgs, (size_t)(g->nold + 1) * sizeof *g->old_cfgs);

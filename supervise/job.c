@@ -279,7 +279,11 @@ static void finish(struct sv_node *n, struct run *r, int status)
 	if (r->state == STOPPING)
 		kill(-r->pid, SIGKILL); /* stragglers of a stopped group */
 	__atomic_store_n(&n->pid, 0, __ATOMIC_RELEASE);
-	sv_probe_cancel(r->probe);
+	/* readiness reported just before the exit still counts */
+	if (sv_probe_cancel(r->probe) && r->state == STARTING) {
+		r->deadline = RT_NEVER;
+		became_ready(n, r);
+	}
 	r->probe = NULL;
 	release_slot(n, r);
 	enum sv_outcome out = exit_outcome(n, r, status);

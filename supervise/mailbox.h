@@ -22,7 +22,8 @@ enum sv_msg_type {
 	MSG_QUIT,        /* end the green thread (after MSG_EXITED) */
 	/* the graph -> a supervisor (reload) */
 	MSG_ADD_CHILD,   /* ptr: a new node, its green thread running, to start last */
-	MSG_REMOVE_CHILD,/* ptr: a child node to stop and forget (it gets QUIT) */
+	MSG_REMOVE_CHILD,/* ptr: a child node to stop and forget (it gets QUIT);
+	                    ptr2: its replacement, started in its place, or NULL */
 	/* child -> parent */
 	MSG_ACK,         /* the START was taken: spawned, or waiting for needs or a slot */
 	MSG_STARTED,     /* a job's process exists (a = pid) */
@@ -54,6 +55,7 @@ struct sv_msg {
 	int status;         /* wait status */
 	enum sv_outcome outcome;
 	void *ptr;
+	void *ptr2;         /* MSG_REMOVE_CHILD: the node replacing ptr, or NULL */
 	char text[200];
 };
 

@@ -28,6 +28,7 @@
 struct sv_probe {
 	atomic_int refs;
 	atomic_int cancelled;
+	int seen;              /* the condition was met (under mu) */
 	int fd;
 	struct sv_node *node;
 	uint64_t gen;
@@ -45,13 +46,20 @@ static void probe_unref(struct sv_probe *p)
 	free(p);
 }
 
-static void post_ready(struct sv_probe *p)
+/* Under p->mu. */
+static void post_ready_locked(struct sv_probe *p)
 {
-	pthread_mutex_lock(&p->mu);
+	p->seen = 1;
 	if (!atomic_load(&p->cancelled)) {
 		struct sv_msg m = { .type = MSG_PROC_READY, .gen = p->gen };
 		sv_mbox_post(&p->node->mbox, &m);
 	}
+}
+
+static void post_ready(struct sv_probe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	post_ready_locked(p);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -87,34 +95,56 @@ static int has_ready(const char *msg, size_t n)
 	return 0;
 }
 
-static void probe_notify(struct sv_probe *p)
+/* One non-blocking look at the notify socket (1: READY=1 seen, 0: nothing
+ * yet, -1: shut down); under p->mu, so a cancel never races a datagram
+ * that was read but not yet reported. */
+static int notify_poll_locked(struct sv_probe *p)
 {
 	char buf[4096];
-	while (!atomic_load(&p->cancelled)) {
-		ssize_t n = recv(p->fd, buf, sizeof buf, 0);
-		if (n > 0 && has_ready(buf, (size_t)n)) {
-			post_ready(p);
-			return;
-		}
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return; /* shut down */
-		if (n < 0 && errno == EAGAIN)
-			rt_fd_wait(p->fd, RT_READ, RT_NEVER);
+	for (;;) {
+		ssize_t n = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n > 0 && has_ready(buf, (size_t)n))
+			return post_ready_locked(p), 1;
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		return n < 0 && errno == EAGAIN ? 0 : -1;
 	}
+}
+
+/* The same for an fd:N socket: a newline means ready. */
+static int fd_poll_locked(struct sv_probe *p)
+{
+	char buf[512];
+	for (;;) {
+		ssize_t n = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n > 0 && memchr(buf, '\n', (size_t)n))
+			return post_ready_locked(p), 1;
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		return n < 0 && errno == EAGAIN ? 0 : -1;
+	}
+}
+
+static void probe_wait_fd(struct sv_probe *p, int (*poll_locked)(struct sv_probe *))
+{
+	while (!atomic_load(&p->cancelled)) {
+		pthread_mutex_lock(&p->mu);
+		int rc = atomic_load(&p->cancelled) ? -1 : poll_locked(p);
+		pthread_mutex_unlock(&p->mu);
+		if (rc != 0)
+			return;
+		rt_fd_wait(p->fd, RT_READ, RT_NEVER);
+	}
+}
+
+static void probe_notify(struct sv_probe *p)
+{
+	probe_wait_fd(p, notify_poll_locked);
 }
 
 static void probe_fd(struct sv_probe *p)
 {
-	char buf[512];
-	while (!atomic_load(&p->cancelled)) {
-		ssize_t n = rt_read(p->fd, buf, sizeof buf, RT_NEVER);
-		if (n > 0 && memchr(buf, '\n', (size_t)n)) {
-			post_ready(p);
-			return;
-		}
-		if (n == 0 || (n < 0 && errno != EINTR))
-			return; /* the job closed it without a newline, or cancelled */
-	}
+	probe_wait_fd(p, fd_poll_locked);
 }
 
 static int tcp_try(struct addrinfo *ai)
@@ -204,14 +234,20 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	return p;
 }
 
-void sv_probe_cancel(struct sv_probe *p)
+int sv_probe_cancel(struct sv_probe *p)
 {
 	if (!p)
-		return;
+		return 0;
 	pthread_mutex_lock(&p->mu);
 	atomic_store(&p->cancelled, 1);
+	/* a READY=1 or newline sent just before the job exited may still be
+	 * waiting in the socket */
+	if (!p->seen && p->fd >= 0)
+		(p->node->job->ready == SV_READY_NOTIFY ? notify_poll_locked : fd_poll_locked)(p);
+	int seen = p->seen;
 	pthread_mutex_unlock(&p->mu);
 	if (p->fd >= 0)
 		shutdown(p->fd, SHUT_RDWR);
 	probe_unref(p);
+	return seen;
 }

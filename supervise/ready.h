@@ -21,6 +21,7 @@ int sv_notify_open(struct sv_node *n, char *addr, size_t len);
 struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd);
 /* sv_probe_cancel() stops the probe (it may still be running for a
  * moment; it posts nothing after this returns) and drops the caller's
- * reference. */
-void sv_probe_cancel(struct sv_probe *p);
+ * reference.  Returns 1 if the condition was met at any time, including
+ * a message that was still waiting in the socket. */
+int sv_probe_cancel(struct sv_probe *p);
 #endif

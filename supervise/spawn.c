@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -232,9 +233,10 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
 		}
 	}
 	if (job->ready == SV_READY_FD) {
+		/* a socket, not a pipe: grun can shut it down to stop waiting */
 		int p[2];
-		if (pipe2(p, O_CLOEXEC) < 0) {
-			snprintf(err, errlen, "cannot make the ready pipe: %s", strerror(errno));
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
+			snprintf(err, errlen, "cannot make the ready socket: %s", strerror(errno));
 			goto fail;
 		}
 		sp->ready_read = p[0];

@@ -368,38 +368,69 @@ static void restart_due(struct sup *s)
 
 /* A reload adds a child (started at once if running) or removes one
  * (stopped first, then told to quit). */
+/* Appends node as a new child slot (g->mu taken here). */
+static int append_slot(struct sup *s, struct sv_node *node)
+{
+	struct sv_graph *g = s->n->g;
+	s->c = realloc(s->c, (size_t)(s->nc + 1) * sizeof *s->c);
+	if (!s->c)
+		abort();
+	memset(&s->c[s->nc], 0, sizeof s->c[s->nc]);
+	s->c[s->nc].node = node;
+	pthread_mutex_lock(&g->mu);
+	s->n->children = realloc(s->n->children, (size_t)(s->n->nchildren + 1) * sizeof *s->n->children);
+	if (!s->n->children)
+		abort();
+	node->index = s->nc;
+	node->parent = s->n;
+	s->n->children[s->n->nchildren++] = node;
+	pthread_mutex_unlock(&g->mu);
+	return s->nc++;
+}
+
+/* A reload adds a child (started at once if running), removes one
+ * (stopped, then told to quit), or replaces one (m->ptr2: the new node
+ * takes the old one's place in the start order, so the supervisor is
+ * never left without children half-way through a reload). */
 static void membership(struct sup *s, struct sv_msg *m, int running)
 {
 	struct sv_node *node = m->ptr;
 	if (m->type == MSG_ADD_CHILD) {
-		struct sv_graph *g = s->n->g;
-		s->c = realloc(s->c, (size_t)(s->nc + 1) * sizeof *s->c);
-		if (!s->c)
-			abort();
-		memset(&s->c[s->nc], 0, sizeof s->c[s->nc]);
-		s->c[s->nc].node = node;
-		pthread_mutex_lock(&g->mu);
-		s->n->children = realloc(s->n->children, (size_t)(s->n->nchildren + 1) * sizeof *s->n->children);
-		if (!s->n->children)
-			abort();
-		node->index = s->nc;
-		node->parent = s->n;
-		s->n->children[s->n->nchildren++] = node;
-		pthread_mutex_unlock(&g->mu);
-		s->nc++;
+		int i = append_slot(s, node);
 		if (running)
-			start_child(s, s->nc - 1);
+			start_child(s, i);
 		return;
 	}
 	for (int i = 0; i < s->nc; i++) {
-		if (s->c[i].node != node)
+		if (s->c[i].node != node || s->c[i].removed)
 			continue;
 		stop_child(s, i);
-		s->c[i].removed = 1;
-		s->c[i].is = C_DONE;
 		struct sv_msg q = { .type = MSG_QUIT };
 		sv_mbox_post(&node->mbox, &q);
-		sv_info("%s: removed", node->name);
+		if (!m->ptr2) {
+			s->c[i].removed = 1;
+			s->c[i].is = C_DONE;
+			sv_info("%s: removed", node->name);
+			return;
+		}
+		/* the old node moves to a retired slot at the end */
+		int old = append_slot(s, node);
+		s->c[old].removed = 1;
+		s->c[old].is = C_DONE;
+		struct sv_node *fresh = m->ptr2;
+		uint64_t gen = s->c[i].gen;
+		memset(&s->c[i], 0, sizeof s->c[i]);
+		s->c[i].node = fresh;
+		s->c[i].gen = gen; /* replies of the old node stay stale */
+		pthread_mutex_lock(&s->n->g->mu);
+		fresh->index = i;
+		fresh->parent = s->n;
+		s->n->children[i] = fresh;
+		pthread_mutex_unlock(&s->n->g->mu);
+		sv_info("%s: replaced by its new settings", node->name);
+		if (running)
+			start_child(s, i);
+		return;
 	}
 }
 
@@ -461,7 +492,7 @@ void sv_sup_main(void *arg)
 		struct sv_msg *m = next_msg(&s, RT_NEVER);
 		enum sv_msg_type t = m->type;
 		uint64_t gen = m->gen;
-		void *ptr = m->ptr;
+		void *ptr = m->ptr, *ptr2 = m->ptr2;
 		free(m);
 		if (t == MSG_START) {
 			n->gen = gen;
@@ -473,7 +504,7 @@ void sv_sup_main(void *arg)
 		} else if (t == MSG_QUIT) {
 			break;
 		} else if (t == MSG_ADD_CHILD || t == MSG_REMOVE_CHILD) {
-			struct sv_msg copy = { .type = t, .ptr = ptr };
+			struct sv_msg copy = { .type = t, .ptr = ptr, .ptr2 = ptr2 };
 			membership(&s, &copy, 0);
 		}
 		/* replies of children to an older generation are dropped here */
