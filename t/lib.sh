@@ -115,16 +115,23 @@ wait_file() {
 	return 0
 }
 
-# Processes (other than this shell's own) whose environment has our tag.
+# Processes (other than this shell and its subshells) whose environment
+# has our tag, zombies excepted.  One grep over every environ file.
 tagged_pids() {
-	for _e in /proc/[0-9]*/environ; do
+	grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null |
+	while IFS= read -r _e; do
 		_p=${_e#/proc/}; _p=${_p%/environ}
 		[ "$_p" = $$ ] && continue
-		if tr '\0' '\n' <"$_e" 2>/dev/null | grep -qxF "GRUN_TEST_TAG=$T"; then
-			# zombies are gone as far as we care
-			_st=$(sed 's/.*) //' "/proc/$_p/stat" 2>/dev/null | cut -d' ' -f1)
-			[ "$_st" = Z ] || [ -z "$_st" ] || echo "$_p"
+		# skip our own subshells and the grep itself: they are gone or ours
+		_st=$(sed 's/.*) //' "/proc/$_p/stat" 2>/dev/null | cut -d' ' -f1,2)
+		case $_st in ''|Z*) continue ;; esac
+		if [ "${_st#* }" = $$ ]; then
+			# this function's own pipeline (grep, the subshell, sed, cut)
+			case $(cat "/proc/$_p/comm" 2>/dev/null) in
+			grep|sed|cut|cat|sh|bash|dash) continue ;;
+			esac
 		fi
+		echo "$_p"
 	done
 }
 
