@@ -227,7 +227,7 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 		return -1;
 	}
 	if (pid < 0) {
-		snprintf(why, len, "cannot run %s: %s", j->argv.v[0], strerror(err));
+		sv_spawn_error(&sp, j, err, why, len);
 		if (notify_fd >= 0)
 			close(notify_fd);
 		sv_spawn_release(&sp);

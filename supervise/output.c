@@ -227,8 +227,10 @@ static void pump_main(void *arg)
 		if (n <= 0)
 			break;
 		p->have += (size_t)n;
-		/* a line longer than the buffer is cut into buffer-sized lines */
-		pump_emit(p, p->have == PUMP_BUF);
+		pump_emit(p, 0);
+		/* a line longer than the whole buffer is cut into buffer-sized lines */
+		if (p->have == PUMP_BUF)
+			pump_emit(p, 1);
 	}
 	pump_emit(p, 1);
 	rt_close(p->fd);

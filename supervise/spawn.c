@@ -24,36 +24,55 @@
 
 extern char **environ;
 
+/* The child's failure: the step (SV_STEP_*) in the high bits, errno in
+ * the low 12 (errno values are below 4096). */
+#define FAIL(step) return (int)((step) << 12 | (errno & 0xfff))
+
 static int child_main(void *arg)
 {
 	const struct sv_spawn *sp = arg;
 	int src[4];
 	int maxt = sp->extra_target > 2 ? sp->extra_target : 2;
 	if (setsid() < 0)
-		return errno;
+		FAIL(SV_STEP_SETSID);
 	/* move every source above every target, so no dup2 clobbers a source */
 	for (int i = 0; i < 4; i++) {
 		src[i] = -1;
 		if (sp->src[i] >= 0 && (src[i] = fcntl(sp->src[i], F_DUPFD_CLOEXEC, maxt + 1)) < 0)
-			return errno;
+			FAIL(SV_STEP_FDS);
 	}
 	for (int i = 0; i < 4; i++) {
 		int target = i < 3 ? i : sp->extra_target;
 		if (src[i] >= 0 && dup2(src[i], target) < 0)
-			return errno;
+			FAIL(SV_STEP_FDS);
 	}
 	if (sp->umask >= 0)
 		umask((mode_t)sp->umask);
 	if (sp->dir && chdir(sp->dir) < 0)
-		return errno;
+		FAIL(SV_STEP_CHDIR);
 	if (sp->gid != (gid_t)-1 &&
 	    (syscall(SYS_setgroups, 1, &sp->gid) < 0 ||
 	     syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) < 0))
-		return errno;
+		FAIL(SV_STEP_GROUP);
 	if (sp->has_user && syscall(SYS_setresuid, sp->uid, sp->uid, sp->uid) < 0)
-		return errno;
+		FAIL(SV_STEP_USER);
 	execve(sp->path, sp->argv, sp->envp);
-	return errno;
+	FAIL(SV_STEP_EXEC);
+}
+
+void sv_spawn_error(const struct sv_spawn *sp, const struct sv_job *job, int code, char *buf,
+                    size_t len)
+{
+	int err = code & 0xfff;
+	switch (code >> 12) {
+	case SV_STEP_SETSID: snprintf(buf, len, "cannot start a session: %s", strerror(err)); break;
+	case SV_STEP_FDS: snprintf(buf, len, "cannot set up file descriptors: %s", strerror(err)); break;
+	case SV_STEP_CHDIR: snprintf(buf, len, "cannot enter directory %s: %s", sp->dir, strerror(err)); break;
+	case SV_STEP_GROUP: snprintf(buf, len, "cannot switch to group %d: %s", (int)sp->gid, strerror(err)); break;
+	case SV_STEP_USER: snprintf(buf, len, "cannot switch to user %d: %s", (int)sp->uid, strerror(err)); break;
+	case SV_STEP_EXEC: snprintf(buf, len, "cannot run %s: %s", sp->path, strerror(err)); break;
+	default: snprintf(buf, len, "cannot run %s: %s", job->argv.v[0], strerror(err)); break;
+	}
 }
 
 static const char *env_get(char **env, const char *name)
