@@ -60,6 +60,22 @@ static int parse_count(const char *opt, const char *s, long max, int *out)
 	return 0;
 }
 
+/* Selects JOB...; unknown names are reported as "grun: FILE: ...". */
+static int select_jobs(struct sv_config *cfg, char **names, int n)
+{
+	char *errs = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&errs, &len);
+	int rc = sv_config_select(cfg, names, n, f ? f : stderr);
+	if (f) {
+		fclose(f);
+		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(stderr, "grun: %s\n", line);
+		free(errs);
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -124,7 +140,7 @@ int main(int argc, char **argv)
 	a.cfg = sv_config_load(path, stderr);
 	if (!a.cfg)
 		return EXIT_USAGE;
-	if (sv_config_select(a.cfg, argv + optind, argc - optind, stderr) < 0) {
+	if (select_jobs(a.cfg, argv + optind, argc - optind) < 0) {
 		sv_config_free(a.cfg);
 		return EXIT_USAGE;
 	}

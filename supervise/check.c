@@ -271,7 +271,7 @@ int sv_config_select(struct sv_config *cfg, char **names, int n, FILE *errs)
 	for (int k = 0; k < n; k++) {
 		int i = sv_config_find_job(cfg, names[k]);
 		if (i < 0) {
-			fprintf(errs, "grun: %s: no job called %s\n", cfg->path, names[k]);
+			fprintf(errs, "%s: no job called %s\n", cfg->path, names[k]);
 			bad = 1;
 			continue;
 		}

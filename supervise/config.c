@@ -149,10 +149,16 @@ static int on_pair(void *user, const char *section, const char *name, const char
 {
 	struct sv_loader *ld = user;
 	ld->unparsed = 0;
-	/* inih cuts section names to 49 characters; a longer name is still
-	 * the section the reader saw last */
-	if (ld->nsections == 0 || !*section ||
-	    strncmp(ld->sections[ld->nsections - 1].header, section, strlen(section)) != 0) {
+	/* inih cuts section names to 49 characters (a longer name is still
+	 * the section the reader saw last) and keeps blanks inside the
+	 * brackets, which the reader strips */
+	while (isspace((unsigned char)*section))
+		section++;
+	size_t sl = strlen(section);
+	while (sl > 0 && isspace((unsigned char)section[sl - 1]))
+		sl--;
+	if (ld->nsections == 0 || sl == 0 ||
+	    strncmp(ld->sections[ld->nsections - 1].header, section, sl) != 0) {
 		sv_load_error(ld, ld->line, "%s = ... outside of any section", name);
 		return 1;
 	}
