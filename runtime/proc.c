@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
@@ -38,17 +39,25 @@ struct child_args {
 	int errfd;
 };
 
+/* The kernel's struct sigaction (x86-64 and aarch64): the raw system
+ * call also reaches signals 32 and 33, which glibc's sigaction() refuses
+ * but which a parent may have left ignored. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
 static int child_main(void *p)
 {
 	struct child_args *a = p;
-	struct sigaction dfl, old;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++) {
+	struct kernel_sigaction dfl = { .handler = SIG_DFL }, old;
+	for (int s = 1; s <= 64; s++) {
 		if (s == SIGKILL || s == SIGSTOP)
 			continue;
-		if (sigaction(s, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
-			sigaction(s, &dfl, NULL);
+		if (syscall(SYS_rt_sigaction, s, NULL, &old, sizeof old.mask) == 0 && old.handler != SIG_DFL)
+			syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
 	}
 	sigset_t none;
 	sigemptyset(&none);

@@ -276,8 +276,13 @@ static void finish(struct sv_node *n, struct run *r, int status)
 {
 	char text[160];
 	describe_status(status, text, sizeof text);
-	if (r->state == STOPPING)
-		kill(-r->pid, SIGKILL); /* stragglers of a stopped group */
+	if (r->state == STOPPING) {
+		/* stragglers of a stopped group: KILL them and give them up to
+		 * 2 s to be gone (reaped), so none outlives the job's stop */
+		kill(-r->pid, SIGKILL);
+		for (int i = 0; i < 200 && kill(-r->pid, 0) == 0; i++)
+			rt_sleep(10 * 1000000LL);
+	}
 	__atomic_store_n(&n->pid, 0, __ATOMIC_RELEASE);
 	/* readiness reported just before the exit still counts */
 	if (sv_probe_cancel(r->probe) && r->state == STARTING) {

@@ -125,19 +125,21 @@ unlike "$(cat "$T/err")" 'leftover' "zombies: nothing left to sweep (the orphans
 ok "$(left)" "zombies: no process left"
 
 # many zombies at once: 200 orphans (double forks, by perl: quicker than
-# sh) exiting together
+# sh), all blocked on one pipe, exit together when it is closed
 cat >"$T/burst" <<'EOF'
 #!/usr/bin/perl
+pipe(my $r, my $w) or die "pipe: $!";
 for (1 .. 200) {
 	my $p = fork() // die "fork: $!";
 	if ($p == 0) {
 		my $g = fork() // die "fork: $!";
-		select(undef, undef, undef, 0.3) if $g == 0;
+		if ($g == 0) { close $w; my $b; sysread($r, $b, 1) }
 		exit 0;
 	}
 	waitpid($p, 0);
 }
-open(my $f, '>', "$ENV{GRUN_TEST_TAG}/burst") or die;
+close $w;
+open(my $f, ">", "$ENV{GRUN_TEST_TAG}/burst.done") or die;
 close $f;
 sleep 100;
 EOF
@@ -147,7 +149,7 @@ cat >"$T/burst.ini" <<'EOF'
 cmd = ${GRUN_TEST_TAG}/burst
 EOF
 start_grun "$T/burst.ini"
-wait_file "$T/burst" 15
+wait_file "$T/burst.done" 15
 n=0
 while [ "$(children "$GRUN_PID" | wc -l)" -gt 1 ] && [ $n -lt 100 ]; do
 	sleep 0.05
