@@ -325,8 +325,15 @@ static void teardown(struct sv_graph *g)
 	rt_chan_close(g->quit);
 	kill(getpid(), SIGHUP); /* wakes the signal thread, which now ends */
 	rt_wg_wait(&g->watchers);
-	sv_pipes_shutdown(g, g->root);
+	/* every job has ended: the channels drain, and everything bound for
+	 * chan:stdout is written (however slow the reader) before grun exits */
+	sv_pipes_close_ends(g, g->root);
+	rt_wg_wait(&g->stdout_done);
 	int64_t until = rt_now() + 2000000000LL;
+	while (__atomic_load_n(&g->helpers, __ATOMIC_ACQUIRE) > 0 && rt_now() < until)
+		rt_sleep(1000000);
+	sv_pipes_force(g, g->root);
+	until = rt_now() + 2000000000LL;
 	while (__atomic_load_n(&g->helpers, __ATOMIC_ACQUIRE) > 0 && rt_now() < until)
 		rt_sleep(1000000);
 	if (__atomic_load_n(&g->helpers, __ATOMIC_ACQUIRE) > 0) {

@@ -46,6 +46,7 @@ struct sv_pipe {
 	struct sv_source **sources;
 	int nsources;
 	uint64_t bytes, lines;         /* atomic: into the channel */
+	int live_feeders;              /* atomic: feeders whose consumer has not ended for good */
 	int direct;                    /* 1:1 chunk: one pipe from producer to consumer */
 };
 
@@ -143,11 +144,25 @@ static int write_all(int fd, int own, const char *p, size_t n)
 
 /* ---- producers ------------------------------------------------------------------ */
 
-static void send_rec(struct sv_pipe *p, struct sv_rec *r)
+/* Sends a record; -1 when the channel is closed because every consumer
+ * has ended for good. */
+static int send_rec(struct sv_pipe *p, struct sv_rec *r)
 {
 	__atomic_fetch_add(&p->bytes, r->len, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&p->lines, r->lines, __ATOMIC_RELAXED);
-	if (rt_chan_send(p->q, &r) < 0)
+	if (rt_chan_send(p->q, &r) < 0) {
+		rec_unref(r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Closes q and frees the records still in it (nobody will read them). */
+static void close_and_drain(struct rt_chan *q)
+{
+	struct sv_rec *r;
+	rt_chan_close(q);
+	while (rt_chan_recv(q, &r) == 1)
 		rec_unref(r);
 }
 
@@ -169,8 +184,10 @@ static void source_main(void *arg)
 			if (cap < LINE_MAX_BUF) {
 				cap *= 2;
 				buf = realloc(buf, cap);
+			} else if (send_rec(p, rec_new(buf, have, 0)) < 0) { /* a line too long: cut */
+				have = 0;
+				break;
 			} else {
-				send_rec(p, rec_new(buf, have, 0)); /* a line too long: cut */
 				have = 0;
 			}
 		}
@@ -181,7 +198,8 @@ static void source_main(void *arg)
 			break;
 		have += (size_t)n;
 		if (!lines) {
-			send_rec(p, rec_new(buf, have, 0));
+			if (send_rec(p, rec_new(buf, have, 0)) < 0)
+				break;
 			have = 0;
 			continue;
 		}
@@ -189,10 +207,13 @@ static void source_main(void *arg)
 		if (!nl)
 			continue;
 		size_t whole = (size_t)(nl - buf) + 1;
-		send_rec(p, rec_new(buf, whole, 0));
+		if (send_rec(p, rec_new(buf, whole, 0)) < 0)
+			break;
 		memmove(buf, buf + whole, have - whole);
 		have -= whole;
 	}
+	/* at EOF, or with every consumer gone: closing the read end gives
+	 * the producer EPIPE / SIGPIPE on its next write, as a shell would */
 	if (have)
 		send_rec(p, rec_new(buf, have, lines));
 	free(buf);
@@ -204,27 +225,93 @@ static void source_main(void *arg)
 
 /* ---- consumers ------------------------------------------------------------------ */
 
+/* Writes a record to a job's pipe, counting every byte as it goes in (so
+ * that written - FIONREAD is exactly what the consumer has read).  0 or
+ * -1 (EPIPE: nobody reads the pipe any more). */
+static int feed_pipe(struct sv_feeder *f, const struct sv_rec *r, size_t *unwritten)
+{
+	const char *p = r->data;
+	size_t n = r->len;
+	*unwritten = 0;
+	while (n > 0) {
+		ssize_t w = write(f->fd, p, n);
+		if (w > 0) {
+			__atomic_fetch_add(&f->written, (uint64_t)w, __ATOMIC_RELAXED);
+			p += w, n -= (size_t)w;
+		} else if (w < 0 && errno == EAGAIN) {
+			rt_fd_wait(f->fd, RT_WRITE, RT_NEVER);
+		} else if (!(w < 0 && errno == EINTR)) {
+			*unwritten = n;
+			return -1;
+		}
+	}
+	__atomic_fetch_add(&f->lines, r->lines, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* The consumer has ended for good: what is still in its pipe will never
+ * be read.  Counted and reported as lost.  With g->mu held. */
+static void report_stranded_locked(struct sv_feeder *f)
+{
+	struct sv_graph *g = f->p->g;
+	int left = 0;
+	if (f->node->chan_in_fd >= 0)
+		ioctl(f->node->chan_in_fd, FIONREAD, &left);
+	if (left <= 0)
+		return;
+	uint64_t written = __atomic_load_n(&f->written, __ATOMIC_RELAXED);
+	uint64_t lines = __atomic_load_n(&f->lines, __ATOMIC_RELAXED);
+	uint64_t est = written ? ((uint64_t)left * lines + written - 1) / written : 0;
+	sv_err("%s: ended for good with %d bytes (about %llu lines) of chan:%s unread in its pipe: lost",
+	       f->node->name, left, (unsigned long long)est, f->p->cfg->name);
+	__atomic_fetch_add(&g->lost_lines, est, __ATOMIC_RELAXED);
+}
+
 static void feeder_main(void *arg)
 {
 	struct sv_feeder *f = arg;
+	struct sv_pipe *p = f->p;
 	struct sv_rec *r;
+	int consumer_gone = 0;
 	for (;;) {
 		struct rt_case c[2] = { { f->q, RT_RECV, &r, 0 }, { f->done, RT_RECV, NULL, 0 } };
 		int i = rt_select(c, 2, RT_NEVER);
-		if (i != 0 || !c[0].ok)
-			break; /* the consumer ended for good, or the channel is drained */
-		int rc = write_all(f->fd, f->own_fd, r->data, r->len);
-		if (rc == 0) {
+		if (i == 1) {
+			consumer_gone = 1;
+			break;
+		}
+		if (!c[0].ok)
+			break; /* the channel is closed and drained: EOF */
+		size_t unwritten = 0;
+		int rc = f->own_fd ? feed_pipe(f, r, &unwritten) : write_all(f->fd, 0, r->data, r->len);
+		if (unwritten && r->len) {
+			/* the rest of a record its consumer, gone for good, never got */
+			uint64_t est = (r->lines * unwritten + r->len - 1) / r->len;
+			if (est)
+				sv_err("%s: %llu more lines of chan:%s could not be written to it: lost",
+				       f->node ? f->node->name : "stdout", (unsigned long long)est, p->cfg->name);
+			__atomic_fetch_add(&p->g->lost_lines, est, __ATOMIC_RELAXED);
+		}
+		if (rc == 0 && !f->own_fd) {
 			__atomic_fetch_add(&f->written, r->len, __ATOMIC_RELAXED);
 			__atomic_fetch_add(&f->lines, r->lines, __ATOMIC_RELAXED);
 		}
 		rec_unref(r);
-		if (rc < 0)
+		if (rc < 0) {
+			consumer_gone = 1;
 			break; /* nobody reads the pipe any more */
+		}
 	}
 	if (f->own_fd)
 		rt_close(f->fd); /* EOF for the consumer once it has read the rest */
-	helper_end(f->p->g);
+	/* the last consumer of a shared channel gone: close it, so that its
+	 * producers see EPIPE (as in a shell pipeline) instead of blocking */
+	if (consumer_gone && p->cfg->mode == SV_SHARE &&
+	    __atomic_sub_fetch(&p->live_feeders, 1, __ATOMIC_ACQ_REL) == 0)
+		close_and_drain(p->q);
+	if (!f->node)
+		rt_wg_done(&p->g->stdout_done);
+	helper_end(p->g);
 }
 
 /* Broadcast: every record to each consumer still there. */
@@ -471,8 +558,11 @@ static int start_pipe(struct sv_graph *g, struct sv_pipe *p)
 		p->q = rt_chan_make(sizeof(struct sv_rec *), (size_t)c->capacity);
 	if (!p->q)
 		return -1;
+	p->live_feeders = p->nfeeders;
 	for (int i = 0; i < p->nfeeders; i++) {
 		struct sv_feeder *f = p->feeders[i];
+		if (!f->node)
+			rt_wg_add(&g->stdout_done, 1);
 		f->q = c->mode == SV_BROADCAST ? rt_chan_make(sizeof(struct sv_rec *), (size_t)c->capacity) : p->q;
 		if (!f->q || go_helper(g, "feeder", feeder_main, f) < 0)
 			return -1;
@@ -537,11 +627,13 @@ void sv_pipes_node_done(struct sv_node *n)
 	pthread_mutex_lock(&n->g->mu);
 	close_fd(&n->chan_out_fd);
 	close_fd(&n->chan_err_fd);
-	if (n->chan_in_fd >= 0) {
-		close_fd(&n->chan_in_fd);
-		if (n->feeder && n->feeder->done)
-			rt_chan_close(n->feeder->done);
+	if (n->feeder && n->feeder->done && n->chan_in_fd >= 0) {
+		/* what is left in the pipe is lost; closing the read end and
+		 * `done` ends the feeder (EPIPE if it is blocked writing) */
+		report_stranded_locked(n->feeder);
+		rt_chan_close(n->feeder->done);
 	}
+	close_fd(&n->chan_in_fd);
 	pthread_mutex_unlock(&n->g->mu);
 }
 
@@ -554,10 +646,11 @@ void sv_pipes_consumer_exited(struct sv_node *n)
 	ioctl(n->chan_in_fd, FIONREAD, &in_pipe);
 	uint64_t written = __atomic_load_n(&f->written, __ATOMIC_RELAXED);
 	uint64_t lines = __atomic_load_n(&f->lines, __ATOMIC_RELAXED);
-	uint64_t read = written - (uint64_t)in_pipe - f->accounted;
-	f->accounted += read;
-	if (read == 0)
+	uint64_t consumed = written > (uint64_t)in_pipe ? written - (uint64_t)in_pipe : 0;
+	if (consumed <= f->accounted)
 		return;
+	uint64_t read = consumed - f->accounted;
+	f->accounted = consumed;
 	uint64_t bytes = read < LOST_GUESS ? read : LOST_GUESS;
 	uint64_t est = written ? (bytes * lines + written - 1) / written : 0;
 	if (n->job && f->p->cfg->framing == SV_FRAME_CHUNK)
@@ -569,25 +662,42 @@ void sv_pipes_consumer_exited(struct sv_node *n)
 	__atomic_fetch_add(&n->g->lost_lines, est, __ATOMIC_RELAXED);
 }
 
-static void shutdown_nodes(struct sv_node *n)
+static void close_ends(struct sv_node *n)
 {
 	if (n->is_sup) {
 		for (int i = 0; i < n->nchildren; i++)
-			shutdown_nodes(n->children[i]);
+			close_ends(n->children[i]);
 		return;
 	}
 	sv_pipes_node_done(n);
 }
 
-void sv_pipes_shutdown(struct sv_graph *g, struct sv_node *root)
+void sv_pipes_close_ends(struct sv_graph *g, struct sv_node *root)
 {
-	shutdown_nodes(root);
+	close_ends(root);
+}
+
+static void close_reads(struct sv_node *n)
+{
+	if (n->is_sup) {
+		for (int i = 0; i < n->nchildren; i++)
+			close_reads(n->children[i]);
+		return;
+	}
+	close_fd(&n->chan_in_fd);
+}
+
+void sv_pipes_force(struct sv_graph *g, struct sv_node *root)
+{
+	pthread_mutex_lock(&g->mu);
+	close_reads(root);
+	pthread_mutex_unlock(&g->mu);
 	for (int i = 0; i < g->npipes; i++) {
 		struct sv_pipe *p = g->pipes[i];
 		if (p->q && !p->direct)
 			rt_chan_close(p->q);
 		for (int k = 0; k < p->nfeeders; k++) {
-			if (p->feeders[k]->done && !p->feeders[k]->node)
+			if (p->feeders[k]->done)
 				rt_chan_close(p->feeders[k]->done);
 		}
 	}

@@ -34,7 +34,10 @@ void sv_pipes_node_done(struct sv_node *n);
  * abnormally had read but perhaps not processed, logs it and adds it to
  * the graph's count of possibly lost lines. */
 void sv_pipes_consumer_exited(struct sv_node *n);
-/* sv_pipes_shutdown() closes every held descriptor so that the pumps and
- * feeders end (teardown). */
-void sv_pipes_shutdown(struct sv_graph *g, struct sv_node *root);
+/* sv_pipes_close_ends() closes grun's copies of every producer's write
+ * end (all jobs have ended): the channels drain and close by themselves,
+ * and chan:stdout gets everything.  sv_pipes_force() then ends whatever
+ * is left (closes every channel and every consumer's pipe). */
+void sv_pipes_close_ends(struct sv_graph *g, struct sv_node *root);
+void sv_pipes_force(struct sv_graph *g, struct sv_node *root);
 #endif

@@ -78,6 +78,7 @@ struct sv_graph {
 	struct rt_chan *slots;         /* -j N: elem 0, cap N; NULL: unlimited */
 	pthread_mutex_t mu;
 	struct rt_wg nodes;            /* node green threads still running */
+	struct rt_wg stdout_done;      /* the feeder of chan:stdout, until it has written all */
 	int helpers;                   /* atomic: reapers and probes still running */
 	int quitting;                  /* atomic: the signal thread should end */
 	struct rt_chan *quit;          /* closed at teardown: ends the ready watch */

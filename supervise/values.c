@@ -93,7 +93,9 @@ static const struct { const char *name; int sig; } signals[] = {
 	{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
 	{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM },
 	{ "ALRM", SIGALRM }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-	{ "WINCH", SIGWINCH }, { "PWR", SIGPWR },
+	{ "WINCH", SIGWINCH }, { "PWR", SIGPWR }, { "PIPE", SIGPIPE }, { "ABRT", SIGABRT },
+	{ "SEGV", SIGSEGV }, { "BUS", SIGBUS }, { "FPE", SIGFPE }, { "ILL", SIGILL }, { "TRAP", SIGTRAP },
+	{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "TSTP", SIGTSTP },
 };
 
 /* "TERM", "SIGTERM", "15". */

@@ -198,8 +198,7 @@ for run in 1 2; do
 done
 is "$rcs" 00 "group KILL: exit status 0 (2 runs)"
 is "$ended" .. "group KILL: the job ended by its INT handler (2 runs)"
-todo "$swept" "group KILL: no \"leftover processes of daemonizing jobs\" for the job's own killed group ($swept of 2 runs had one)" \
-	"bug: sweep_orphans() gives a KILLed group only 100 ms to go; 200 members (or a loaded machine) take longer"
+ok "$swept" "group KILL: no \"leftover processes of daemonizing jobs\" for the job's own killed group ($swept of 2 runs had one)"
 ok "$(left)" "group KILL: no process left"
 
 # ---- a daemon outliving a job that is restarted ----------------------------------------
