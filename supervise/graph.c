@@ -340,6 +340,7 @@ static void teardown(struct sv_graph *g)
 		sv_debug("teardown: helpers still running; not freeing the tree");
 		return;
 	}
+	sv_pipes_free(g);
 	free_nodes(g->root);
 	for (int i = 0; i < g->nlatches; i++) {
 		rt_chan_free(g->latches[i]->settled);

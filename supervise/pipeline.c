@@ -67,7 +67,14 @@ struct sv_feeder {
 	int own_fd;                /* 0 for grun's stdout */
 	uint64_t written, lines;   /* atomic: into the pipe */
 	uint64_t accounted;        /* bytes already attributed to earlier runs (job only) */
+	/* line channels: the last RING bytes written, so that after a crash
+	 * grun can tell whether the consumer stopped in the middle of a line.
+	 * mu orders each write with its count, against sv_pipes_consumer_exited(). */
+	pthread_mutex_t mu;
+	char *ring;
 };
+
+#define RING (PIPE_SIZE + READ_SIZE)
 
 static void helper_begin(struct sv_graph *g)
 {
@@ -234,9 +241,22 @@ static int feed_pipe(struct sv_feeder *f, const struct sv_rec *r, size_t *unwrit
 	size_t n = r->len;
 	*unwritten = 0;
 	while (n > 0) {
+		pthread_mutex_lock(&f->mu);
 		ssize_t w = write(f->fd, p, n);
-		if (w > 0) {
+		int err = errno;
+		if (w > 0 && f->ring) {
+			for (size_t k = 0; k < (size_t)w;) {
+				size_t at = (size_t)((f->written + k) % RING);
+				size_t piece = RING - at < (size_t)w - k ? RING - at : (size_t)w - k;
+				memcpy(f->ring + at, p + k, piece);
+				k += piece;
+			}
+		}
+		if (w > 0)
 			__atomic_fetch_add(&f->written, (uint64_t)w, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&f->mu);
+		errno = err;
+		if (w > 0) {
 			p += w, n -= (size_t)w;
 		} else if (w < 0 && errno == EAGAIN) {
 			rt_fd_wait(f->fd, RT_WRITE, RT_NEVER);
@@ -430,6 +450,9 @@ int sv_pipes_open(struct sv_node *n, const struct sv_config *cfg)
 			return -1;
 		n->chan_in_fd = fds[0];
 		n->feeder = calloc(1, sizeof *n->feeder);
+		pthread_mutex_init(&n->feeder->mu, NULL);
+		if (cfg->chans[j->in.chan].framing == SV_FRAME_LINE)
+			n->feeder->ring = malloc(RING);
 		n->feeder->fd = fds[1];
 		n->feeder->own_fd = 1;
 		n->feeder->node = n;
@@ -600,6 +623,7 @@ int sv_pipes_start(struct sv_graph *g, struct sv_node *root)
 		if (strcmp(p->cfg->name, "stdout") == 0) {
 			struct sv_feeder *f = calloc(1, sizeof *f);
 			f->fd = 1;
+			pthread_mutex_init(&f->mu, NULL);
 			pipe_add_feeder(p, f);
 		}
 	}
@@ -637,22 +661,63 @@ void sv_pipes_node_done(struct sv_node *n)
 	pthread_mutex_unlock(&n->g->mu);
 }
 
+/* After a crash, the consumer's pipe may start in the middle of a line
+ * (the dead process read its first part): read that rest away, up to its
+ * newline, so that the replacement starts on a whole line.  The pipe is
+ * read from its head while the feeder may append at its tail.  Returns
+ * the bytes dropped. */
+static size_t drop_partial_line(struct sv_node *n, struct sv_feeder *f, uint64_t consumed,
+                                uint64_t written)
+{
+	if (!f->ring || consumed == 0 || written - consumed + 1 > RING ||
+	    f->ring[(consumed - 1) % RING] == '\n')
+		return 0; /* at a line boundary (or too far back to know) */
+	size_t dropped = 0;
+	int64_t until = rt_now() + 1000000000LL;
+	for (;;) {
+		int avail = 0;
+		ioctl(n->chan_in_fd, FIONREAD, &avail);
+		if (avail <= 0) {
+			if (rt_now() > until)
+				return dropped;
+			rt_sleep(1000000);
+			continue;
+		}
+		char c;
+		for (int k = 0; k < avail; k++) {
+			if (read(n->chan_in_fd, &c, 1) != 1)
+				return dropped;
+			dropped++;
+			if (c == '\n')
+				return dropped;
+		}
+	}
+}
+
 void sv_pipes_consumer_exited(struct sv_node *n)
 {
 	struct sv_feeder *f = n->feeder;
 	if (!f || n->chan_in_fd < 0)
 		return;
 	int in_pipe = 0;
+	pthread_mutex_lock(&f->mu);
 	ioctl(n->chan_in_fd, FIONREAD, &in_pipe);
 	uint64_t written = __atomic_load_n(&f->written, __ATOMIC_RELAXED);
 	uint64_t lines = __atomic_load_n(&f->lines, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&f->mu);
 	uint64_t consumed = written > (uint64_t)in_pipe ? written - (uint64_t)in_pipe : 0;
+	size_t dropped = drop_partial_line(n, f, consumed, written);
+	consumed += dropped;
 	if (consumed <= f->accounted)
 		return;
 	uint64_t read = consumed - f->accounted;
 	f->accounted = consumed;
 	uint64_t bytes = read < LOST_GUESS ? read : LOST_GUESS;
+	if (bytes < dropped)
+		bytes = dropped;
 	uint64_t est = written ? (bytes * lines + written - 1) / written : 0;
+	if (dropped && est == 0)
+		est = 1;
 	if (n->job && f->p->cfg->framing == SV_FRAME_CHUNK)
 		sv_err("%s: ended abnormally; up to %llu bytes it had read from chan:%s may be lost",
 		       n->name, (unsigned long long)bytes, f->p->cfg->name);
@@ -701,4 +766,35 @@ void sv_pipes_force(struct sv_graph *g, struct sv_node *root)
 				rt_chan_close(p->feeders[k]->done);
 		}
 	}
+}
+
+void sv_pipes_free(struct sv_graph *g)
+{
+	for (int i = 0; i < g->npipes; i++) {
+		struct sv_pipe *p = g->pipes[i];
+		for (int k = 0; k < p->nsources; k++)
+			free(p->sources[k]);
+		for (int k = 0; k < p->nfeeders; k++) {
+			struct sv_feeder *f = p->feeders[k];
+			if (f->q && f->q != p->q) {
+				close_and_drain(f->q);
+				rt_chan_free(f->q);
+			}
+			if (f->done)
+				rt_chan_free(f->done);
+			pthread_mutex_destroy(&f->mu);
+			free(f->ring);
+			free(f);
+		}
+		if (p->q) {
+			close_and_drain(p->q);
+			rt_chan_free(p->q);
+		}
+		free(p->sources);
+		free(p->feeders);
+		free(p);
+	}
+	free(g->pipes);
+	g->pipes = NULL;
+	g->npipes = 0;
 }

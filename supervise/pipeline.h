@@ -40,4 +40,7 @@ void sv_pipes_consumer_exited(struct sv_node *n);
  * is left (closes every channel and every consumer's pipe). */
 void sv_pipes_close_ends(struct sv_graph *g, struct sv_node *root);
 void sv_pipes_force(struct sv_graph *g, struct sv_node *root);
+/* sv_pipes_free() frees the channels once none of their green threads
+ * runs any more. */
+void sv_pipes_free(struct sv_graph *g);
 #endif
