@@ -73,13 +73,21 @@ static struct sv_latch *latch_new(struct sv_graph *g, const struct sv_job *j)
 	int i = 0;
 	while (i < g->nlatches && strcmp(g->latches[i]->name, j->name) != 0)
 		i++;
-	if (i == g->nlatches) {
+	int replacing = i < g->nlatches;
+	if (!replacing) {
 		g->latches = realloc(g->latches, (size_t)(g->nlatches + 1) * sizeof *g->latches);
 		if (!g->latches)
 			abort();
 		g->nlatches++;
 	}
-	g->latches[i] = l; /* a replaced latch stays allocated: waiters may hold it */
+	if (replacing) {
+		/* a replaced latch stays allocated until teardown: waiters may hold it */
+		g->old_latches = realloc(g->old_latches, (size_t)(g->nold_latches + 1) * sizeof *g->old_latches);
+		if (!g->old_latches)
+			abort();
+		g->old_latches[g->nold_latches++] = g->latches[i];
+	}
+	g->latches[i] = l;
 	pthread_mutex_unlock(&g->mu);
 	return l;
 }
@@ -347,6 +355,11 @@ static void teardown(struct sv_graph *g)
 		free(g->latches[i]);
 	}
 	free(g->latches);
+	for (int i = 0; i < g->nold_latches; i++) {
+		rt_chan_free(g->old_latches[i]->settled);
+		free(g->old_latches[i]);
+	}
+	free(g->old_latches);
 	if (g->slots)
 		rt_chan_free(g->slots);
 	rt_chan_free(g->quit);
@@ -746,12 +759,15 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 			} else if (m->a == SIGHUP) {
 				sv_info("SIGHUP ignored: stopping");
 			} else if (stopping && m->a == SIGINT) {
-				sv_err("second SIGINT: killing every job");
 				pthread_mutex_lock(&g.mu);
 				kill_all_jobs(g.root);
 				pthread_mutex_unlock(&g.mu);
 				signal_orphans(SIGKILL);
-				code = 130;
+				/* at once: no teardown, no waiting for anything */
+				static const char msg[] = "grun: second SIGINT: killed every job\n";
+				ssize_t w = write(2, msg, sizeof msg - 1);
+				(void)w;
+				_exit(130);
 			} else if (!stopping) {
 				sv_info("%s: stopping every job", m->a == SIGINT ? "SIGINT" : "SIGTERM");
 				stop = 1;

@@ -71,6 +71,8 @@ struct sv_graph {
 	struct sv_node *root;
 	struct sv_latch **latches;     /* by job name; a reload replaces changed jobs' (under mu) */
 	int nlatches;
+	struct sv_latch **old_latches; /* replaced ones, freed at teardown (under mu) */
+	int nold_latches;
 	struct sv_config **old_cfgs;   /* configs replaced by reloads: unchanged jobs still use them */
 	int nold;
 	char **select;                 /* JOB... of the command line, for reloads */
