@@ -759,14 +759,14 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 			} else if (m->a == SIGHUP) {
 				sv_info("SIGHUP ignored: stopping");
 			} else if (stopping && m->a == SIGINT) {
+				/* at once: no teardown, no waiting for anything */
+				static const char msg[] = "grun: second SIGINT: killing every job\n";
+				ssize_t w = write(2, msg, sizeof msg - 1);
+				(void)w;
 				pthread_mutex_lock(&g.mu);
 				kill_all_jobs(g.root);
 				pthread_mutex_unlock(&g.mu);
 				signal_orphans(SIGKILL);
-				/* at once: no teardown, no waiting for anything */
-				static const char msg[] = "grun: second SIGINT: killed every job\n";
-				ssize_t w = write(2, msg, sizeof msg - 1);
-				(void)w;
 				_exit(130);
 			} else if (!stopping) {
 				sv_info("%s: stopping every job", m->a == SIGINT ? "SIGINT" : "SIGTERM");
