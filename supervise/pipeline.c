@@ -282,6 +282,12 @@ static void report_stranded_locked(struct sv_feeder *f)
 	uint64_t written = __atomic_load_n(&f->written, __ATOMIC_RELAXED);
 	uint64_t lines = __atomic_load_n(&f->lines, __ATOMIC_RELAXED);
 	uint64_t est = written ? ((uint64_t)left * lines + written - 1) / written : 0;
+	if (f->ring && (uint64_t)left <= RING && (uint64_t)left <= written) {
+		/* exactly: the unread bytes are the last ones written */
+		est = 0;
+		for (uint64_t o = written - (uint64_t)left; o < written; o++)
+			est += f->ring[o % RING] == '\n';
+	}
 	sv_err("%s: ended for good with %d bytes (about %llu lines) of chan:%s unread in its pipe: lost",
 	       f->node->name, left, (unsigned long long)est, f->p->cfg->name);
 	__atomic_fetch_add(&g->lost_lines, est, __ATOMIC_RELAXED);
@@ -306,7 +312,9 @@ static void feeder_main(void *arg)
 		int rc = f->own_fd ? feed_pipe(f, r, &unwritten) : write_all(f->fd, 0, r->data, r->len);
 		if (unwritten && r->len) {
 			/* the rest of a record its consumer, gone for good, never got */
-			uint64_t est = (r->lines * unwritten + r->len - 1) / r->len;
+			uint64_t est = count_lines(r->data + (r->len - unwritten), unwritten);
+			if (unwritten && r->data[r->len - 1] != '\n')
+				est++;
 			if (est)
 				sv_err("%s: %llu more lines of chan:%s could not be written to it: lost",
 				       f->node ? f->node->name : "stdout", (unsigned long long)est, p->cfg->name);
@@ -716,6 +724,12 @@ void sv_pipes_consumer_exited(struct sv_node *n)
 	if (bytes < dropped)
 		bytes = dropped;
 	uint64_t est = written ? (bytes * lines + written - 1) / written : 0;
+	if (f->ring && bytes <= consumed && written - (consumed - bytes) <= RING) {
+		/* exactly: the lines among the last bytes it read (and dropped) */
+		est = 0;
+		for (uint64_t o = consumed - bytes; o < consumed; o++)
+			est += f->ring[o % RING] == '\n';
+	}
 	if (dropped && est == 0)
 		est = 1;
 	if (n->job && f->p->cfg->framing == SV_FRAME_CHUNK)
