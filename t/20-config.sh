@@ -9,16 +9,6 @@
 
 plan 103
 
-# lib.sh's tagged_pids, without its complaints about the /proc entries it
-# cannot read.  (The shell and its subshells were not exec'd with the tag,
-# so their environ does not match; a zombie's reads as empty.)
-tagged_pids() {
-	for _e in /proc/[0-9]*/environ; do
-		_p=${_e#/proc/}; _p=${_p%/environ}
-		{ grep -qxzF "GRUN_TEST_TAG=$T" <"$_e"; } 2>/dev/null && echo "$_p"
-	done
-	return 0
-}
 
 # ini NAME: writes stdin to $T/NAME.ini.
 ini() { cat >"$T/$1.ini"; }

@@ -6,17 +6,6 @@
 # up makes grun exit 1 naming the job that crash-looped.
 . "$(dirname "$0")/lib.sh"
 
-# lib.sh's tagged_pids runs two processes per process on the machine (about
-# 2 s on a loaded machine); the same answer from one grep.
-tagged_pids() {
-	grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null |
-		while IFS= read -r _e; do
-			_p=${_e#/proc/}; _p=${_p%/environ}
-			[ "$_p" = $$ ] && continue
-			_st=$(sed 's/.*) //' "/proc/$_p/stat" 2>/dev/null | cut -d' ' -f1)
-			[ "$_st" = Z ] || [ -z "$_st" ] || echo "$_p"
-		done
-}
 
 plan 68
 

@@ -6,17 +6,6 @@
 # policies (exit = any_significant / all_significant).
 . "$(dirname "$0")/lib.sh"
 
-# lib.sh's tagged_pids runs two processes per process on the machine (about
-# 2 s on a loaded machine); the same answer from one grep.
-tagged_pids() {
-	grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null |
-		while IFS= read -r _e; do
-			_p=${_e#/proc/}; _p=${_p%/environ}
-			[ "$_p" = $$ ] && continue
-			_st=$(sed 's/.*) //' "/proc/$_p/stat" 2>/dev/null | cut -d' ' -f1)
-			[ "$_st" = Z ] || [ -z "$_st" ] || echo "$_p"
-		done
-}
 
 plan 54
 
@@ -69,11 +58,6 @@ wait_run() {
 crash() { echo "${2:-1}" >"$T/crash-$1.tmp" && mv "$T/crash-$1.tmp" "$T/crash-$1"; }
 reset() { rm -f "$T"/*.pids "$T"/crash-*; }
 left() { no_tagged_left; echo $?; }
-# todo STATUS DESC WHY: a check of behaviour grun gets wrong today.
-todo() {
-	_n=$((_n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $_n - $2 # TODO $3"; else echo "not ok $_n - $2 # TODO $3"; fi
-}
 running() { kill -0 "$GRUN_PID" 2>/dev/null; echo $?; }
 # of NAME: NAME's log lines (started, exited, killed, restarting,
 # stopping), "NAME: " and pids stripped, joined with "/".

@@ -7,22 +7,6 @@
 
 plan 27
 
-# todo STATUS DESC WHY: a check of behaviour grun gets wrong today.
-todo() {
-	_n=$((_n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $_n - $2 # TODO $3"; else echo "not ok $_n - $2 # TODO $3"; fi
-}
-# lib.sh's tagged_pids forks twice per process on the machine and prints
-# an error for each one it cannot read; one grep does the same quietly,
-# and a second look drops the pipeline's own short-lived processes (a
-# zombie's environ reads as empty, so zombies never match).
-tagged_pids() {
-	for _p in $(grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null |
-		sed 's|^/proc/||; s|/environ$||'); do
-		[ "$_p" != $$ ] && grep -qzxF "GRUN_TEST_TAG=$T" "/proc/$_p/environ" 2>/dev/null &&
-			echo "$_p"
-	done
-}
 # left [SECS]: 0 once no tagged process is left (for ok).
 left() { no_tagged_left "$@"; echo $?; }
 # lines NAME: what job NAME printed, one line each, joined by spaces.

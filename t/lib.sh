@@ -1,6 +1,6 @@
 # t/lib.sh - shared by the shell tests (. "$srcdir/t/lib.sh" or "$(dirname "$0")/lib.sh").
 #
-# TAP:      plan N; ok STATUS DESC; is GOT WANT DESC; like GOT ERE DESC;
+# TAP:      plan N; ok STATUS DESC; todo STATUS DESC WHY; is GOT WANT DESC; like GOT ERE DESC;
 #           unlike GOT ERE DESC; skip_all WHY; diag TEXT; done_testing
 # grun:     run_grun SECS ARGS...     run grun in the foreground, bounded; sets
 #                                     $rc, output in $T/out and $T/err
@@ -39,6 +39,13 @@ ok() {
 		echo "not ok $_n - $2"
 		_failed=$((_failed + 1))
 	fi
+}
+
+# todo STATUS DESC WHY: a TAP TODO check, for behaviour grun gets wrong
+# today (automake counts it as XFAIL; passing is XPASS, a failure).
+todo() {
+	_n=$((_n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $_n - $2 # TODO $3"; else echo "not ok $_n - $2 # TODO $3"; fi
 }
 
 is() {
