@@ -197,7 +197,7 @@ static void loader_free(struct sv_loader *ld)
 
 /* ---- pass 2: interpreting sections -------------------------------------- */
 
-static int valid_name(const char *s)
+int sv_valid_name(const char *s)
 {
 	if (!*s || strlen(s) >= SV_NAME_MAX)
 		return 0;
@@ -262,7 +262,7 @@ static void declare_sections(struct sv_loader *ld, struct sv_config *cfg)
 			grun_line = s->line;
 			continue;
 		}
-		if (!valid_name(name)) {
+		if (!sv_valid_name(name)) {
 			sv_load_error(ld, s->line, "bad name \"%s\" (letters, digits, '_', '-' and '.', at most %d)",
 			              name, SV_NAME_MAX - 1);
 			continue;

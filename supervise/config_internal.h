@@ -55,6 +55,8 @@ struct sv_loader {
 void sv_load_error(struct sv_loader *ld, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int sv_find_sup(const struct sv_config *cfg, const char *name);
+/* sv_valid_name(): letters, digits, '_', '-' and '.', 1 to SV_NAME_MAX - 1 of them. */
+int sv_valid_name(const char *s);
 void sv_read_grun(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
                   struct sv_defaults *d);
 void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,

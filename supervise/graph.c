@@ -536,6 +536,21 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 	return 1;
 }
 
+static int uses_chan(const struct sv_job *j)
+{
+	return j->in.kind == SV_IO_CHAN || j->out.kind == SV_IO_CHAN || j->err.kind == SV_IO_CHAN;
+}
+
+/* Is a job called name among the running nodes? */
+static int is_running(struct sv_node **running, int nr, const char *name)
+{
+	for (int i = 0; i < nr; i++) {
+		if (strcmp(running[i]->job->name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void reload(struct sv_graph *g)
 {
 	char *errs = NULL;
@@ -567,7 +582,7 @@ static void reload(struct sv_graph *g)
 		const struct sv_job *oj = running[i]->job;
 		int k = sv_config_find_job(cfg, oj->name);
 		int differs = k < 0 || !cfg->jobs[k].selected || cfg->jobs[k].hash != oj->hash;
-		if (differs && (oj->in.kind == SV_IO_CHAN || oj->out.kind == SV_IO_CHAN || oj->err.kind == SV_IO_CHAN)) {
+		if (differs && uses_chan(oj)) {
 			sv_err("reload rejected: job %s uses a channel, and pipelines cannot change by reload "
 			       "(restart grun)", oj->name);
 			goto reject;
@@ -575,11 +590,7 @@ static void reload(struct sv_graph *g)
 	}
 	for (int k = 0; k < cfg->njobs; k++) {
 		const struct sv_job *j = &cfg->jobs[k];
-		int known = 0;
-		for (int i = 0; i < nr && !known; i++)
-			known = strcmp(running[i]->job->name, j->name) == 0;
-		if (j->selected && !known && (j->in.kind == SV_IO_CHAN || j->out.kind == SV_IO_CHAN ||
-		                              j->err.kind == SV_IO_CHAN)) {
+		if (j->selected && !is_running(running, nr, j->name) && uses_chan(j)) {
 			sv_err("reload rejected: new job %s uses a channel, and pipelines cannot change by reload "
 			       "(restart grun)", j->name);
 			goto reject;
@@ -588,10 +599,7 @@ static void reload(struct sv_graph *g)
 	/* 1. new jobs start first, so that no supervisor is ever left empty */
 	for (int k = 0; k < cfg->njobs; k++) {
 		const struct sv_job *j = &cfg->jobs[k];
-		int known = 0;
-		for (int i = 0; i < nr && !known; i++)
-			known = strcmp(running[i]->job->name, j->name) == 0;
-		if (j->selected && !known && add_job(g, cfg, j, g->ncolors++, NULL, 0))
+		if (j->selected && !is_running(running, nr, j->name) && add_job(g, cfg, j, g->ncolors++, NULL, 0))
 			added++;
 	}
 	/* 2. changed jobs: each instance replaced in place; 3. removed jobs */

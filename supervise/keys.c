@@ -32,16 +32,6 @@ struct keydef {
 
 /* ---- shared value kinds ---------------------------------------------- */
 
-static int valid_chan_name(const char *s)
-{
-	if (!*s || strlen(s) >= SV_NAME_MAX)
-		return 0;
-	for (; *s; s++) {
-		if (!isalnum((unsigned char)*s) && !strchr("_-.", *s))
-			return 0;
-	}
-	return 1;
-}
 
 static int parse_int(const char *v, int lo, int hi, int *out, const char **why)
 {
@@ -475,7 +465,7 @@ static int parse_io(struct keyctx *k, const char *v, int stream, struct sv_iospe
 	}
 	if (strncmp(v, "chan:", 5) == 0) {
 		const char *name = v + 5;
-		if (!valid_chan_name(name)) {
+		if (!sv_valid_name(name)) {
 			*why = "bad channel name (letters, digits, '_', '-' and '.')";
 			return -1;
 		}
