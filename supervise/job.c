@@ -214,42 +214,52 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 		snprintf(why, len, "cannot make NOTIFY_SOCKET: %s", strerror(errno));
 		return -1;
 	}
-	struct sv_spawn sp;
+	/* on the heap: it holds a 4 KiB path, and a job's stack stays small */
+	struct sv_spawn *sp = malloc(sizeof *sp);
+	if (!sp) {
+		snprintf(why, len, "out of memory");
+		if (notify_fd >= 0)
+			close(notify_fd);
+		return -1;
+	}
 	pthread_mutex_lock(&n->g->mu); /* the held ends close under it */
 	int chanfd[3] = { n->chan_in_fd, n->chan_out_fd, n->chan_err_fd };
-	int rc = sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, chanfd, &sp, why, len);
-	pid_t pid = rc < 0 ? -1 : sv_spawn_run(&sp);
+	int rc = sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, chanfd, sp, why, len);
+	pid_t pid = rc < 0 ? -1 : sv_spawn_run(sp);
 	int err = errno;
 	pthread_mutex_unlock(&n->g->mu);
 	if (rc < 0) {
 		if (notify_fd >= 0)
 			close(notify_fd);
+		free(sp);
 		return -1;
 	}
 	if (pid < 0) {
-		sv_spawn_error(&sp, j, err, why, len);
+		sv_spawn_error(sp, j, err, why, len);
 		if (notify_fd >= 0)
 			close(notify_fd);
-		sv_spawn_release(&sp);
+		sv_spawn_release(sp);
+		free(sp);
 		return -1;
 	}
 	r->pid = pid;
 	r->started_at = rt_now();
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
-	if (sp.out_read >= 0 && sv_pump_start(sp.out_read, n->name, n->color, 1) == 0)
-		sp.out_read = -1;
-	if (sp.err_read >= 0 && sv_pump_start(sp.err_read, n->name, n->color, 2) == 0)
-		sp.err_read = -1;
-	int probe_fd = notify_fd >= 0 ? notify_fd : sp.ready_read;
+	if (sp->out_read >= 0 && sv_pump_start(sp->out_read, n->name, n->color, 1) == 0)
+		sp->out_read = -1;
+	if (sp->err_read >= 0 && sv_pump_start(sp->err_read, n->name, n->color, 2) == 0)
+		sp->err_read = -1;
+	int probe_fd = notify_fd >= 0 ? notify_fd : sp->ready_read;
 	if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD || j->ready == SV_READY_TCP ||
 	    j->ready == SV_READY_FILE) {
 		r->probe = sv_probe_start(n, n->gen, probe_fd);
-		if (r->probe && probe_fd == sp.ready_read)
-			sp.ready_read = -1;
+		if (r->probe && probe_fd == sp->ready_read)
+			sp->ready_read = -1;
 		else if (!r->probe && notify_fd >= 0)
 			close(notify_fd);
 	}
-	sv_spawn_release(&sp);
+	sv_spawn_release(sp);
+	free(sp);
 	struct reaper *rp = malloc(sizeof *rp);
 	*rp = (struct reaper){ n, pid, n->gen };
 	__atomic_fetch_add(&n->g->helpers, 1, __ATOMIC_RELAXED);

@@ -175,7 +175,7 @@ struct pump {
 	char prefix[160];
 	size_t prefix_len;
 	const char *suffix;     /* after the line: "" or the color reset */
-	char buf[PUMP_BUF];
+	char *buf;              /* PUMP_BUF bytes, allocated when the job first writes */
 	size_t have;
 };
 
@@ -220,7 +220,10 @@ static void pump_emit(struct pump *p, int flush)
 static void pump_main(void *arg)
 {
 	struct pump *p = arg;
-	for (;;) {
+	/* most services write little: no buffer until there is something to read */
+	if (rt_fd_wait(p->fd, RT_READ, RT_NEVER) > 0)
+		p->buf = malloc(PUMP_BUF);
+	for (; p->buf;) {
 		ssize_t n = rt_read(p->fd, p->buf + p->have, PUMP_BUF - p->have, RT_NEVER);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -232,8 +235,10 @@ static void pump_main(void *arg)
 		if (p->have == PUMP_BUF)
 			pump_emit(p, 1);
 	}
-	pump_emit(p, 1);
+	if (p->buf)
+		pump_emit(p, 1);
 	rt_close(p->fd);
+	free(p->buf);
 	free(p);
 	__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELEASE);
 }
@@ -246,6 +251,7 @@ int sv_pump_start(int fd, const char *name, int color_index, int stream)
 	p->fd = fd;
 	p->stream = stream == 1 && stdout_data ? 2 : stream;
 	p->have = 0;
+	p->buf = NULL;
 	if (streams[p->stream].color) {
 		int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
 		snprintf(p->prefix, sizeof p->prefix, "\033[%dm%-*s |\033[0m ", c, name_width, name);

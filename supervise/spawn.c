@@ -110,15 +110,13 @@ static char **build_env(const struct sv_job *job, int inst, const char *notify)
 	}
 	for (int i = 0; i < job->env.n; i++)
 		sv_strv_push(&env, strdup(job->env.v[i]));
-	char buf[4200];
-	snprintf(buf, sizeof buf, "GRUN_JOB=%s", job->name);
-	sv_strv_push(&env, strdup(buf));
-	snprintf(buf, sizeof buf, "GRUN_INSTANCE=%d", inst);
-	sv_strv_push(&env, strdup(buf));
-	if (notify) {
-		snprintf(buf, sizeof buf, "NOTIFY_SOCKET=%s", notify);
-		sv_strv_push(&env, strdup(buf));
-	}
+	char *buf;
+	if (asprintf(&buf, "GRUN_JOB=%s", job->name) >= 0)
+		sv_strv_push(&env, buf);
+	if (asprintf(&buf, "GRUN_INSTANCE=%d", inst) >= 0)
+		sv_strv_push(&env, buf);
+	if (notify && asprintf(&buf, "NOTIFY_SOCKET=%s", notify) >= 0)
+		sv_strv_push(&env, buf);
 	return env.v;
 }
 
