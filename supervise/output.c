@@ -169,7 +169,31 @@ void sv_err(const char *fmt, ...)
 
 #define PUMP_BUF (64u << 10)
 
+/* Shared by a pump and the job waiting for it; the last to let go frees it. */
+struct sv_pump_end {
+	int refs;               /* atomic */
+	struct rt_chan *eof;    /* closed when the pump has written everything */
+};
+
+static void end_unref(struct sv_pump_end *e)
+{
+	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		rt_chan_free(e->eof);
+		free(e);
+	}
+}
+
+void sv_pump_end_wait(struct sv_pump_end *e, int64_t deadline)
+{
+	if (!e)
+		return;
+	struct rt_case c = { e->eof, RT_RECV, NULL, 0 };
+	rt_select(&c, 1, deadline);
+	end_unref(e);
+}
+
 struct pump {
+	struct sv_pump_end *end;
 	int fd;
 	int stream;
 	char prefix[160];
@@ -239,15 +263,30 @@ static void pump_main(void *arg)
 		pump_emit(p, 1);
 	rt_close(p->fd);
 	free(p->buf);
+	if (p->end) {
+		rt_chan_close(p->end->eof);
+		end_unref(p->end);
+	}
 	free(p);
 	__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELEASE);
 }
 
-int sv_pump_start(int fd, const char *name, int color_index, int stream)
+int sv_pump_start(int fd, const char *name, int color_index, int stream, struct sv_pump_end **end)
 {
 	struct pump *p = malloc(sizeof *p);
 	if (!p)
 		return -1;
+	p->end = NULL;
+	if (end) {
+		p->end = malloc(sizeof *p->end);
+		if (!p->end || !(p->end->eof = rt_chan_make(0, 0))) {
+			free(p->end);
+			free(p);
+			return -1;
+		}
+		p->end->refs = 2;
+		*end = p->end;
+	}
 	p->fd = fd;
 	p->stream = stream == 1 && stdout_data ? 2 : stream;
 	p->have = 0;
@@ -263,6 +302,11 @@ int sv_pump_start(int fd, const char *name, int color_index, int stream)
 	__atomic_fetch_add(&live_pumps, 1, __ATOMIC_RELAXED);
 	if (rt_fd_nonblock(fd) < 0 || rt_go_named("pump", pump_main, p) < 0) {
 		__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELAXED);
+		if (p->end) {
+			rt_chan_free(p->end->eof);
+			free(p->end);
+			*end = NULL;
+		}
 		free(p);
 		return -1;
 	}

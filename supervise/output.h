@@ -14,8 +14,11 @@
 #define GRUN_SV_OUTPUT_H
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum sv_verbosity { SV_QUIET = -1, SV_NORMAL = 0, SV_VERBOSE = 1 };
+
+struct sv_pump_end;
 
 /* sv_output_start() starts the two writers.  stdout_is_data: grun's
  * stdout carries a channel (chan:stdout), so job lines go to stderr.  color: 1 on, 0 off, -1 auto
@@ -32,6 +35,11 @@ void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* sv_pump_start() starts a green thread that reads fd (non-blocking,
  * owned and closed by the pump) until EOF and writes each line to grun's
  * stdout (stream 1) or stderr (2) prefixed with name; color_index picks
- * the color.  0 or -1.  G only. */
-int sv_pump_start(int fd, const char *name, int color_index, int stream);
+ * the color.  With end, *end gets a handle for sv_pump_end_wait().  0 or
+ * -1.  G only. */
+int sv_pump_start(int fd, const char *name, int color_index, int stream, struct sv_pump_end **end);
+/* sv_pump_end_wait() waits until the pump has written the last line of its
+ * pipe, or the deadline, and lets go of *end.  So a job's output comes
+ * before its exit in the log even when other pumps are busy. */
+void sv_pump_end_wait(struct sv_pump_end *end, int64_t deadline);
 #endif
