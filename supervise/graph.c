@@ -596,13 +596,9 @@ static void reload(struct sv_graph *g)
 			goto reject;
 		}
 	}
-	/* 1. new jobs start first, so that no supervisor is ever left empty */
-	for (int k = 0; k < cfg->njobs; k++) {
-		const struct sv_job *j = &cfg->jobs[k];
-		if (j->selected && !is_running(running, nr, j->name) && add_job(g, cfg, j, g->ncolors++, NULL, 0))
-			added++;
-	}
-	/* 2. changed jobs: each instance replaced in place; 3. removed jobs */
+	/* 1. changed jobs, each instance replaced in place (with a new latch
+	 * before any added job can look for it); removed jobs are only
+	 * marked here */
 	for (int i = 0; i < nr; i++) {
 		struct sv_node *n = running[i];
 		if (n->inst != 1)
@@ -622,15 +618,27 @@ static void reload(struct sv_graph *g)
 			}
 		}
 		if (gone) {
-			for (int x = 0; x < nold; x++) {
-				old[x]->removed = 1;
-				post_membership(old[x]->parent, MSG_REMOVE_CHILD, old[x], NULL);
-			}
 			removed++;
 		} else if (add_job(g, cfg, &cfg->jobs[k], n->color, old, nold)) {
 			changed++;
 		}
 		free(old);
+	}
+	/* 2. new jobs, before any job is removed, so that no supervisor is
+	 * left without children half-way */
+	for (int k = 0; k < cfg->njobs; k++) {
+		const struct sv_job *j = &cfg->jobs[k];
+		if (j->selected && !is_running(running, nr, j->name) && add_job(g, cfg, j, g->ncolors++, NULL, 0))
+			added++;
+	}
+	/* 3. removed jobs: stop and forget every instance */
+	for (int i = 0; i < nr; i++) {
+		struct sv_node *n = running[i];
+		int k = sv_config_find_job(cfg, n->job->name);
+		if (k >= 0 && cfg->jobs[k].selected)
+			continue;
+		n->removed = 1;
+		post_membership(n->parent, MSG_REMOVE_CHILD, n, NULL);
 	}
 	free(running);
 	g->old_cfgs = realloc(g->old_cfgs, (size_t)(g->nold + 1) * sizeof *g->old_cfgs);
