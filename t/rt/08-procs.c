@@ -118,6 +118,16 @@ static void main_parallel(void *unused)
 		ok(nm >= 2, "spinners ran on %d different OS threads (rt_m_id mask %#llx)", nm,
 		   (unsigned long long)seen);
 	double ratio = wall > 0 ? (double)cpu / (double)wall : 0;
+	if (ratio <= 1.5 && calib >= 1.6) {
+		/* the machine may have got busy since the calibration (make -j2
+		 * runs other tests beside this one): measure plain threads again */
+		rt_blocking_begin();
+		double again = machine_parallelism();
+		rt_blocking_end();
+		diag("green threads got %.2fx; plain threads now get %.2fx", ratio, again);
+		if (again < calib)
+			calib = again;
+	}
 	if (calib < 1.6) {
 		printf("ok %d # SKIP two plain threads get only %.2fx CPU/wall on this machine "
 		       "(green threads got %.2fx: %lld ms CPU in %lld ms)\n", ++tap_n, calib, ratio,
