@@ -66,6 +66,21 @@ static void resolve_needs(struct sv_loader *ld, struct sv_config *cfg)
 	}
 }
 
+/* "a -> b -> ... -> a": the jobs of stack[] from job back (its first
+ * appearance) to depth, and job again. */
+static void cycle_text(const struct sv_config *cfg, const int *stack, int depth, int back,
+                       char *out, size_t size)
+{
+	size_t len = 0;
+	int start = depth;
+	while (stack[start] != back)
+		start--;
+	out[0] = '\0';
+	for (int d = start; d <= depth && len < size - 2 * SV_NAME_MAX; d++)
+		len += (size_t)snprintf(out + len, size - len, "%s -> ", cfg->jobs[stack[d]].name);
+	snprintf(out + len, size - len, "%s", cfg->jobs[back].name);
+}
+
 /* Depth-first search for a cycle in needs; color 0 new, 1 on stack, 2 done. */
 static int find_cycle(struct sv_config *cfg, int i, int *color, int *stack, int depth,
                       struct sv_loader *ld)
@@ -78,14 +93,8 @@ static int find_cycle(struct sv_config *cfg, int i, int *color, int *stack, int 
 		if (n < 0 || n == i)
 			continue;
 		if (color[n] == 1) {
-			char path[2048] = "";
-			size_t len = 0;
-			int start = depth;
-			while (stack[start] != n)
-				start--;
-			for (int d = start; d <= depth && len < sizeof path - 2 * SV_NAME_MAX; d++)
-				len += (size_t)snprintf(path + len, sizeof path - len, "%s -> ", cfg->jobs[stack[d]].name);
-			snprintf(path + len, sizeof path - len, "%s", cfg->jobs[n].name);
+			char path[2048];
+			cycle_text(cfg, stack, depth, n, path, sizeof path);
 			sv_load_error(ld, cfg->jobs[n].needs_line, "dependency cycle: %s", path);
 			return 1;
 		}
@@ -186,14 +195,8 @@ static int feeds(const struct sv_config *cfg, int i, int *seen, int *path, int d
 		if (!linked)
 			continue;
 		if (seen[k] == 1) {
-			char text[1024] = "";
-			size_t len = 0;
-			int start = depth;
-			while (path[start] != k)
-				start--;
-			for (int d = start; d <= depth && len < sizeof text - 2 * SV_NAME_MAX; d++)
-				len += (size_t)snprintf(text + len, sizeof text - len, "%s -> ", cfg->jobs[path[d]].name);
-			snprintf(text + len, sizeof text - len, "%s", c->name);
+			char text[2048];
+			cycle_text(cfg, path, depth, k, text, sizeof text);
 			sv_load_error(ld, cfg->chans[c->in.chan].line, "channels form a cycle: %s", text);
 			return 1;
 		}

@@ -31,18 +31,6 @@ run_pid() { sed -n "${2}p" "$T/$1.pids" 2>/dev/null; }
 # log_pids NAME: the pids grun logged for NAME's starts, on one line.
 log_pids() { events "^grun: $1: started \\(pid" | sed 's/.*(pid \([0-9]*\))/\1/' | tr '\n' ' ' | sed 's/ $//'; }
 stops() { if [ -e "$T/stops" ]; then tr '\n' ' ' <"$T/stops" | sed 's/ $//'; fi; }
-count() { grep -Ec -- "$1" "$T/err"; }
-# wait_count ERE N [SECS]: until N lines of grun's log match ERE.
-wait_count() {
-	_end=$(( $(date +%s) + $(secs "${3:-10}") ))
-	while [ "$(count "$1")" -lt "$2" ]; do
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			diag "fewer than $2 lines matching '$1' in grun's log within $(secs "${3:-10}")s"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
 runs() { if [ -e "$T/$1.pids" ]; then wc -l <"$T/$1.pids" | tr -d ' '; else echo 0; fi; }
 # wait_runs N NAME...: until each NAME has recorded N runs (its TERM trap
 # is set by then).

@@ -20,20 +20,8 @@ exit 1
 EOF
 
 runs() { if [ -e "$T/$1.pids" ]; then wc -l <"$T/$1.pids" | tr -d ' '; else echo 0; fi; }
-count() { grep -Ec -- "$1" "$T/err"; }
-wait_count() {
-	_end=$(( $(date +%s) + $(secs "${3:-10}") ))
-	while [ "$(count "$1")" -lt "$2" ]; do
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			diag "fewer than $2 lines matching '$1' in grun's log within $(secs "${3:-10}")s"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
 crash() { : >"$T/crash-$1"; }
 reset() { rm -f "$T"/*.pids "$T"/crash-*; }
-left() { no_tagged_left; echo $?; }
 running() { kill -0 "$GRUN_PID" 2>/dev/null; echo $?; }
 # stopped: the jobs grun stopped (sent their stop signal), in order.
 stopped() { events '^grun: [^ ]+: stopping \(' | sed 's/:.*//' | tr '\n' ' ' | sed 's/ $//'; }

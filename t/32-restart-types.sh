@@ -34,17 +34,6 @@ EOF
 
 runs() { if [ -e "$T/$1.pids" ]; then wc -l <"$T/$1.pids" | tr -d ' '; else echo 0; fi; }
 run_pid() { sed -n "${2}p" "$T/$1.pids" 2>/dev/null; }
-count() { grep -Ec -- "$1" "$T/err"; }
-wait_count() {
-	_end=$(( $(date +%s) + $(secs "${3:-10}") ))
-	while [ "$(count "$1")" -lt "$2" ]; do
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			diag "fewer than $2 lines matching '$1' in grun's log within $(secs "${3:-10}")s"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
 # wait_run NAME K: until NAME's K-th run has recorded its pid and grun
 # has logged its start.
 wait_run() {
@@ -57,7 +46,6 @@ wait_run() {
 }
 crash() { echo "${2:-1}" >"$T/crash-$1.tmp" && mv "$T/crash-$1.tmp" "$T/crash-$1"; }
 reset() { rm -f "$T"/*.pids "$T"/crash-*; }
-left() { no_tagged_left; echo $?; }
 running() { kill -0 "$GRUN_PID" 2>/dev/null; echo $?; }
 # of NAME: NAME's log lines (started, exited, killed, restarting,
 # stopping), "NAME: " and pids stripped, joined with "/".

@@ -27,9 +27,7 @@ date +%s%N >>"$GRUN_TEST_TAG/$1.end"
 exit 1
 EOF
 
-count() { grep -Ec -- "$1" "$T/err"; }
 reset() { rm -f "$T"/*.start "$T"/*.end; }
-left() { no_tagged_left; echo $?; }
 # logged NAME: the delays of NAME's "restarting in D" lines, in ms, on one line.
 logged() {
 	events "^grun: $1: restarting in " | sed 's/.*restarting in \([^ ]*\) .*/\1/' |

@@ -9,7 +9,6 @@
 plan 56
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 
 # rec.sh NAME SECS [STATUS]: appends "S <ms> NAME" when it starts and
 # "E <ms> NAME" when it is done to $T/rec, then exits with STATUS.

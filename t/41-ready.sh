@@ -9,7 +9,6 @@
 plan 68
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 
 export HELPERS
 

@@ -10,10 +10,8 @@
 plan 39
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 flow() { events "$1" | sed 's/ (pid [0-9]*)//' | tr '\n' '/'; }
 alive() { kill -0 "$1" 2>/dev/null; }
-now_ms() { date +%s%3N; }
 
 # job NAME: runs until TERM or INT, then appends "NAME SIGNAL" to $T/got
 # and exits 0.

@@ -9,9 +9,7 @@
 plan 29
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 alive() { kill -0 "$1" 2>/dev/null; }
-now_ms() { date +%s%3N; }
 # ppid PID: the parent of PID (empty if PID is gone).
 ppid() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2; }
 # children PID: "CHILD:STATE" for every child of PID, zombies included,

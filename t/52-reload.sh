@@ -9,22 +9,10 @@
 plan 50
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 # pid_of NAME: the pid of NAME's latest start, from grun's log.
 pid_of() { sed -n "s/^grun: $1: started (pid \([0-9]*\))\$/\1/p" "$T/err" | tail -n 1; }
 starts() { grep -c "^grun: $1: started" "$T/err"; }
-# wait_count ERE N [SECS]: until grun's log has N lines matching ERE.
-wait_count() {
-	_end=$(( $(date +%s) + $(secs "${3:-10}") ))
-	until [ "$(grep -Ec -- "$1" "$T/err")" -ge "$2" ]; do
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			diag "fewer than $2 lines matching '$1' within $(secs "${3:-10}")s"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
 # settle: lets grun finish what a reload set off (stops and starts run
 # after the "reloaded" line).
 settle() { sleep 0.5; }

@@ -7,19 +7,6 @@
 plan 19
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
-now_ms() { date +%s%3N; }
-# wait_count ERE N [SECS]: until grun's log has N lines matching ERE.
-wait_count() {
-	_end=$(( $(date +%s) + $(secs "${3:-10}") ))
-	until [ "$(grep -Ec -- "$1" "$T/err")" -ge "$2" ]; do
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			diag "fewer than $2 lines matching '$1' within $(secs "${3:-10}")s"
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 
 # ---- 500 permanent jobs ------------------------------------------------------
 i=1

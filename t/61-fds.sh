@@ -8,7 +8,6 @@
 plan 27
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 # lines NAME: what job NAME printed, one line each, joined by spaces.
 lines() { sed -n "s/^$1 *| //p" "$T/out" | tr '\n' ' ' | sed 's/ $//'; }
 

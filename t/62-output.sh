@@ -9,7 +9,6 @@
 plan 48
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 ESC=$(printf '\033')
 
 # spew TAG N LEN: N lines "TAG-<5 digits>-" followed by LEN copies of TAG,

@@ -8,7 +8,6 @@
 plan 41
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 # lines NAME: what job NAME printed, joined by "/".
 lines() { sed -n "s/^$1 *| //p" "$T/out" | tr '\n' '/'; }
 pid_of() { sed -n "s/^grun: $1: started (pid \([0-9]*\))\$/\1/p" "$T/err" | tail -n 1; }

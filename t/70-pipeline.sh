@@ -14,7 +14,6 @@
 plan 93
 
 # left [SECS]: 0 once no tagged process is left (for ok).
-left() { no_tagged_left "$@"; echo $?; }
 now() { date +%s.%N; }
 # elapsed START: seconds since START, 2 decimals
 elapsed() { echo "$(now) $1" | awk '{ printf "%.2f", $1 - $2 }'; }

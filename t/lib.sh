@@ -8,6 +8,7 @@
 #           wait_log ERE [SECS]       wait until $T/err has a matching line
 #           wait_grun [SECS]          wait for the background grun; sets $rc
 #           wait_file PATH [SECS]     wait until PATH exists
+#           wait_count ERE N [SECS]   wait until N log lines match ERE; count ERE
 # cleanup:  every process a test starts carries GRUN_TEST_TAG in its
 #           environment; tagged_pids lists those still alive, and the EXIT
 #           trap kills them all (and says so: a leak fails the test).
@@ -151,6 +152,26 @@ no_tagged_left() {
 	done
 	return 0
 }
+
+# count ERE: lines of grun's log matching ERE.
+count() { grep -Ec -- "$1" "$T/err"; }
+
+# wait_count ERE N [SECS]: until grun's log has N lines matching ERE.
+wait_count() {
+	_end=$(( $(date +%s) + $(secs "${3:-10}") ))
+	until [ "$(count "$1")" -ge "$2" ]; do
+		if [ "$(date +%s)" -ge "$_end" ]; then
+			diag "fewer than $2 lines matching '$1' in grun's log within $(secs "${3:-10}")s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# left [SECS]: 0 if no tagged process is left (as a status for ok), else 1.
+left() { no_tagged_left "$@"; echo $?; }
+
+now_ms() { date +%s%3N; }
 
 # Lines of $T/err matching ERE, in order, with "grun: " stripped.
 events() { grep -E -- "$1" "$T/err" | sed 's/^grun: //'; }
