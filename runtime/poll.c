@@ -22,10 +22,13 @@
  * 100,000 sleeping Gs cost one libev timer.
  *
  * Children.  libev reaps every child (its SIGCHLD watcher lives in the
- * default loop, the only loop that may have ev_child watchers).  So
- * children are created by proc.c with mu held and registered here before
- * mu is released: no child can be reaped before its ev_child watcher
- * exists, and its exit status is kept until rt_proc_wait() takes it.
+ * default loop, the only loop that may have ev_child watchers).  One
+ * catch-all ev_child (pid 0) sees each reaped child; a child made by
+ * rt_proc_start() has a record from before its clone (see struct
+ * proc_rec), so its status is kept until rt_proc_wait() or
+ * rt_proc_wait_any() takes it, however early it exits, and no lock is held
+ * while the clone waits for the exec.  Exits of children without a record
+ * (orphans inherited as a subreaper) are dropped.
  *
  * Signals.  rt_run() blocks the configured signals (and SIGCHLD) in every
  * thread before any M starts; libev reads them through a signalfd
@@ -52,14 +55,31 @@ struct fd_wait {
 	struct rt_g *g;
 };
 
+/* A child made by rt_proc_start(), from before its clone until its
+ * status is taken.  Pending (on pl.pending) while the clone runs: the
+ * kernel stores the new pid in `pid` (CLONE_PARENT_SETTID) before the
+ * child can run, so an exit reaped before rt_proc_settle() still finds
+ * its record.  Then settled, in the pid hash.  An exited, settled record
+ * with no waiter by pid is also on the unclaimed FIFO for
+ * rt_proc_wait_any().  All fields under mu, except that the kernel writes
+ * `pid` while pending (read with __atomic). */
 struct proc_rec {
-	ev_child w;
 	pid_t pid;
 	int status;
 	bool exited;
+	bool settled;
 	bool discard;             /* exec failed: reap and forget */
-	struct rt_g *waiter;
-	struct proc_rec *next;    /* hash chain */
+	bool in_fifo;
+	struct rt_g *waiter;      /* rt_proc_wait() by pid */
+	struct proc_rec *next;    /* hash chain, or the pending list */
+	struct proc_rec *fifo_prev, *fifo_next;
+};
+
+/* A G parked in rt_proc_wait_any(); on its stack. */
+struct any_wait {
+	struct rt_g *g;
+	bool woken;
+	struct any_wait *next;
 };
 
 struct sig_wait {
@@ -90,6 +110,11 @@ static struct {
 	struct rt_timer **heap;
 	int nheap, capheap;
 	struct proc_rec *procs[PROC_BUCKETS];
+	struct proc_rec *pending;     /* being cloned */
+	struct proc_rec *unclaimed_head, *unclaimed_tail;
+	struct any_wait *anywaiters;
+	bool any_cancel;
+	ev_child anychild;            /* pid 0: sees every reaped child */
 	ev_signal sigw[NSIG];
 	sigset_t sigs;                /* signals deliverable to rt_signal_wait */
 	bool sig_pending[NSIG];
@@ -480,55 +505,143 @@ static struct proc_rec **proc_slot(pid_t pid)
 	return pp;
 }
 
+/* The oldest record of pid whose child has not exited yet (pids can be
+ * reused while an older exit waits to be taken). */
+static struct proc_rec **proc_slot_live(pid_t pid)
+{
+	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
+	while (*pp && ((*pp)->pid != pid || (*pp)->exited))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void fifo_append(struct proc_rec *r)
+{
+	r->fifo_next = NULL;
+	r->fifo_prev = pl.unclaimed_tail;
+	if (pl.unclaimed_tail)
+		pl.unclaimed_tail->fifo_next = r;
+	else
+		pl.unclaimed_head = r;
+	pl.unclaimed_tail = r;
+	r->in_fifo = true;
+}
+
+static void fifo_remove(struct proc_rec *r)
+{
+	if (!r->in_fifo)
+		return;
+	if (r->fifo_prev)
+		r->fifo_prev->fifo_next = r->fifo_next;
+	else
+		pl.unclaimed_head = r->fifo_next;
+	if (r->fifo_next)
+		r->fifo_next->fifo_prev = r->fifo_prev;
+	else
+		pl.unclaimed_tail = r->fifo_prev;
+	r->in_fifo = false;
+}
+
+/* Unlink the settled record at *pp and free it. */
 static void proc_forget(struct proc_rec **pp)
 {
 	struct proc_rec *r = *pp;
 	*pp = r->next;
+	fifo_remove(r);
 	free(r);
 	waiters_add(-1);
 }
 
+/* An exited, settled record nobody waits for by pid: queue it for
+ * rt_proc_wait_any() and wake the first such waiter that is still
+ * parked. */
+static void proc_unclaimed(struct proc_rec *r)
+{
+	fifo_append(r);
+	for (struct any_wait *w = pl.anywaiters; w; w = w->next)
+		if (!w->woken && rt_wake_claim(w->g)) {
+			w->woken = true;
+			ready_push(w->g);
+			return;
+		}
+}
+
+static struct proc_rec *pending_find(pid_t pid)
+{
+	for (struct proc_rec *r = pl.pending; r; r = r->next)
+		if (__atomic_load_n(&r->pid, __ATOMIC_RELAXED) == pid)
+			return r;
+	return NULL;
+}
+
+/* The catch-all watcher: libev has reaped child rpid. */
 static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
-	struct proc_rec *r = (struct proc_rec *)w;
+	(void)loop;
 	(void)revents;
-	ev_child_stop(loop, w);
+	pid_t pid = w->rpid;
+	struct proc_rec **pp = proc_slot_live(pid), *r = *pp;
+	if (!r && !(r = pending_find(pid)))
+		return; /* not made by rt_proc_start: an orphan we inherited */
 	if (r->discard) {
-		proc_forget(proc_slot(r->pid));
+		proc_forget(pp);
 		return;
 	}
 	r->status = w->rstatus;
 	r->exited = true;
-	if (r->waiter && rt_wake_claim(r->waiter))
-		ready_push(r->waiter);
+	if (r->waiter) {
+		if (rt_wake_claim(r->waiter))
+			ready_push(r->waiter);
+	} else if (r->settled) {
+		proc_unclaimed(r);
+	}
 }
 
-int rt_proc_register_locked(pid_t pid)
+pid_t *rt_proc_pidp(struct proc_rec *r)
+{
+	return &r->pid;
+}
+
+struct proc_rec *rt_proc_reserve(void)
 {
 	struct proc_rec *r = calloc(1, sizeof *r);
-	if (!r) {
-		errno = ENOMEM;
-		return -1;
-	}
-	r->pid = pid;
-	ev_child_init(&r->w, on_child, pid, 0);
-	ev_child_start(pl.loop, &r->w);
-	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
-	r->next = *pp;
-	*pp = r;
+	if (!r)
+		return NULL;
+	rt_lock(&pl.mu);
+	r->next = pl.pending;
+	pl.pending = r;
 	waiters_add(1);
-	return 0;
+	rt_unlock(&pl.mu);
+	return r;
 }
 
-void rt_proc_discard_locked(pid_t pid)
+void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 {
-	struct proc_rec **pp = proc_slot(pid);
-	if (!*pp)
+	rt_lock(&pl.mu);
+	struct proc_rec **pp = &pl.pending;
+	while (*pp != r)
+		pp = &(*pp)->next;
+	*pp = r->next;
+	if (pid <= 0) {
+		free(r);
+		waiters_add(-1);
+		rt_unlock(&pl.mu);
 		return;
-	if ((*pp)->exited)
+	}
+	r->pid = pid;
+	r->settled = true;
+	r->next = NULL;
+	pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
+	while (*pp)
+		pp = &(*pp)->next; /* after older records of a reused pid */
+	*pp = r;
+	if (failed && r->exited)
 		proc_forget(pp);
-	else
-		(*pp)->discard = true;
+	else if (failed)
+		r->discard = true; /* on_child forgets it */
+	else if (r->exited)
+		proc_unclaimed(r);
+	rt_unlock(&pl.mu);
 }
 
 int rt_proc_wait(pid_t pid, int *status, int64_t deadline)
@@ -571,6 +684,79 @@ int rt_proc_wait(pid_t pid, int *status, int64_t deadline)
 	proc_forget(pp);
 	rt_unlock(&pl.mu);
 	return 0;
+}
+
+/* Take the oldest unclaimed exit; mu held. */
+static pid_t take_unclaimed(int *status)
+{
+	struct proc_rec *r = pl.unclaimed_head;
+	pid_t pid = r->pid;
+	if (status)
+		*status = r->status;
+	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
+	while (*pp != r)
+		pp = &(*pp)->next;
+	proc_forget(pp);
+	return pid;
+}
+
+static void anywaiter_remove(struct any_wait *w)
+{
+	struct any_wait **pp = &pl.anywaiters;
+	while (*pp != w)
+		pp = &(*pp)->next;
+	*pp = w->next;
+}
+
+pid_t rt_proc_wait_any(int *status, int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	rt_assert(g, "rt_proc_wait_any outside a green thread");
+	rt_lock(&pl.mu);
+	for (;;) {
+		if (pl.unclaimed_head) {
+			pid_t pid = take_unclaimed(status);
+			rt_unlock(&pl.mu);
+			return pid;
+		}
+		if (pl.any_cancel) {
+			pl.any_cancel = false;
+			rt_unlock(&pl.mu);
+			errno = ECANCELED;
+			return -1;
+		}
+		if (deadline != RT_NEVER && deadline <= rt_now()) {
+			rt_unlock(&pl.mu);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct any_wait w = { .g = g, .next = pl.anywaiters };
+		struct rt_timer t = { .idx = -1 };
+		pl.anywaiters = &w;
+		rt_wake_reset(g);
+		if (deadline != RT_NEVER)
+			rt_timer_arm_locked(&t, deadline, g);
+		rt_park(rt_poll_unlock_commit, NULL, "child wait (any)");
+		rt_lock(&pl.mu);
+		anywaiter_remove(&w);
+		if (t.idx >= 0)
+			heap_remove(&t);
+	}
+}
+
+void rt_proc_wait_any_cancel(void)
+{
+	struct rt_g *wake = NULL;
+	rt_lock(&pl.mu);
+	pl.any_cancel = true;
+	for (struct any_wait *w = pl.anywaiters; w && !wake; w = w->next)
+		if (!w->woken && rt_wake_claim(w->g)) {
+			w->woken = true;
+			wake = w->g;
+		}
+	rt_unlock(&pl.mu);
+	if (wake)
+		rt_ready(wake);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -660,6 +846,9 @@ int rt_poll_init(const sigset_t *signals)
 	ev_async_init(&pl.wakeup, on_nothing);
 	ev_async_start(pl.loop, &pl.wakeup);
 	ev_init(&pl.tick, on_tick);
+	ev_child_init(&pl.anychild, on_child, 0, 0);
+	ev_child_start(pl.loop, &pl.anychild);
+	ev_unref(pl.loop);
 	pl.sigs = *signals;
 	for (int s = 1; s < NSIG; s++) {
 		if (sigismember(signals, s) != 1 || s == SIGCHLD)
@@ -678,13 +867,19 @@ void rt_poll_fini(void)
 	for (int s = 1; s < NSIG; s++)
 		if (ev_is_active(&pl.sigw[s]))
 			ev_signal_stop(pl.loop, &pl.sigw[s]);
+	ev_ref(pl.loop);
+	ev_child_stop(pl.loop, &pl.anychild);
 	for (int i = 0; i < PROC_BUCKETS; i++)
 		while (pl.procs[i]) {
 			struct proc_rec *r = pl.procs[i];
 			pl.procs[i] = r->next;
-			ev_child_stop(pl.loop, &r->w);
 			free(r);
 		}
+	while (pl.pending) {
+		struct proc_rec *r = pl.pending;
+		pl.pending = r->next;
+		free(r);
+	}
 	ev_loop_destroy(pl.loop);
 	free(pl.heap);
 	memset(&pl, 0, sizeof pl);

@@ -1,9 +1,11 @@
 /*
  * proc.c - creating child processes the runtime can wait for.
  *
- * libev reaps every child, so a child must be registered with the poller
- * before the poller can run again; rt_proc_start() therefore creates it
- * with the poll lock held (the poller needs that lock to reap).
+ * libev reaps every child, so the poller must know a child before it can
+ * reap it: rt_proc_start() reserves the child's record first and the
+ * clone writes the new pid into it (CLONE_PARENT_SETTID) before the child
+ * runs (poll.c).  No lock is held while the clone waits for the exec, so
+ * the poller, timers and other spawns go on meanwhile.
  *
  * The child is made with clone(CLONE_VM | CLONE_VFORK) on a small stack
  * of its own, as glibc's posix_spawn does: no copy of the parent's page
@@ -80,6 +82,14 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 		free(stack);
 		return -1;
 	}
+	struct proc_rec *rec = rt_proc_reserve();
+	if (!rec) {
+		close(errpipe[0]);
+		close(errpipe[1]);
+		free(stack);
+		errno = ENOMEM;
+		return -1;
+	}
 	a.errfd = errpipe[1];
 	sigset_t all, old;
 	sigfillset(&all);
@@ -87,15 +97,22 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 	if (in_g)
 		rt_blocking_begin();
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rt_poll_lock();
 #ifdef RT_SANITIZE_THREAD
 	/* TSan keeps its per-thread state in TLS, which a CLONE_VM child
-	 * would share: fork instead (errors come back through the pipe). */
+	 * would share: fork instead (errors come back through the pipe), with
+	 * the poll lock held until the record has the pid, as fork cannot
+	 * store it before the child runs. */
+	rt_poll_lock();
 	pid_t pid = fork();
 	if (pid == 0)
 		child_main(&a);
+	if (pid > 0)
+		__atomic_store_n(rt_proc_pidp(rec), pid, __ATOMIC_RELAXED);
+	rt_poll_unlock();
 #else
-	pid_t pid = clone(child_main, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	pid_t pid = clone(child_main, stack + CHILD_STACK,
+	                  CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &a,
+	                  rt_proc_pidp(rec));
 #endif
 	int err = pid < 0 ? errno : 0;
 	close(errpipe[1]);
@@ -106,14 +123,9 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 		a.err = e;
 	}
 	close(errpipe[0]);
-	if (pid > 0 && rt_proc_register_locked(pid) != 0) {
-		kill(pid, SIGKILL); /* libev reaps it */
-		err = ENOMEM;
-	} else if (pid > 0 && a.err) {
-		rt_proc_discard_locked(pid);
+	if (pid > 0 && a.err)
 		err = a.err;
-	}
-	rt_poll_unlock();
+	rt_proc_settle(rec, pid, pid > 0 && a.err);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (in_g)
 		rt_blocking_end();

@@ -216,6 +216,19 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg);
  * unknown pid.  Only one green thread may wait for a pid.  G only. */
 int rt_proc_wait(pid_t pid, int *status, int64_t deadline);
 
+/* rt_proc_wait_any() parks until a child made by rt_proc_start() that no
+ * green thread waits for with rt_proc_wait() has exited, and returns its
+ * pid with its wait status in *status (as waitpid(-1) does): one green
+ * thread can watch every child.  Exits are returned in the order they
+ * happened.  -1 with ETIMEDOUT at the deadline, or ECANCELED after
+ * rt_proc_wait_any_cancel().  G only. */
+pid_t rt_proc_wait_any(int *status, int64_t deadline);
+
+/* rt_proc_wait_any_cancel() makes one green thread parked in
+ * rt_proc_wait_any() return -1 with ECANCELED, or the next call if none
+ * is parked (once).  G only. */
+void rt_proc_wait_any_cancel(void);
+
 /* ---- Signals ----------------------------------------------------------- */
 
 /* rt_signal_wait() parks until one of the signals in set (each must be in

@@ -352,8 +352,13 @@ void rt_poll_unlock(void);
 void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g);
 void rt_timer_disarm(struct rt_timer *t);          /* takes the lock if needed */
 int rt_poll_unlock_commit(struct rt_g *g, void *arg); /* park commit: unlock, kick */
-int rt_proc_register_locked(pid_t pid);            /* 0 or -1 ENOMEM */
-void rt_proc_discard_locked(pid_t pid);            /* reap and forget */
+/* A record for a child about to be cloned (NULL: ENOMEM); its pid field
+ * is where the clone must store the new pid (CLONE_PARENT_SETTID). */
+struct proc_rec *rt_proc_reserve(void);
+/* After the clone: pid <= 0 drops the record; failed: the exec failed,
+ * reap and forget. */
+void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed);
+pid_t *rt_proc_pidp(struct proc_rec *r);
 
 /* ---- sysmon.c ------------------------------------------------------------ */
 int rt_sysmon_start(void);

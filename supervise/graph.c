@@ -22,6 +22,7 @@
 #include "rt.h"
 #include "supervise/graph.h"
 #include "supervise/pipeline.h"
+#include "supervise/reaper.h"
 #include "supervise/tree.h"
 
 /* ---- latches ------------------------------------------------------------- */
@@ -329,6 +330,7 @@ static void teardown(struct sv_graph *g)
 	quit_nodes(g->root);
 	pthread_mutex_unlock(&g->mu);
 	rt_wg_wait(&g->nodes);
+	sv_reaper_stop(g); /* every job has ended: no process of theirs is left */
 	__atomic_store_n(&g->quitting, 1, __ATOMIC_RELEASE);
 	rt_chan_close(g->quit);
 	kill(getpid(), SIGHUP); /* wakes the signal thread, which now ends */
@@ -349,6 +351,7 @@ static void teardown(struct sv_graph *g)
 		return;
 	}
 	sv_pipes_free(g);
+	sv_reaper_free(g);
 	free_nodes(g->root);
 	for (int i = 0; i < g->nlatches; i++) {
 		rt_chan_free(g->latches[i]->settled);
@@ -750,7 +753,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	build(&g, g.root, 0, &g.ncolors);
 	g.quit = rt_chan_make(0, 0);
 	rt_wg_add(&g.watchers, 2);
-	if (!g.quit || sv_pipes_start(&g, g.root) < 0 || start_nodes(g.root) < 0 ||
+	if (!g.quit || sv_reaper_start(&g) < 0 || sv_pipes_start(&g, g.root) < 0 ||
+	    start_nodes(g.root) < 0 ||
 	    rt_go_named("signals", signal_main, &g) < 0 ||
 	    rt_go_named("ready watch", ready_watch, &g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());

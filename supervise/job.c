@@ -34,6 +34,7 @@
  * killed by its own stop signal (OTP's "shutdown" reason); everything
  * else is OUT_FAILED.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 
 #include "rt.h"
 #include "supervise/pipeline.h"
+#include "supervise/reaper.h"
 #include "supervise/ready.h"
 #include "supervise/spawn.h"
 #include "supervise/tree.h"
@@ -64,25 +66,6 @@ struct run {
 	struct sv_pump_end *out_end, *err_end; /* the output pumps, if any */
 	int64_t started_at;
 };
-
-struct reaper {
-	struct sv_node *node;
-	pid_t pid;
-	uint64_t gen;
-};
-
-static void reaper_main(void *arg)
-{
-	struct reaper *r = arg;
-	int status = 0;
-	while (rt_proc_wait(r->pid, &status, RT_NEVER) < 0 && errno == ETIMEDOUT)
-		;
-	struct sv_msg m = { .type = MSG_PROC_EXIT, .gen = r->gen, .status = status, .a = r->pid };
-	struct sv_graph *g = r->node->g;
-	sv_mbox_post(&r->node->mbox, &m);
-	free(r);
-	__atomic_fetch_sub(&g->helpers, 1, __ATOMIC_RELEASE);
-}
 
 static void describe_status(int status, char *buf, size_t len)
 {
@@ -205,6 +188,26 @@ static void send_stop(struct sv_node *n, struct run *r, const char *why)
 	r->deadline = rt_now() + j->stop_timeout;
 }
 
+/* Copies of the pipeline ends the job's process gets: the held ends
+ * close under g->mu (pipeline.c), so they are duplicated under it and
+ * the spawn, which takes milliseconds, runs without it.  0, or -1 with
+ * why set. */
+static int dup_chan_ends(struct sv_node *n, int fds[3], char *why, size_t len)
+{
+	const struct sv_job *j = n->job;
+	if (j->in.kind != SV_IO_CHAN && j->out.kind != SV_IO_CHAN && j->err.kind != SV_IO_CHAN)
+		return 0;
+	pthread_mutex_lock(&n->g->mu);
+	int held[3] = { n->chan_in_fd, n->chan_out_fd, n->chan_err_fd }, rc = 0;
+	for (int i = 0; i < 3 && rc == 0; i++)
+		if (held[i] >= 0 && (fds[i] = fcntl(held[i], F_DUPFD_CLOEXEC, 3)) < 0) {
+			snprintf(why, len, "cannot duplicate a channel's pipe: %s", strerror(errno));
+			rc = -1;
+		}
+	pthread_mutex_unlock(&n->g->mu);
+	return rc;
+}
+
 /* Spawns the process and starts its helpers.  0, or -1 with why set. */
 static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 {
@@ -223,12 +226,15 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 			close(notify_fd);
 		return -1;
 	}
-	pthread_mutex_lock(&n->g->mu); /* the held ends close under it */
-	int chanfd[3] = { n->chan_in_fd, n->chan_out_fd, n->chan_err_fd };
-	int rc = sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, chanfd, sp, why, len);
+	int chanfd[3] = { -1, -1, -1 };
+	int rc = dup_chan_ends(n, chanfd, why, len);
+	if (rc == 0)
+		rc = sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, chanfd, sp, why, len);
 	pid_t pid = rc < 0 ? -1 : sv_spawn_run(sp);
 	int err = errno;
-	pthread_mutex_unlock(&n->g->mu);
+	for (int i = 0; i < 3; i++)
+		if (chanfd[i] >= 0)
+			close(chanfd[i]);
 	if (rc < 0) {
 		if (notify_fd >= 0)
 			close(notify_fd);
@@ -261,11 +267,7 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	}
 	sv_spawn_release(sp);
 	free(sp);
-	struct reaper *rp = malloc(sizeof *rp);
-	*rp = (struct reaper){ n, pid, n->gen };
-	__atomic_fetch_add(&n->g->helpers, 1, __ATOMIC_RELAXED);
-	if (rt_go_named("reaper", reaper_main, rp) < 0)
-		abort(); /* without a reaper the job could never end */
+	sv_reaper_track(n->g, n, pid, n->gen);
 	return 0;
 }
 

@@ -81,7 +81,8 @@ struct sv_graph {
 	pthread_mutex_t mu;
 	struct rt_wg nodes;            /* node green threads still running */
 	struct rt_wg stdout_done;      /* the feeder of chan:stdout, until it has written all */
-	int helpers;                   /* atomic: reapers and probes still running */
+	int helpers;                   /* atomic: probes and pipe helpers still running */
+	struct sv_reaper *reaper;      /* reaper.c: which job run each pid belongs to */
 	int quitting;                  /* atomic: the signal thread should end */
 	struct rt_chan *quit;          /* closed at teardown: ends the ready watch */
 	struct rt_wg watchers;         /* the signal and ready-watch threads */

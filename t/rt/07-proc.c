@@ -1,7 +1,8 @@
 /*
  * 07-proc.c - child processes: rt_proc_start/rt_proc_wait exit statuses,
  * exec failures, early exits, deadlines, unknown pids, 200 concurrent
- * children, the child's signal mask and dispositions, and no child left
+ * children, the child's signal mask and dispositions, rt_proc_wait_any
+ * (order, by-pid waiters, cancel, orphans, quick exits), and no child left
  * behind.
  *
  * child_fn runs in a vfork-like child sharing our memory: it only calls
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -358,6 +360,129 @@ static void test_child_signals(void)
 	   "SIGUSR2, ignored in the parent, is at its default in the child");
 }
 
+/* ---- rt_proc_wait_any ------------------------------------------------------------ */
+
+static pid_t wait_any(int *status, int64_t timeout)
+{
+	pid_t pid = rt_proc_wait_any(status, rt_now() + timeout);
+	if (pid > 0)
+		mark_reaped(pid);
+	return pid;
+}
+
+struct by_pid {
+	pid_t pid;
+	int rc, status;
+};
+
+static void wait_by_pid(void *p)
+{
+	struct by_pid *b = p;
+	b->rc = wait_for(b->pid, &b->status, 5000 * MS);
+}
+
+static void cancel_waiter(void *p)
+{
+	int *res = p;
+	errno = 0;
+	pid_t r = rt_proc_wait_any(NULL, rt_now() + 5000 * MS);
+	*res = r == -1 ? errno : -2;
+}
+
+static void test_wait_any(void)
+{
+	/* exits come in the order they happen */
+	pid_t a = start("/bin/sh", sh_c("sleep 0.4; exit 3"), -1);
+	pid_t b = start("/bin/sh", sh_c("exit 1"), -1);
+	pid_t c = start("/bin/sh", sh_c("sleep 0.2; exit 2"), -1);
+	int st[3] = { -1, -1, -1 };
+	pid_t got[3];
+	for (int i = 0; i < 3; i++)
+		got[i] = wait_any(&st[i], 5000 * MS);
+	ok(got[0] == b && got[1] == c && got[2] == a && WEXITSTATUS(st[0]) == 1 &&
+	   WEXITSTATUS(st[1]) == 2 && WEXITSTATUS(st[2]) == 3,
+	   "rt_proc_wait_any returns three children in exit order with their statuses (%d %d %d)",
+	   WEXITSTATUS(st[0]), WEXITSTATUS(st[1]), WEXITSTATUS(st[2]));
+	errno = 0;
+	pid_t r = rt_proc_wait_any(NULL, rt_now() + 100 * MS);
+	ok(r == -1 && errno == ETIMEDOUT, "with no child left, it times out (ETIMEDOUT)");
+
+	/* a child someone waits for by pid is not returned */
+	struct by_pid bp = { .rc = -9 };
+	bp.pid = start("/bin/sh", sh_c("sleep 0.1; exit 5"), -1);
+	pid_t d = start("/bin/sh", sh_c("sleep 0.2; exit 6"), -1);
+	rt_go(wait_by_pid, &bp);
+	int s = -1;
+	r = wait_any(&s, 5000 * MS);
+	for (int i = 0; i < 100 && bp.rc == -9; i++)
+		rt_sleep(10 * MS);
+	ok(r == d && WEXITSTATUS(s) == 6 && bp.rc == 0 && WEXITSTATUS(bp.status) == 5,
+	   "a child waited for by pid goes to that waiter, the other to rt_proc_wait_any");
+
+	/* a queued exit can still be taken by pid */
+	static char *true_argv[] = { "true", NULL };
+	pid_t e = start("/bin/true", true_argv, -1);
+	rt_sleep(100 * MS);
+	r = wait_for(e, &s, 5000 * MS);
+	errno = 0;
+	pid_t r2 = rt_proc_wait_any(NULL, 0);
+	ok(r == 0 && r2 == -1 && errno == ETIMEDOUT,
+	   "an exit queued for rt_proc_wait_any can be taken by rt_proc_wait, once");
+
+	/* cancel: a parked waiter, then a sticky one for the next call */
+	int res = -1;
+	rt_go(cancel_waiter, &res);
+	rt_sleep(50 * MS);
+	rt_proc_wait_any_cancel();
+	for (int i = 0; i < 100 && res == -1; i++)
+		rt_sleep(10 * MS);
+	is_int(res, ECANCELED, "rt_proc_wait_any_cancel wakes a parked waiter with ECANCELED");
+	rt_proc_wait_any_cancel();
+	errno = 0;
+	r = rt_proc_wait_any(NULL, RT_NEVER);
+	int e1 = errno;
+	errno = 0;
+	r2 = rt_proc_wait_any(NULL, 0);
+	ok(r == -1 && e1 == ECANCELED && r2 == -1 && errno == ETIMEDOUT,
+	   "a cancel with nobody parked ends the next call only");
+
+	/* orphans inherited as a subreaper are not reported */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	pid_t f = start("/bin/sh", sh_c("sleep 0.2 & exit 4"), -1);
+	r = wait_any(&s, 5000 * MS);
+	errno = 0;
+	r2 = rt_proc_wait_any(NULL, rt_now() + 600 * MS);
+	ok(r == f && WEXITSTATUS(s) == 4 && r2 == -1 && errno == ETIMEDOUT,
+	   "the orphaned grandchild's exit is reaped but not reported");
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+
+	/* many quick exits, some before rt_proc_start returns: each once */
+	enum { N = 150 };
+	static pid_t mine[N];
+	int seen = 0, dup = 0, stray = 0;
+	for (int i = 0; i < N; i++)
+		mine[i] = start("/bin/true", true_argv, -1);
+	for (int k = 0; k < N; k++) {
+		pid_t p = wait_any(NULL, 5000 * MS);
+		if (p <= 0)
+			break;
+		int i = 0;
+		while (i < N && mine[i] != p)
+			i++;
+		if (i == N)
+			stray++;
+		else if (mine[i] == -1)
+			dup++;
+		else {
+			seen++;
+			mine[i] = -1;
+		}
+	}
+	ok(seen == N && dup == 0 && stray == 0,
+	   "%d quick children: each exit returned once (%d seen, %d twice, %d unknown)", N, seen,
+	   dup, stray);
+}
+
 static void main_fn(void *unused)
 {
 	test_statuses();
@@ -366,6 +491,7 @@ static void main_fn(void *unused)
 	test_concurrent();
 	test_from_thread();
 	test_child_signals();
+	test_wait_any();
 
 	/* Nothing left behind (an exec failure's child is reaped by the
 	 * runtime on its own, so allow it a moment). */
@@ -390,7 +516,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(23);
+	tap_plan(31);
 	/* State the child must not inherit: a blocked signal and an ignored one. */
 	sigset_t set;
 	sigemptyset(&set);
