@@ -464,6 +464,97 @@ int rt_fd_wait(int fd, int events, int64_t deadline)
 	return g->wake_events;
 }
 
+/* poll(2) with timeout 0 on fds: fills revents, returns the ready count. */
+static int poll_many_now(struct rt_pollfd *fds, int n)
+{
+	struct pollfd p[RT_FD_WAIT_MAX];
+	for (int i = 0; i < n; i++)
+		p[i] = (struct pollfd){ .fd = fds[i].fd,
+			.events = (short)((fds[i].events & RT_READ ? POLLIN : 0) |
+			                  (fds[i].events & RT_WRITE ? POLLOUT : 0)) };
+	if (poll(p, (nfds_t)n, 0) < 0)
+		return -1;
+	int ready = 0;
+	for (int i = 0; i < n; i++) {
+		int r = (p[i].revents & (POLLIN | POLLHUP | POLLERR) ? RT_READ : 0) |
+			(p[i].revents & (POLLOUT | POLLERR) ? RT_WRITE : 0);
+		fds[i].revents = fds[i].fd >= 0 ? r & fds[i].events : 0;
+		ready += fds[i].revents != 0;
+	}
+	return ready;
+}
+
+/* One libev watcher per fd, all for the same G: the first to fire claims
+ * the wake, then the G stops the others.  0, or -1 ETIMEDOUT. */
+static int park_on_fds(struct rt_g *g, const struct rt_pollfd *fds, int n, int64_t deadline)
+{
+	struct fd_wait fw[RT_FD_WAIT_MAX];
+	struct rt_timer t = { .idx = -1 };
+	rt_wake_reset(g);
+	rt_lock(&pl.mu);
+	for (int i = 0; i < n; i++) {
+		fw[i].g = g;
+		ev_io_init(&fw[i].io, on_io, fds[i].fd, (fds[i].events & RT_READ ? EV_READ : 0) |
+				(fds[i].events & RT_WRITE ? EV_WRITE : 0));
+		if (fds[i].fd < 0 || !fds[i].events)
+			continue; /* never started */
+		ev_io_start(pl.loop, &fw[i].io);
+		waiters_add(1);
+	}
+	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed))
+		pl.kick = true;
+	if (deadline != RT_NEVER)
+		rt_timer_arm_locked(&t, deadline, g);
+	rt_park(rt_poll_unlock_commit, NULL, "fd wait");
+	rt_lock(&pl.mu);
+	for (int i = 0; i < n; i++)
+		if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
+			ev_io_stop(pl.loop, &fw[i].io);
+			waiters_add(-1);
+		}
+	if (t.idx >= 0)
+		heap_remove(&t);
+	rt_unlock(&pl.mu);
+	if (g->wake_timeout) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+/* Asks poll(2) first; parks only when nothing is ready. */
+int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	if (!g || n < 0 || n > RT_FD_WAIT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	int active = 0;
+	for (int i = 0; i < n; i++) {
+		fds[i].events &= RT_READ | RT_WRITE;
+		fds[i].revents = 0;
+		active += fds[i].fd >= 0 && fds[i].events;
+	}
+	if (!active) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (;;) {
+		int ready = poll_many_now(fds, n);
+		if (ready != 0)
+			return ready;
+		if (deadline != RT_NEVER && deadline <= rt_now()) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (park_on_fds(g, fds, n, deadline) < 0)
+			return -1;
+		/* woken: poll(2) says which are ready (none if another reader
+		 * took the data first: then wait again) */
+	}
+}
+
 int rt_close(int fd)
 {
 	rt_lock(&pl.mu);

@@ -178,6 +178,20 @@ enum { RT_READ = 1, RT_WRITE = 2 };
  * a non-blocking call reported EAGAIN.  G only. */
 int rt_fd_wait(int fd, int events, int64_t deadline);
 
+/* rt_fd_wait_any() is rt_fd_wait() on up to RT_FD_WAIT_MAX fds at once,
+ * as poll(2): parks until at least one fds[i].fd is ready for
+ * fds[i].events, then sets every fds[i].revents (RT_READ/RT_WRITE; a
+ * hang-up or error counts as ready) and returns how many are ready.  An
+ * entry with fd < 0 is ignored.  -1 with ETIMEDOUT at the deadline, or
+ * EINVAL.  G only. */
+#define RT_FD_WAIT_MAX 8
+struct rt_pollfd {
+	int fd;
+	int events;
+	int revents;
+};
+int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline);
+
 /* rt_read()/rt_write() are read(2)/write(2) on a non-blocking fd that park
  * instead of returning EAGAIN; they fail with ETIMEDOUT at the deadline.
  * rt_write() writes all n bytes unless an error occurs (then it returns

@@ -63,7 +63,7 @@ struct run {
 	int ready_failed;     /* ready_timeout expired */
 	int killed;           /* KILL sent */
 	int64_t deadline;     /* ready delay/timeout, or stop timeout */
-	struct sv_pump_end *out_end, *err_end; /* the output pumps, if any */
+	struct sv_pump_end *pump_end; /* the output pump, if any */
 	int64_t started_at;
 };
 
@@ -252,10 +252,9 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	r->pid = pid;
 	r->started_at = rt_now();
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
-	if (sp->out_read >= 0 && sv_pump_start(sp->out_read, n->name, n->color, 1, &r->out_end) == 0)
-		sp->out_read = -1;
-	if (sp->err_read >= 0 && sv_pump_start(sp->err_read, n->name, n->color, 2, &r->err_end) == 0)
-		sp->err_read = -1;
+	if ((sp->out_read >= 0 || sp->err_read >= 0) &&
+	    sv_pump_start(sp->out_read, sp->err_read, n->name, n->color, &r->pump_end) == 0)
+		sp->out_read = sp->err_read = -1;
 	int probe_fd = notify_fd >= 0 ? notify_fd : sp->ready_read;
 	if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD || j->ready == SV_READY_TCP ||
 	    j->ready == SV_READY_FILE) {
@@ -292,9 +291,8 @@ static void finish(struct sv_node *n, struct run *r, int status)
 	/* the job's last lines before its exit line (unless a process it left
 	 * behind still holds the pipe: then at most 200 ms) */
 	int64_t flush_by = rt_now() + 200000000LL;
-	sv_pump_end_wait(r->out_end, flush_by);
-	sv_pump_end_wait(r->err_end, flush_by);
-	r->out_end = r->err_end = NULL;
+	sv_pump_end_wait(r->pump_end, flush_by);
+	r->pump_end = NULL;
 	if (r->state == STOPPING) {
 		/* stragglers of a stopped group: KILL them and give them up to
 		 * 2 s to be gone (reaped), so none outlives the job's stop */

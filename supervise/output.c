@@ -192,10 +192,10 @@ void sv_pump_end_wait(struct sv_pump_end *e, int64_t deadline)
 	end_unref(e);
 }
 
-struct pump {
-	struct sv_pump_end *end;
-	int fd;
-	int stream;
+/* One of the job's pipes the pump reads. */
+struct pump_in {
+	int fd;                 /* -1 once at EOF (or never there) */
+	int stream;             /* 1 or 2: where its lines go */
 	char prefix[160];
 	size_t prefix_len;
 	const char *suffix;     /* after the line: "" or the color reset */
@@ -203,11 +203,18 @@ struct pump {
 	size_t have;
 };
 
+/* One green thread per job run reads both its stdout and stderr pipes
+ * (when they go to the log): a parked green thread costs a page. */
+struct pump {
+	struct sv_pump_end *end;
+	struct pump_in in[2];
+};
+
 static const int palette[] = { 36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91 };
 
 /* Appends prefix + line + suffix + '\n' for every complete line in
  * p->buf (and, if flush, the incomplete rest); sends them as one buffer. */
-static void pump_emit(struct pump *p, int flush)
+static void pump_emit(struct pump_in *p, int flush)
 {
 	size_t start = 0, nlines = 0;
 	for (size_t i = 0; i < p->have; i++)
@@ -241,28 +248,46 @@ static void pump_emit(struct pump *p, int flush)
 	stream_put(p->stream, b);
 }
 
-static void pump_main(void *arg)
+/* Reads what is there; at EOF (or an error) flushes and closes. */
+static void pump_read(struct pump_in *p)
 {
-	struct pump *p = arg;
-	/* most services write little: no buffer until there is something to read */
-	if (rt_fd_wait(p->fd, RT_READ, RT_NEVER) > 0)
-		p->buf = malloc(PUMP_BUF);
-	for (; p->buf;) {
-		ssize_t n = rt_read(p->fd, p->buf + p->have, PUMP_BUF - p->have, RT_NEVER);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
+	/* most services write little: no buffer until there is something */
+	if (!p->buf && !(p->buf = malloc(PUMP_BUF))) {
+		rt_close(p->fd);
+		p->fd = -1;
+		return;
+	}
+	ssize_t n = read(p->fd, p->buf + p->have, PUMP_BUF - p->have);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
 		p->have += (size_t)n;
 		pump_emit(p, 0);
 		/* a line longer than the whole buffer is cut into buffer-sized lines */
 		if (p->have == PUMP_BUF)
 			pump_emit(p, 1);
+		return;
 	}
-	if (p->buf)
-		pump_emit(p, 1);
+	pump_emit(p, 1);
 	rt_close(p->fd);
+	p->fd = -1;
 	free(p->buf);
+	p->buf = NULL;
+}
+
+static void pump_main(void *arg)
+{
+	struct pump *p = arg;
+	for (;;) {
+		struct rt_pollfd pf[2] = { { p->in[0].fd, RT_READ, 0 }, { p->in[1].fd, RT_READ, 0 } };
+		if (pf[0].fd < 0 && pf[1].fd < 0)
+			break;
+		if (rt_fd_wait_any(pf, 2, RT_NEVER) < 0)
+			continue;
+		for (int i = 0; i < 2; i++)
+			if (pf[i].revents)
+				pump_read(&p->in[i]);
+	}
 	if (p->end) {
 		rt_chan_close(p->end->eof);
 		end_unref(p->end);
@@ -271,8 +296,27 @@ static void pump_main(void *arg)
 	__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELEASE);
 }
 
-int sv_pump_start(int fd, const char *name, int color_index, int stream, struct sv_pump_end **end)
+static void pump_in_init(struct pump_in *in, int fd, int stream, const char *name, int color_index)
 {
+	in->fd = fd;
+	in->stream = stream == 1 && stdout_data ? 2 : stream;
+	in->have = 0;
+	in->buf = NULL;
+	if (streams[in->stream].color) {
+		int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
+		snprintf(in->prefix, sizeof in->prefix, "\033[%dm%-*s |\033[0m ", c, name_width, name);
+	} else {
+		snprintf(in->prefix, sizeof in->prefix, "%-*s | ", name_width, name);
+	}
+	in->suffix = "";
+	in->prefix_len = strlen(in->prefix);
+}
+
+int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index,
+                  struct sv_pump_end **end)
+{
+	if ((out_fd >= 0 && rt_fd_nonblock(out_fd) < 0) || (err_fd >= 0 && rt_fd_nonblock(err_fd) < 0))
+		return -1;
 	struct pump *p = malloc(sizeof *p);
 	if (!p)
 		return -1;
@@ -287,20 +331,10 @@ int sv_pump_start(int fd, const char *name, int color_index, int stream, struct 
 		p->end->refs = 2;
 		*end = p->end;
 	}
-	p->fd = fd;
-	p->stream = stream == 1 && stdout_data ? 2 : stream;
-	p->have = 0;
-	p->buf = NULL;
-	if (streams[p->stream].color) {
-		int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
-		snprintf(p->prefix, sizeof p->prefix, "\033[%dm%-*s |\033[0m ", c, name_width, name);
-	} else {
-		snprintf(p->prefix, sizeof p->prefix, "%-*s | ", name_width, name);
-	}
-	p->suffix = "";
-	p->prefix_len = strlen(p->prefix);
+	pump_in_init(&p->in[0], out_fd, 1, name, color_index);
+	pump_in_init(&p->in[1], err_fd, 2, name, color_index);
 	__atomic_fetch_add(&live_pumps, 1, __ATOMIC_RELAXED);
-	if (rt_fd_nonblock(fd) < 0 || rt_go_named("pump", pump_main, p) < 0) {
+	if (rt_go_named("pump", pump_main, p) < 0) {
 		__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELAXED);
 		if (p->end) {
 			rt_chan_free(p->end->eof);

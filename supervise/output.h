@@ -5,7 +5,7 @@
  * Each of grun's stdout and stderr has one writer green thread fed by a
  * channel of whole buffers, so a line is always written by one write(2)
  * call of one thread and lines of different jobs never interleave.  A
- * pump green thread per job pipe cuts the job's output into lines and
+ * pump green thread per job run (both its pipes) cuts the job's output into lines and
  * prefixes each with the job's name (padded to the longest name, colored
  * on a terminal).  A full channel parks the pumps, which stop reading the
  * pipes, which blocks the jobs: back-pressure all the way.
@@ -32,14 +32,17 @@ void sv_output_stop(void);
 void sv_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* sv_pump_start() starts a green thread that reads fd (non-blocking,
- * owned and closed by the pump) until EOF and writes each line to grun's
- * stdout (stream 1) or stderr (2) prefixed with name; color_index picks
- * the color.  With end, *end gets a handle for sv_pump_end_wait().  0 or
- * -1.  G only. */
-int sv_pump_start(int fd, const char *name, int color_index, int stream, struct sv_pump_end **end);
+/* sv_pump_start() starts a green thread that reads a job's stdout pipe
+ * out_fd and stderr pipe err_fd (either may be -1; both are owned and
+ * closed by the pump) until EOF on both, and writes each line to grun's
+ * stdout (the lines of out_fd) or stderr (err_fd) prefixed with name;
+ * color_index picks the color.  With end, *end gets a handle for
+ * sv_pump_end_wait().  0, or -1 (the fds are still the caller's).
+ * G only. */
+int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index,
+                  struct sv_pump_end **end);
 /* sv_pump_end_wait() waits until the pump has written the last line of its
- * pipe, or the deadline, and lets go of *end.  So a job's output comes
+ * pipes, or the deadline, and lets go of *end.  So a job's output comes
  * before its exit in the log even when other pumps are busy. */
 void sv_pump_end_wait(struct sv_pump_end *end, int64_t deadline);
 #endif

@@ -1,8 +1,8 @@
 /*
  * 06-fd.c - waiting for file descriptors: rt_fd_wait on pipes (readable,
  * deadline, writable, full pipe drained by another G), rt_read/rt_write
- * moving 10 MB between two green threads, and 1,000 pipes waited on at
- * once.
+ * moving 10 MB between two green threads, rt_fd_wait_any on several
+ * pipes, and 1,000 pipes waited on at once.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -359,9 +359,69 @@ static void test_many_pipes(void)
 	}
 }
 
+/* ---- several fds at once ------------------------------------------------------- */
+
+static void test_wait_any(void)
+{
+	int a[2], b[2];
+	if (nb_pipe(a) != 0 || nb_pipe(b) != 0) {
+		ok(0, "pipe2: %s", strerror(errno));
+		return;
+	}
+	struct rt_pollfd pf[3] = { { a[0], RT_READ, 0 }, { -1, RT_READ, 0 }, { b[0], RT_READ, 0 } };
+	struct delayed_writer w = { .fd = b[1], .delay = 50 * MS };
+	int64_t t0 = rt_now();
+	rt_go(delayed_write, &w);
+	int r = rt_fd_wait_any(pf, 3, rt_now() + 5000 * MS);
+	int64_t el = rt_now() - t0;
+	ok(r == 1 && pf[0].revents == 0 && pf[1].revents == 0 && pf[2].revents == RT_READ &&
+	   el >= 45 * MS,
+	   "rt_fd_wait_any: parks until the second pipe is written (%d; %d %d %d; %lld ms)", r,
+	   pf[0].revents, pf[1].revents, pf[2].revents, (long long)(el / MS));
+	wait_int(&w.done, 1, 2000 * MS);
+
+	if (write(a[1], "z", 1) != 1)
+		diag("write: %s", strerror(errno));
+	r = rt_fd_wait_any(pf, 3, 0);
+	ok(r == 2 && pf[0].revents == RT_READ && pf[2].revents == RT_READ,
+	   "both pipes ready: 2, each marked (%d)", r);
+	char c;
+	ok(read(a[0], &c, 1) == 1 && read(b[0], &c, 1) == 1, "drained");
+
+	errno = 0;
+	t0 = rt_now();
+	r = rt_fd_wait_any(pf, 3, rt_now() + 50 * MS);
+	el = rt_now() - t0;
+	ok(r == -1 && errno == ETIMEDOUT && el >= 50 * MS && el < 2000 * MS,
+	   "nothing ready: -1 ETIMEDOUT after the deadline (%lld ms)", (long long)(el / MS));
+
+	struct rt_pollfd mixed[2] = { { a[0], RT_READ, 0 }, { b[1], RT_WRITE, 0 } };
+	r = rt_fd_wait_any(mixed, 2, rt_now() + 2000 * MS);
+	ok(r == 1 && mixed[1].revents == RT_WRITE && mixed[0].revents == 0,
+	   "a read and a write wait: the pipe with room is writable (%d)", r);
+
+	rt_close(a[1]);
+	r = rt_fd_wait_any(pf, 3, rt_now() + 2000 * MS);
+	ok(r == 1 && pf[0].revents == RT_READ && read(a[0], &c, 1) == 0,
+	   "a closed write end counts as readable (EOF)");
+
+	struct rt_pollfd none[2] = { { -1, RT_READ, 0 }, { b[0], 0, 0 } };
+	errno = 0;
+	r = rt_fd_wait_any(none, 2, RT_NEVER);
+	int e = errno;
+	errno = 0;
+	int r2 = rt_fd_wait_any(pf, RT_FD_WAIT_MAX + 1, RT_NEVER);
+	ok(r == -1 && e == EINVAL && r2 == -1 && errno == EINVAL,
+	   "no fd to wait on, or too many: -1 EINVAL");
+	rt_close(a[0]);
+	rt_close(b[0]);
+	rt_close(b[1]);
+}
+
 static void main_fn(void *unused)
 {
 	test_readable();
+	test_wait_any();
 	test_writable();
 	test_bulk();
 	test_many_pipes();
@@ -370,7 +430,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(26);
+	tap_plan(33);
 	struct rt_config cfg;
 	rt_config_default(&cfg);
 	cfg.procs = 2;
