@@ -65,6 +65,7 @@ struct fd_wait {
  * `pid` while pending (read with __atomic). */
 struct proc_rec {
 	pid_t pid;
+	uint64_t seq;             /* clone order (for deferred closes) */
 	int status;
 	bool exited;
 	bool settled;
@@ -111,6 +112,8 @@ static struct {
 	int nheap, capheap;
 	struct proc_rec *procs[PROC_BUCKETS];
 	struct proc_rec *pending;     /* being cloned */
+	uint64_t clone_seq;           /* the last proc_rec.seq handed out */
+	struct deferred_close *deferred; /* rt_close()s waiting for clones */
 	struct proc_rec *unclaimed_head, *unclaimed_tail;
 	struct any_wait *anywaiters;
 	bool any_cancel;
@@ -555,9 +558,52 @@ int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
 	}
 }
 
+/* libev leaves a stopped fd in the epoll set and lets close(2) drop it,
+ * but close drops it only with the last reference to the open file: a
+ * child being cloned at that moment holds a copy until its exec.  The
+ * stale registration would then report events under the fd's number,
+ * perhaps already reused, and libev would rebuild its whole epoll set.
+ * So while clones are in flight, rt_close() keeps the fd open (its number
+ * cannot be reused) and closes it once every clone that started before
+ * has exec'd (rt_proc_settle). */
+struct deferred_close {
+	int fd;
+	uint64_t after;               /* the last clone in flight at the close */
+	struct deferred_close *next;
+};
+
+/* Close what no clone in flight can hold any more; mu held. */
+static void deferred_closes_run(void)
+{
+	uint64_t oldest = UINT64_MAX;
+	for (struct proc_rec *r = pl.pending; r; r = r->next)
+		if (r->seq < oldest)
+			oldest = r->seq;
+	struct deferred_close **pp = &pl.deferred;
+	while (*pp) {
+		struct deferred_close *d = *pp;
+		if (d->after < oldest) {
+			*pp = d->next;
+			int saved = errno;
+			close(d->fd);
+			errno = saved;
+			free(d);
+		} else {
+			pp = &d->next;
+		}
+	}
+}
+
 int rt_close(int fd)
 {
 	rt_lock(&pl.mu);
+	struct deferred_close *d = pl.pending ? malloc(sizeof *d) : NULL;
+	if (d) {
+		*d = (struct deferred_close){ fd, pl.clone_seq, pl.deferred };
+		pl.deferred = d;
+		rt_unlock(&pl.mu);
+		return 0;
+	}
 	int r = close(fd);
 	int e = errno;
 	rt_unlock(&pl.mu);
@@ -644,17 +690,18 @@ static void proc_forget(struct proc_rec **pp)
 }
 
 /* An exited, settled record nobody waits for by pid: queue it for
- * rt_proc_wait_any() and wake the first such waiter that is still
- * parked. */
-static void proc_unclaimed(struct proc_rec *r)
+ * rt_proc_wait_any() and claim the first such waiter still parked.
+ * Returns that G, for the caller to ready: the poller through its ready
+ * list, any other thread with rt_ready() after unlocking. */
+static struct rt_g *proc_unclaimed(struct proc_rec *r)
 {
 	fifo_append(r);
 	for (struct any_wait *w = pl.anywaiters; w; w = w->next)
 		if (!w->woken && rt_wake_claim(w->g)) {
 			w->woken = true;
-			ready_push(w->g);
-			return;
+			return w->g;
 		}
+	return NULL;
 }
 
 static struct proc_rec *pending_find(pid_t pid)
@@ -684,7 +731,9 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 		if (rt_wake_claim(r->waiter))
 			ready_push(r->waiter);
 	} else if (r->settled) {
-		proc_unclaimed(r);
+		struct rt_g *g = proc_unclaimed(r);
+		if (g)
+			ready_push(g);
 	}
 }
 
@@ -699,6 +748,7 @@ struct proc_rec *rt_proc_reserve(void)
 	if (!r)
 		return NULL;
 	rt_lock(&pl.mu);
+	r->seq = ++pl.clone_seq;
 	r->next = pl.pending;
 	pl.pending = r;
 	waiters_add(1);
@@ -713,6 +763,8 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 	while (*pp != r)
 		pp = &(*pp)->next;
 	*pp = r->next;
+	if (pl.deferred)
+		deferred_closes_run();
 	if (pid <= 0) {
 		free(r);
 		waiters_add(-1);
@@ -730,9 +782,12 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 		proc_forget(pp);
 	else if (failed)
 		r->discard = true; /* on_child forgets it */
-	else if (r->exited)
-		proc_unclaimed(r);
+	struct rt_g *wake = NULL;
+	if (!failed && r->exited)
+		wake = proc_unclaimed(r);
 	rt_unlock(&pl.mu);
+	if (wake)
+		rt_ready(wake);
 }
 
 int rt_proc_wait(pid_t pid, int *status, int64_t deadline)
@@ -971,6 +1026,7 @@ void rt_poll_fini(void)
 		pl.pending = r->next;
 		free(r);
 	}
+	deferred_closes_run();
 	ev_loop_destroy(pl.loop);
 	free(pl.heap);
 	memset(&pl, 0, sizeof pl);

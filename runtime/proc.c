@@ -125,10 +125,10 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 	close(errpipe[0]);
 	if (pid > 0 && a.err)
 		err = a.err;
-	rt_proc_settle(rec, pid, pid > 0 && a.err);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (in_g)
 		rt_blocking_end();
+	rt_proc_settle(rec, pid, pid > 0 && a.err); /* may ready a G: outside the region */
 	free(stack);
 	if (err) {
 		errno = err;

@@ -389,8 +389,45 @@ static void cancel_waiter(void *p)
 	*res = r == -1 ? errno : -2;
 }
 
+static int exit_at_once(void *p)
+{
+	(void)p;
+	_exit(5); /* before clone() returns in the parent (vfork semantics) */
+}
+
+struct any_result {
+	struct rt_chan *done;
+	pid_t pid;
+	int status;
+};
+
+static void any_waiter(void *p)
+{
+	struct any_result *a = p;
+	a->pid = rt_proc_wait_any(&a->status, rt_now() + 3000 * MS);
+	rt_chan_send(a->done, NULL);
+}
+
 static void test_wait_any(void)
 {
+	/* a child that is gone before rt_proc_start returns wakes a parked
+	 * waiter at once (no other event comes to wake the poller) */
+	struct any_result ar = { .done = rt_chan_make(0, 1) };
+	rt_go(any_waiter, &ar);
+	rt_sleep(50 * MS);
+	pid_t q = rt_proc_start(exit_at_once, NULL);
+	int64_t t0 = rt_now();
+	/* no deadline here: a timer armed now would wake the poller and hide
+	 * a missed wake-up (the waiter gives up after 3 s by itself) */
+	int got_it = rt_chan_recv(ar.done, NULL) == 1;
+	int64_t el = rt_now() - t0;
+	if (ar.pid > 0)
+		mark_reaped(ar.pid);
+	ok(q > 0 && got_it && ar.pid == q && WEXITSTATUS(ar.status) == 5 && el < 1000 * MS,
+	   "a child that exits before rt_proc_start returns wakes rt_proc_wait_any (%lld ms)",
+	   (long long)(el / MS));
+	rt_chan_free(ar.done);
+
 	/* exits come in the order they happen */
 	pid_t a = start("/bin/sh", sh_c("sleep 0.4; exit 3"), -1);
 	pid_t b = start("/bin/sh", sh_c("exit 1"), -1);
@@ -516,7 +553,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(31);
+	tap_plan(32);
 	/* State the child must not inherit: a blocked signal and an ignored one. */
 	sigset_t set;
 	sigemptyset(&set);
