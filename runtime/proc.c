@@ -12,12 +12,13 @@
  * tables, and the calling thread waits until the child has exec'd or
  * died.  Until then the child shares the parent's memory, so it may only
  * make async-signal-safe calls; it reports a failure by storing an errno
- * value in the shared struct, and also writes it to a close-on-exec pipe
- * (for tools such as valgrind that turn a vfork into a fork), before
- * _exit(127).  child_fn must leave that descriptor (args.errfd) alone.  All signals are blocked
+ * value in the shared struct (and, where the child does not share our
+ * memory, in a close-on-exec pipe) before _exit(127).  child_fn must
+ * leave that descriptor (args.errfd) alone.  All signals are blocked
  * around the clone so no parent handler runs in the child; the child puts
- * back the default disposition of every caught or ignored signal and
- * clears its mask before calling the user's function.
+ * back the default disposition of every signal that was caught or ignored
+ * when rt_run() started (rt_proc_snapshot_signals) and clears its mask
+ * before calling the user's function.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -31,6 +32,9 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
+#ifdef RT_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 #define CHILD_STACK (64u << 10)
 
@@ -51,41 +55,75 @@ struct kernel_sigaction {
 	uint64_t mask;
 };
 
-static int child_main(void *p)
+/* Signals whose disposition is not SIG_DFL in this process, as read by
+ * rt_proc_snapshot_signals() when rt_run() starts (after the runtime
+ * installed its own handlers): the child resets exactly these, one
+ * system call each, instead of asking about all 64 (system calls cost
+ * about a microsecond each in some VMs).  Read-only afterwards. */
+static uint64_t signals_to_reset;
+
+void rt_proc_snapshot_signals(void)
 {
-	struct child_args *a = p;
-	struct kernel_sigaction dfl = { .handler = SIG_DFL }, old;
+	struct kernel_sigaction old;
+	uint64_t set = 0;
 	for (int s = 1; s <= 64; s++) {
 		if (s == SIGKILL || s == SIGSTOP)
 			continue;
-		if (syscall(SYS_rt_sigaction, s, NULL, &old, sizeof old.mask) == 0 && old.handler != SIG_DFL)
-			syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof dfl.mask);
+		if (syscall(SYS_rt_sigaction, s, NULL, &old, sizeof old.mask) != 0 || old.handler != SIG_DFL)
+			set |= 1ULL << (s - 1);
 	}
+	signals_to_reset = set;
+}
+
+static int child_main(void *p)
+{
+	struct child_args *a = p;
+	struct kernel_sigaction dfl = { .handler = SIG_DFL };
+	for (uint64_t set = signals_to_reset; set; set &= set - 1)
+		syscall(SYS_rt_sigaction, __builtin_ctzll(set) + 1, &dfl, NULL, sizeof dfl.mask);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	int err = a->fn(a->arg);
 	a->err = err ? err : ENOEXEC;
-	ssize_t w = write(a->errfd, &a->err, sizeof a->err); /* failing: the shared copy tells */
-	(void)w;
+	if (a->errfd >= 0) {
+		ssize_t w = write(a->errfd, &a->err, sizeof a->err); /* failing: the shared copy tells */
+		(void)w;
+	}
 	_exit(127);
+}
+
+/* A close-on-exec pipe for the exec error, where the child does not
+ * share our memory: under TSan (fork) and under valgrind (which turns a
+ * vfork into a fork; detected in --enable-valgrind builds only). */
+static bool need_errpipe(void)
+{
+#if defined(RT_SANITIZE_THREAD)
+	return true;
+#elif defined(RT_VALGRIND)
+	return RUNNING_ON_VALGRIND;
+#else
+	return false;
+#endif
 }
 
 pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 {
-	struct child_args a = { .fn = child_fn, .arg = arg };
-	int errpipe[2];
+	struct child_args a = { .fn = child_fn, .arg = arg, .errfd = -1 };
+	int errpipe[2] = { -1, -1 };
 	char *stack = malloc(CHILD_STACK);
 	if (!stack)
 		return -1;
-	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+	if (need_errpipe() && pipe2(errpipe, O_CLOEXEC) < 0) {
 		free(stack);
 		return -1;
 	}
 	struct proc_rec *rec = rt_proc_reserve();
 	if (!rec) {
-		close(errpipe[0]);
-		close(errpipe[1]);
+		if (errpipe[0] >= 0) {
+			close(errpipe[0]);
+			close(errpipe[1]);
+		}
 		free(stack);
 		errno = ENOMEM;
 		return -1;
@@ -115,14 +153,16 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 	                  rt_proc_pidp(rec));
 #endif
 	int err = pid < 0 ? errno : 0;
-	close(errpipe[1]);
-	if (pid > 0 && !a.err) {
-		int e = 0;
-		while (read(errpipe[0], &e, sizeof e) < 0 && errno == EINTR)
-			;
-		a.err = e;
+	if (errpipe[0] >= 0) {
+		close(errpipe[1]);
+		if (pid > 0 && !a.err) {
+			int e = 0;
+			while (read(errpipe[0], &e, sizeof e) < 0 && errno == EINTR)
+				;
+			a.err = e;
+		}
+		close(errpipe[0]);
 	}
-	close(errpipe[0]);
 	if (pid > 0 && a.err)
 		err = a.err;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -224,7 +224,9 @@ int rt_close(int fd);
  * value if it fails; the runtime then ends the child with status 127,
  * reaps it, and rt_proc_start() returns -1 with that errno.  The child
  * starts with an empty signal mask and every signal at its default
- * disposition.  Any thread. */
+ * disposition, provided the process changes signal dispositions only
+ * before rt_run() (the runtime reads them once, when it starts).  Any
+ * thread. */
 pid_t rt_proc_start(int (*child_fn)(void *), void *arg);
 
 /* rt_proc_wait() parks until child pid (made by rt_proc_start) has

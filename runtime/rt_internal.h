@@ -359,6 +359,8 @@ struct proc_rec *rt_proc_reserve(void);
  * reap and forget. */
 void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed);
 pid_t *rt_proc_pidp(struct proc_rec *r);
+/* proc.c: which signal dispositions children must reset (rt_run). */
+void rt_proc_snapshot_signals(void);
 
 /* ---- sysmon.c ------------------------------------------------------------ */
 int rt_sysmon_start(void);

@@ -1189,6 +1189,7 @@ int rt_run(const struct rt_config *cfg, void (*main_fn)(void *), void *arg)
 	struct sigaction ign = { .sa_handler = SIG_IGN }, oldpipe;
 	sigaction(SIGPIPE, &ign, &oldpipe);
 	fault_handlers_install();
+	rt_proc_snapshot_signals();
 
 	struct rt_m *m0 = m0_setup();
 	int err = 0;

@@ -5,7 +5,13 @@
  *   spawnloop restart CMD [ARG...]      restart CMD whenever it exits (forever)
  *   spawnloop oneshot N P CMD [ARG...]  run CMD N times, P at once; prints
  *                                       "<jobs per second> jobs/s"
+ *   spawnloop start N P CMD [ARG...]    start N copies of CMD from P threads
+ *                                       at once; prints the seconds until
+ *                                       the last has exec'd ("<s> s"), then
+ *                                       KILLs and reaps them all
  */
+#include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +40,23 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* spawnloop start: threads take the next index until n are started */
+struct starter {
+	long n, nthreads;
+	char **argv;
+	pid_t *pids;
+	long next; /* atomic */
+};
+
+static void *start_some(void *arg)
+{
+	struct starter *st = arg;
+	long i;
+	while ((i = __atomic_fetch_add(&st->next, 1, __ATOMIC_RELAXED)) < st->n)
+		st->pids[i] = start(st->argv);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "restart") == 0) {
@@ -58,6 +81,24 @@ int main(int argc, char **argv)
 		printf("%.0f jobs/s\n", (double)n / (now() - t0));
 		return 0;
 	}
-	fprintf(stderr, "usage: spawnloop restart CMD... | oneshot N P CMD...\n");
+	if (argc >= 5 && strcmp(argv[1], "start") == 0) {
+		struct starter st = { .n = atol(argv[2]), .nthreads = atol(argv[3]), .argv = argv + 4 };
+		if (st.n < 1 || st.nthreads < 1 || st.nthreads > 64 || !(st.pids = calloc((size_t)st.n, sizeof *st.pids)))
+			return 2;
+		pthread_t t[64];
+		double t0 = now();
+		for (long i = 0; i < st.nthreads; i++)
+			pthread_create(&t[i], NULL, start_some, &st);
+		for (long i = 0; i < st.nthreads; i++)
+			pthread_join(t[i], NULL);
+		printf("%.4f s\n", now() - t0);
+		for (long i = 0; i < st.n; i++)
+			kill(st.pids[i], SIGKILL);
+		for (long i = 0; i < st.n; i++)
+			waitpid(st.pids[i], NULL, 0);
+		free(st.pids);
+		return 0;
+	}
+	fprintf(stderr, "usage: spawnloop restart CMD... | oneshot N P CMD... | start N P CMD...\n");
 	return 2;
 }
