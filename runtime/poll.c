@@ -429,44 +429,6 @@ static int poll_now(int fd, int events)
 	return r;
 }
 
-int rt_fd_wait(int fd, int events, int64_t deadline)
-{
-	struct rt_g *g = rt_g_current();
-	events &= RT_READ | RT_WRITE;
-	if (!g || fd < 0 || !events) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (deadline != RT_NEVER && deadline <= rt_now())
-		return poll_now(fd, events);
-	struct fd_wait fw = { .g = g };
-	struct rt_timer t = { .idx = -1 };
-	rt_wake_reset(g);
-	rt_lock(&pl.mu);
-	ev_io_init(&fw.io, on_io, fd, (events & RT_READ ? EV_READ : 0) |
-			(events & RT_WRITE ? EV_WRITE : 0));
-	ev_io_start(pl.loop, &fw.io);
-	waiters_add(1);
-	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed))
-		pl.kick = true;
-	if (deadline != RT_NEVER)
-		rt_timer_arm_locked(&t, deadline, g);
-	rt_park(rt_poll_unlock_commit, NULL, "fd wait");
-	if (g->wake_timeout) {
-		rt_lock(&pl.mu);
-		if (ev_is_active(&fw.io) || ev_is_pending(&fw.io)) {
-			ev_io_stop(pl.loop, &fw.io);
-			waiters_add(-1);
-		}
-		rt_unlock(&pl.mu);
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	if (deadline != RT_NEVER)
-		rt_timer_disarm(&t);
-	return g->wake_events;
-}
-
 /* poll(2) with timeout 0 on fds: fills revents, returns the ready count. */
 static int poll_many_now(struct rt_pollfd *fds, int n)
 {
@@ -488,11 +450,13 @@ static int poll_many_now(struct rt_pollfd *fds, int n)
 }
 
 /* One libev watcher per fd, all for the same G: the first to fire claims
- * the wake, then the G stops the others.  0, or -1 ETIMEDOUT. */
+ * the wake (on_io stops it), then the G stops the others.  Returns the
+ * events of the fd that woke it, or -1 ETIMEDOUT. */
 static int park_on_fds(struct rt_g *g, const struct rt_pollfd *fds, int n, int64_t deadline)
 {
 	struct fd_wait fw[RT_FD_WAIT_MAX];
 	struct rt_timer t = { .idx = -1 };
+	int started = 0;
 	rt_wake_reset(g);
 	rt_lock(&pl.mu);
 	for (int i = 0; i < n; i++) {
@@ -503,26 +467,46 @@ static int park_on_fds(struct rt_g *g, const struct rt_pollfd *fds, int n, int64
 			continue; /* never started */
 		ev_io_start(pl.loop, &fw[i].io);
 		waiters_add(1);
+		started++;
 	}
 	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed))
 		pl.kick = true;
 	if (deadline != RT_NEVER)
 		rt_timer_arm_locked(&t, deadline, g);
 	rt_park(rt_poll_unlock_commit, NULL, "fd wait");
-	rt_lock(&pl.mu);
-	for (int i = 0; i < n; i++)
-		if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
-			ev_io_stop(pl.loop, &fw[i].io);
-			waiters_add(-1);
-		}
-	if (t.idx >= 0)
-		heap_remove(&t);
-	rt_unlock(&pl.mu);
+	if (started > 1 || g->wake_timeout) {
+		/* watchers that did not fire are still armed */
+		rt_lock(&pl.mu);
+		for (int i = 0; i < n; i++)
+			if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
+				ev_io_stop(pl.loop, &fw[i].io);
+				waiters_add(-1);
+			}
+		if (t.idx >= 0)
+			heap_remove(&t);
+		rt_unlock(&pl.mu);
+	} else if (deadline != RT_NEVER) {
+		rt_timer_disarm(&t);
+	}
 	if (g->wake_timeout) {
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	return 0;
+	return g->wake_events;
+}
+
+int rt_fd_wait(int fd, int events, int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	events &= RT_READ | RT_WRITE;
+	if (!g || fd < 0 || !events) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (deadline != RT_NEVER && deadline <= rt_now())
+		return poll_now(fd, events);
+	struct rt_pollfd pf = { fd, events, 0 };
+	return park_on_fds(g, &pf, 1, deadline);
 }
 
 /* Asks poll(2) first; parks only when nothing is ready. */
