@@ -321,10 +321,12 @@ static void free_nodes(struct sv_node *n)
 	free(n);
 }
 
-/* Ends every green thread of the graph and frees the tree, unless some
- * helper is still running after 2 s (then the memory is left alone: the
- * process is about to exit anyway). */
-static void teardown(struct sv_graph *g)
+/* Ends every green thread of the graph: jobs, supervisors, watchers, and
+ * the pipeline helpers once the channels have drained.  Returns 1 when
+ * every helper has ended, 0 if some is still running after 2 s (then the
+ * memory must be left alone: the process is about to exit anyway).  After
+ * it, the count of lost lines is final. */
+static int quiesce(struct sv_graph *g)
 {
 	pthread_mutex_lock(&g->mu);
 	quit_nodes(g->root);
@@ -348,8 +350,14 @@ static void teardown(struct sv_graph *g)
 		rt_sleep(1000000);
 	if (__atomic_load_n(&g->helpers, __ATOMIC_ACQUIRE) > 0) {
 		sv_debug("teardown: helpers still running; not freeing the tree");
-		return;
+		return 0;
 	}
+	return 1;
+}
+
+/* Frees the tree and everything of the graph; after quiesce() said 1. */
+static void free_graph(struct sv_graph *g)
+{
 	sv_pipes_free(g);
 	sv_reaper_free(g);
 	free_nodes(g->root);
@@ -819,13 +827,14 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 			sv_mbox_post(&g.root->mbox, &sm);
 		}
 	}
-	if (code == 0) {
-		sweep_orphans(2000000000LL);
-		code = summarize(&g, t, nt, tree_text, tree_out);
-	}
+	sweep_orphans(2000000000LL);
+	/* the summary comes after the pipes have drained: a feeder that finds
+	 * its consumer gone counts what it could not write on its way out */
+	int freeable = quiesce(&g);
+	code = summarize(&g, t, nt, tree_text, tree_out);
 	free(t);
-	if (code != 130)
-		teardown(&g);
+	if (freeable)
+		free_graph(&g);
 	sv_output_stop();
 	/* the caller frees the config it passed; the graph keeps the newest */
 	for (int i = 0; i < g.nold; i++) {
