@@ -196,6 +196,8 @@ struct rt_p {
 	_Atomic uint32_t state;       /* see above */
 	_Atomic uint32_t schedtick;   /* ++ at every G run; read by the monitor */
 	_Atomic uint32_t syscalltick; /* ++ at every blocking region */
+	_Atomic uint32_t switchtick;  /* ++ at every G run, runnext included;
+	                               * owner writes, thieves read */
 	/* Local run queue: a ring written only by the owner at tail (release),
 	 * consumed by the owner or thieves with a CAS on head. */
 	_Atomic uint32_t runqhead;

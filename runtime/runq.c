@@ -126,13 +126,19 @@ static uint32_t runqgrab(struct rt_p *victim, struct rt_g **batch, bool stealnex
 			/* A G in runnext of a running P was usually just readied by the
 			 * G running there, which is about to block (a channel partner):
 			 * give that P a moment to run it before taking it away, or the
-			 * pair ends up split over two threads (Go's runqgrab does the
-			 * same, for the same reason). */
+			 * pair ends up split over two threads (Go's runqgrab sleeps for
+			 * the same reason).  The sleep lasts ~75 us here (timer slack),
+			 * long enough for a ping-pong pair to trade places many times
+			 * and leave the same G in runnext again: so steal only if the
+			 * victim ran no other G meanwhile (its current G is still
+			 * running, or has been for the whole sleep). */
 			if ((atomic_load_explicit(&victim->state, memory_order_relaxed) & 0xff) == P_RUNNING) {
+				uint32_t sw = LOAD_RLX(victim->switchtick);
 				usleep(3);
-				next = LOAD_ACQ(victim->runnext);
+				if (LOAD_RLX(victim->switchtick) != sw)
+					return 0;
 			}
-			if (next && atomic_compare_exchange_strong_explicit(&victim->runnext,
+			if (atomic_compare_exchange_strong_explicit(&victim->runnext,
 					&next, NULL, memory_order_acq_rel, memory_order_relaxed)) {
 				batch[0] = next;
 				return 1;

@@ -671,6 +671,9 @@ static void prepare_run(struct rt_m *m, struct rt_p *p, struct rt_g *g, bool inh
 		atomic_store_explicit(&p->schedtick,
 				atomic_load_explicit(&p->schedtick, memory_order_relaxed) + 1,
 				memory_order_relaxed);
+	atomic_store_explicit(&p->switchtick,
+			atomic_load_explicit(&p->switchtick, memory_order_relaxed) + 1,
+			memory_order_relaxed);
 	atomic_store_explicit(&g->status, G_RUNNING, memory_order_relaxed);
 	m->curg = g;
 }
