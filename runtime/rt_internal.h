@@ -102,6 +102,8 @@ struct rt_sudog;
  * most one run queue.  Fields marked "own" are touched only by the G
  * itself (or by the M running it); "park" fields are written by the G
  * before it parks and read by the waker after winning the wake race.
+ * g_init() in stack.c sets every field but ctx one by one (a memset is
+ * slow there): a new field must be added there too.
  */
 struct rt_g {
 	struct rt_ctx ctx;          /* own: saved context */
