@@ -101,6 +101,7 @@ static struct {
 	ev_timer tick;
 	_Atomic int polling;          /* inside ev_run: 0 nobody, POLL_BLOCKING, POLL_PEEK */
 	_Atomic int blocked;          /* ... and sleeping in the kernel */
+	_Atomic bool stopping;        /* the runtime stops: polls must not block */
 	_Atomic int nwaiters;         /* timers + fd waits + procs + signal waiters */
 	_Atomic int64_t next_when;    /* heap minimum, INT64_MAX if empty */
 	_Atomic int64_t last_poll;
@@ -336,6 +337,16 @@ void rt_poll_wake(void)
 		ev_async_send(pl.loop, &pl.wakeup);
 }
 
+/* A wake alone could be taken by a poll that is just ending, after which
+ * an M that checked for stopping before it was set would block in a new
+ * poll with nobody left to wake it: the flag makes every later poll
+ * non-blocking. */
+void rt_poll_stop(void)
+{
+	atomic_store(&pl.stopping, true);
+	rt_poll_wake();
+}
+
 /* ---- running the loop ---------------------------------------------------- */
 
 static void on_release(struct ev_loop *loop)
@@ -370,6 +381,8 @@ static bool poll_enter(bool block)
 	}
 }
 
+static void deferred_closes_after_poll(void);
+
 int rt_poll(bool block, struct rt_g **list)
 {
 	*list = NULL;
@@ -378,7 +391,9 @@ int rt_poll(bool block, struct rt_g **list)
 	rt_lock(&pl.mu);
 	if (block)
 		atomic_fetch_add_explicit(&pl.npolls, 1, memory_order_relaxed);
-	ev_run(pl.loop, block ? EVRUN_ONCE : EVRUN_NOWAIT);
+	ev_run(pl.loop, block && !atomic_load(&pl.stopping) ? EVRUN_ONCE : EVRUN_NOWAIT);
+	if (pl.deferred)
+		deferred_closes_after_poll();
 	int64_t now = rt_now();
 	timers_expire(now);
 	*list = pl.ready_head;
@@ -542,50 +557,88 @@ int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
 	}
 }
 
-/* libev leaves a stopped fd in the epoll set and lets close(2) drop it,
- * but close drops it only with the last reference to the open file: a
- * child being cloned at that moment holds a copy until its exec.  The
- * stale registration would then report events under the fd's number,
- * perhaps already reused, and libev would rebuild its whole epoll set.
- * So while clones are in flight, rt_close() keeps the fd open (its number
- * cannot be reused) and closes it once every clone that started before
- * has exec'd (rt_proc_settle). */
+/* libev leaves a stopped fd in the epoll set and lets close(2) drop it.
+ * Two cases need the close to wait, so that libev never acts on an fd
+ * number that has been reused for another file:
+ *  - close drops the registration only with the last reference to the
+ *    open file: a child being cloned holds a copy until its exec, and the
+ *    stale registration would report events under the fd's number.  So
+ *    while clones are in flight, the fd stays open until every clone that
+ *    started before has exec'd (rt_proc_settle).
+ *  - a poller blocked in epoll_wait (mu released) may already hold an
+ *    event for the fd; once it takes mu back, libev answers an event for
+ *    a stopped fd with EPOLL_CTL_DEL on that number, which by then could
+ *    name a file opened by another thread (the DEL fails and libev
+ *    rebuilds its whole epoll set; TSan reports epoll_ctl racing with the
+ *    open).  So the close waits for the end of that poll (rt_poll), and
+ *    the poller is woken for it.
+ * Until then the fd number cannot be reused. */
 struct deferred_close {
 	int fd;
+	bool after_poll;              /* the poll under way must end first */
 	uint64_t after;               /* the last clone in flight at the close */
 	struct deferred_close *next;
 };
 
-/* Close what no clone in flight can hold any more; mu held. */
+/* Close what no poll or clone in flight can still see; mu held.  What
+ * no clone holds any more while a poller is in epoll_wait waits for the
+ * end of that poll. */
 static void deferred_closes_run(void)
 {
 	uint64_t oldest = UINT64_MAX;
 	for (struct proc_rec *r = pl.pending; r; r = r->next)
 		if (r->seq < oldest)
 			oldest = r->seq;
+	bool polling = atomic_load_explicit(&pl.blocked, memory_order_relaxed);
+	bool wake = false;
+	int saved = errno;
 	struct deferred_close **pp = &pl.deferred;
 	while (*pp) {
 		struct deferred_close *d = *pp;
-		if (d->after < oldest) {
-			*pp = d->next;
-			int saved = errno;
-			close(d->fd);
-			errno = saved;
-			free(d);
-		} else {
+		if (d->after_poll || d->after >= oldest) {
 			pp = &d->next;
+		} else if (polling) {
+			d->after_poll = true;
+			wake = true;
+			pp = &d->next;
+		} else {
+			*pp = d->next;
+			close(d->fd);
+			free(d);
 		}
 	}
+	if (wake)
+		rt_poll_wake();
+	errno = saved;
+}
+
+/* The poll that just ended (mu held) saw every event it will ever see
+ * for the fds closed during it: close them, unless a clone (perhaps
+ * started since) holds a copy. */
+static void deferred_closes_after_poll(void)
+{
+	for (struct deferred_close *d = pl.deferred; d; d = d->next)
+		if (d->after_poll) {
+			d->after_poll = false;
+			d->after = pl.clone_seq;
+		}
+	deferred_closes_run();
 }
 
 int rt_close(int fd)
 {
 	rt_lock(&pl.mu);
-	struct deferred_close *d = pl.pending ? malloc(sizeof *d) : NULL;
+	bool polling = atomic_load_explicit(&pl.blocked, memory_order_relaxed);
+	struct deferred_close *d = pl.pending || polling ? malloc(sizeof *d) : NULL;
 	if (d) {
-		*d = (struct deferred_close){ fd, pl.clone_seq, pl.deferred };
+		*d = (struct deferred_close){ fd, polling, pl.clone_seq, pl.deferred };
 		pl.deferred = d;
 		rt_unlock(&pl.mu);
+		if (polling) {
+			int saved = errno;
+			rt_poll_wake();
+			errno = saved;
+		}
 		return 0;
 	}
 	int r = close(fd);
@@ -1010,7 +1063,7 @@ void rt_poll_fini(void)
 		pl.pending = r->next;
 		free(r);
 	}
-	deferred_closes_run();
+	deferred_closes_after_poll();
 	ev_loop_destroy(pl.loop);
 	free(pl.heap);
 	memset(&pl, 0, sizeof pl);

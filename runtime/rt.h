@@ -54,7 +54,8 @@ void rt_config_default(struct rt_config *cfg);
 
 /* rt_run() starts the runtime in the calling thread, runs main_fn(arg) as
  * the first green thread and returns when it returns.  Other green threads
- * still alive at that moment are discarded; all OS threads, stacks and
+ * still alive at that moment are discarded at their next scheduling point
+ * (one that never reaches one keeps rt_run from returning); all OS threads, stacks and
  * libev state are released, so rt_run() can be called again.  Returns 0,
  * or -1 with errno (EINVAL for a bad config, ENOMEM, EAGAIN) when the
  * runtime could not start.  Not callable from a green thread. */

@@ -348,6 +348,7 @@ bool rt_poll_active(void);        /* a thread is inside the loop */
 bool rt_poll_due(int64_t now);    /* a deadline has passed */
 int64_t rt_poll_last(void);       /* rt_now() at the end of the last poll */
 void rt_poll_wake(void);          /* break a blocked poll (any thread) */
+void rt_poll_stop(void);          /* break it for good: the runtime stops */
 void rt_poll_stats(struct rt_stats *st);
 void rt_poll_dump(int fd);        /* for rt_dump(), racy reads */
 /* The poll lock and the timer heap, for select and proc.c. */

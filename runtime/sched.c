@@ -937,20 +937,33 @@ static void reacquire_p(struct rt_m *m)
 	rt_park(lostp_commit, NULL, "waiting for a P");
 }
 
+static int discard_commit(struct rt_g *g, void *arg)
+{
+	(void)g;
+	(void)arg;
+	return 1; /* parked for good: nothing will ready it */
+}
+
 void rt_blocking_end(void)
 {
 	struct rt_m *m = rt_m_current();
 	struct rt_p *p = enter_p(m);
+	bool back = false;
 	if (p) {
 		uint32_t want = PSTATE(mid(m), P_SYSCALL);
-		if (atomic_compare_exchange_strong_explicit(&p->state, &want,
-				PSTATE(mid(m), P_RUNNING), memory_order_acquire, memory_order_relaxed)) {
+		back = atomic_compare_exchange_strong_explicit(&p->state, &want,
+				PSTATE(mid(m), P_RUNNING), memory_order_acquire, memory_order_relaxed);
+		if (back)
 			leave_p(m, p);
-			return;
-		}
-		m->p = NULL;
+		else
+			m->p = NULL;
 	}
-	reacquire_p(m);
+	if (!back)
+		reacquire_p(m);
+	/* A G back from a blocking call after the main G returned is
+	 * discarded like the parked ones, or its M would never stop. */
+	if (RT_UNLIKELY(atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed)))
+		rt_park(discard_commit, NULL, "runtime stopped");
 }
 
 /* ---- overflow reports -------------------------------------------------- */
@@ -1090,7 +1103,7 @@ static void stop_the_world(void)
 	rt_sched.midle = NULL;
 	rt_sched.nmidle = 0;
 	rt_unlock(&rt_sched.lock);
-	rt_poll_wake();
+	rt_poll_stop();
 	rt_sysmon_wake();
 }
 

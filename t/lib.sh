@@ -66,11 +66,21 @@ unlike() {
 
 secs() { echo $(( ${1:-10} * MULT )); }
 
+# A sanitizer's report in grun's stderr goes into the test's log (the
+# assertion that fails on it shows only its first line).
+show_sanitizer_report() {
+	if grep -q 'Sanitizer\|runtime error:' "$T/err" 2>/dev/null; then
+		diag "sanitizer report from grun:"
+		sed 's/^/#   /' "$T/err"
+	fi
+}
+
 run_grun() {
 	_s=$(secs "$1"); shift
 	timeout -k 2 "$_s" "$GRUN" "$@" >"$T/out" 2>"$T/err"
 	rc=$?
 	[ $rc -eq 124 ] && diag "grun $* timed out after ${_s}s"
+	show_sanitizer_report
 	return 0
 }
 
@@ -96,6 +106,7 @@ wait_grun() {
 	wait "$GRUN_PID"
 	rc=$?
 	GRUN_PID=
+	show_sanitizer_report
 	return 0
 }
 

@@ -2,7 +2,7 @@
  * 06-fd.c - waiting for file descriptors: rt_fd_wait on pipes (readable,
  * deadline, writable, full pipe drained by another G), rt_read/rt_write
  * moving 10 MB between two green threads, rt_fd_wait_any on several
- * pipes, and 1,000 pipes waited on at once.
+ * pipes, 1,000 pipes waited on at once, and closes racing the poller.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -418,6 +419,109 @@ static void test_wait_any(void)
 	rt_close(b[1]);
 }
 
+/* ---- closing a waited-on fd while a poller is in epoll_wait ---------------- */
+
+/*
+ * libev keeps a stopped fd in epoll; a hung-up pipe then shows up in every
+ * epoll_wait until it is closed, and libev answers with EPOLL_CTL_DEL.  If
+ * the fd was closed (and its number reused) between the poller's
+ * epoll_wait and that DEL, the DEL fails and libev rebuilds its epoll set
+ * under a new epoll fd.  rt_close must prevent that: here readers hit
+ * EOF and close while the other M polls, and the epoll instance at the end
+ * must be the one from the start (compared with kcmp, through a dup).
+ */
+
+static int eventpoll_fds(int *out, int max)
+{
+	char path[64], link[64];
+	int n = 0;
+	for (int fd = 0; fd < 1024 && n < max; fd++) {
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		ssize_t len = readlink(path, link, sizeof link - 1);
+		if (len > 0) {
+			link[len] = 0;
+			if (strcmp(link, "anon_inode:[eventpoll]") == 0)
+				out[n++] = fd;
+		}
+	}
+	return n;
+}
+
+static int same_file(int a, int b)
+{
+	return (int)syscall(SYS_kcmp, getpid(), getpid(), 0 /* KCMP_FILE */, a, b);
+}
+
+struct eof_reader {
+	int fd;
+	struct rt_wg *wg;
+};
+
+static void read_to_eof_and_close(void *p)
+{
+	struct eof_reader *r = p;
+	char buf[64];
+	for (;;) {
+		ssize_t n = rt_read(r->fd, buf, sizeof buf, rt_now() + 5000 * MS);
+		if (n <= 0)
+			break;
+	}
+	rt_close(r->fd);
+	int fds[2]; /* take the lowest free number, as the next job's pipe would */
+	if (pipe2(fds, O_CLOEXEC) == 0) {
+		close(fds[0]);
+		close(fds[1]);
+	}
+	rt_wg_done(r->wg);
+}
+
+static void test_close_while_polling(void)
+{
+	int ep[4];
+	if (eventpoll_fds(ep, 4) != 1) {
+		ok(1, "# SKIP close while polling: cannot find libev's epoll fd");
+		return;
+	}
+	int orig = dup(ep[0]);
+	if (orig < 0 || same_file(orig, ep[0]) != 0) {
+		ok(1, "# SKIP close while polling: kcmp(2) unavailable (%s)", strerror(errno));
+		if (orig >= 0)
+			close(orig);
+		return;
+	}
+	int rounds = 300;
+	for (int i = 0; i < rounds; i++) {
+		struct rt_wg wg = RT_WG_INIT;
+		struct eof_reader r[4];
+		int w[4];
+		rt_wg_add(&wg, 4);
+		for (int k = 0; k < 4; k++) {
+			int fds[2];
+			if (nb_pipe(fds) != 0)
+				abort();
+			r[k] = (struct eof_reader){ fds[0], &wg };
+			w[k] = fds[1];
+			rt_go(read_to_eof_and_close, &r[k]);
+		}
+		rt_yield();
+		for (int k = 0; k < 4; k++) {
+			if (write(w[k], "x", 1) != 1)
+				abort();
+			close(w[k]); /* hangs up the reader's end */
+		}
+		rt_wg_wait(&wg);
+	}
+	int now[4];
+	int n = eventpoll_fds(now, 4);
+	int rebuilt = 1;
+	for (int k = 0; k < n; k++)
+		if (now[k] != orig && same_file(orig, now[k]) == 0)
+			rebuilt = 0;
+	ok(!rebuilt, "%d rounds of 4 readers closing at EOF while another M polls: "
+	   "libev never rebuilt its epoll set", rounds);
+	close(orig);
+}
+
 static void main_fn(void *unused)
 {
 	test_readable();
@@ -425,12 +529,13 @@ static void main_fn(void *unused)
 	test_writable();
 	test_bulk();
 	test_many_pipes();
+	test_close_while_polling();
 }
 
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(33);
+	tap_plan(34);
 	struct rt_config cfg;
 	rt_config_default(&cfg);
 	cfg.procs = 2;

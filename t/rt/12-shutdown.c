@@ -3,7 +3,8 @@
  * are still parked (on a channel, in a sleep, on an fd): they are
  * discarded.  rt_run can be called again, three times in a row, and
  * afterwards no OS thread and no file descriptor is left over.  Bad
- * configurations fail with EINVAL without leaking either.
+ * configurations fail with EINVAL without leaking either.  It also
+ * returns while Gs are running, yielding or in blocking regions.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -108,6 +109,62 @@ static void main_fn(void *p)
 	r->nested_err = errno;
 }
 
+/* ---- stopping while every M is busy -------------------------------------- */
+
+static void ticker(void *unused)
+{
+	for (;;)
+		rt_sleep(20 * US);
+}
+
+static void spinner(void *unused)
+{
+	for (;;) {
+		for (volatile int i = 0; i < 2000; i++)
+			;
+		rt_yield();
+	}
+}
+
+static void blocker(void *unused)
+{
+	for (;;) {
+		rt_blocking_begin();
+		struct timespec ts = { 0, 100 * US };
+		nanosleep(&ts, NULL);
+		rt_blocking_end();
+	}
+}
+
+static void short_main(void *unused)
+{
+	for (int i = 0; i < 3; i++)
+		rt_go(ticker, NULL);
+	rt_go(spinner, NULL);
+	rt_go(blocker, NULL);
+	rt_sleep(300 * US);
+}
+
+/* rt_run must return while Gs keep every M busy: timers on both Ms (so
+ * that Ms take turns at polling when the stop comes), a G yielding after
+ * bursts of work, and one going in and out of a blocking region, which
+ * once kept its M running after the stop (rt_run never returned). */
+static void test_stop_while_busy(void)
+{
+	int runs = 300, done = 0;
+	int64_t t0 = mono();
+	for (int i = 0; i < runs; i++) {
+		struct rt_config cfg;
+		rt_config_default(&cfg);
+		cfg.procs = 2;
+		if (rt_run(&cfg, short_main, NULL) != 0)
+			break;
+		done++;
+	}
+	ok(done == runs, "%d of %d runs with Gs sleeping, yielding and blocking on every M returned (%lld ms)", done, runs,
+	   (long long)((mono() - t0) / MS));
+}
+
 static const int watched_sigs[] = { SIGPIPE, SIGSEGV, SIGBUS, SIGURG, SIGCHLD };
 #define NWATCHED (int)(sizeof watched_sigs / sizeof watched_sigs[0])
 
@@ -123,7 +180,7 @@ static void get_dispositions(void *out[NWATCHED])
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(23);
+	tap_plan(24);
 	void *disp0[NWATCHED], *disp1[NWATCHED];
 	get_dispositions(disp0);
 	int tasks0 = count_dir("/proc/self/task"), fds0 = count_dir("/proc/self/fd");
@@ -193,5 +250,6 @@ int main(void)
 	/* And it still works. */
 	rt_config_default(&cfg);
 	is_int(rt_run(&cfg, nothing, NULL), 0, "rt_run after all that returns 0");
+	test_stop_while_busy();
 	return tap_done();
 }
