@@ -580,6 +580,13 @@ struct deferred_close {
 	struct deferred_close *next;
 };
 
+/* A peek ends by itself; a blocking poll is woken to run the closes. */
+static void wake_blocked_poll(void)
+{
+	if (atomic_load_explicit(&pl.polling, memory_order_relaxed) == POLL_BLOCKING)
+		rt_poll_wake();
+}
+
 /* Close what no poll or clone in flight can still see; mu held.  What
  * no clone holds any more while a poller is in epoll_wait waits for the
  * end of that poll. */
@@ -608,7 +615,7 @@ static void deferred_closes_run(void)
 		}
 	}
 	if (wake)
-		rt_poll_wake();
+		wake_blocked_poll();
 	errno = saved;
 }
 
@@ -636,7 +643,7 @@ int rt_close(int fd)
 		rt_unlock(&pl.mu);
 		if (polling) {
 			int saved = errno;
-			rt_poll_wake();
+			wake_blocked_poll();
 			errno = saved;
 		}
 		return 0;

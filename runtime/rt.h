@@ -97,10 +97,13 @@ int rt_m_id(void);
 
 /* ---- Wait groups ------------------------------------------------------ */
 
-/* A wait group counts outstanding work; rt_wg_wait() parks until the
- * count is zero.  Initialise with RT_WG_INIT or by zeroing. */
+/* A wait group counts outstanding work (at most 2^31 - 1); rt_wg_wait()
+ * parks until the count is zero.  Initialise with RT_WG_INIT or by
+ * zeroing.  As with Go's WaitGroup, a group may be reused (or its memory
+ * freed) as soon as every rt_wg_wait() has returned: the rt_wg_done()
+ * that woke them no longer touches it. */
 struct rt_wg {
-	int64_t count;      /* atomic */
+	int64_t count;      /* atomic: the count << 32 | parked waiters */
 	void *waiters;      /* parked waiters, under lock */
 	uint32_t lock;      /* a runtime lock word */
 };

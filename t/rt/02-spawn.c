@@ -1,6 +1,7 @@
 /*
  * 02-spawn.c - spawning green threads: 100,000 joined with a wait group,
- * unique ids, names, nested spawns, and the live count going back to 1.
+ * unique ids, names, nested spawns, the live count going back to 1, and a
+ * wait group reused at once.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -89,6 +90,31 @@ static void tree_node(void *p)
 	}
 	n->result = total;
 	rt_wg_done(n->parent_wg);
+}
+
+/* A wait group on the stack, reused at once: the rt_wg_done() that woke
+ * the waiter (or that it did not have to wait for) must not touch the
+ * group afterwards, or it would clobber the next round's waiter list and
+ * lock (a lost wake-up; TSan reported the writes). */
+static void done_once(void *wg)
+{
+	rt_wg_done(wg);
+}
+
+static void test_wg_reuse(void)
+{
+	int rounds = 20000, done = 0;
+	for (int i = 0; i < rounds; i++) {
+		struct rt_wg wg = RT_WG_INIT;
+		rt_wg_add(&wg, 2);
+		if (rt_go(done_once, &wg) != 0 || rt_go(done_once, &wg) != 0)
+			break;
+		if (i % 2)
+			rt_yield(); /* sometimes the count is zero before the wait */
+		rt_wg_wait(&wg);
+		done++;
+	}
+	is_int(done, rounds, "a wait group reused right after each wait: every round ended");
 }
 
 static void main_fn(void *unused)
@@ -180,12 +206,13 @@ static void main_fn(void *unused)
 	ok(st.stacks_mapped >= 1 && st.stacks_mapped <= st.spawned,
 	   "stacks_mapped %llu is between 1 and spawned (stacks are reused)",
 	   (unsigned long long)st.stacks_mapped);
+	test_wg_reuse();
 }
 
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(14);
+	tap_plan(15);
 	ok(rt_self() == 0 && rt_self_name() == NULL, "outside a G: rt_self() 0, rt_self_name() NULL");
 	struct rt_config cfg;
 	rt_config_default(&cfg);
