@@ -19,7 +19,7 @@ start_grun "$T/perm.ini"
 wait_count ': started \(pid' 500 30
 t1=$(now_ms)
 is "$(grep -c ': started (pid' "$T/err")" 500 "500 permanent: all 500 started"
-ok "$( [ $((t1 - t0)) -lt 20000 ]; echo $?)" "500 permanent: within 20s ($((t1 - t0)) ms)"
+ok "$( [ $((t1 - t0)) -lt $(secs 20)000 ]; echo $?)" "500 permanent: within $(secs 20)s ($((t1 - t0)) ms)"
 is "$(sed -n 's/^grun: s[0-9]*: started (pid \([0-9]*\))$/\1/p' "$T/err" | sort -u | wc -l | tr -d ' ')" 500 \
 	"500 permanent: 500 distinct pids"
 running=0
@@ -34,7 +34,7 @@ kill -TERM "$GRUN_PID"
 wait_grun 60
 t3=$(now_ms)
 is "$rc" 0 "500 permanent: exit status 0 after SIGTERM"
-ok "$( [ $((t3 - t2)) -lt 20000 ]; echo $?)" "500 permanent: stopped within 20s ($((t3 - t2)) ms)"
+ok "$( [ $((t3 - t2)) -lt $(secs 20)000 ]; echo $?)" "500 permanent: stopped within $(secs 20)s ($((t3 - t2)) ms)"
 is "$(grep -c ': stopping (TERM' "$T/err"):$(grep -c ': killed by signal TERM$' "$T/err")" 500:500 \
 	"500 permanent: 500 stopped, each killed by TERM"
 is "$(grep -c ': started (pid' "$T/err")" 500 "500 permanent: none restarted while stopping"
