@@ -423,9 +423,15 @@ static void test_wait_any(void)
 	int64_t el = rt_now() - t0;
 	if (ar.pid > 0)
 		mark_reaped(ar.pid);
-	ok(q > 0 && got_it && ar.pid == q && WEXITSTATUS(ar.status) == 5 && el < 1000 * MS,
-	   "a child that exits before rt_proc_start returns wakes rt_proc_wait_any (%lld ms)",
-	   (long long)(el / MS));
+	/* valgrind runs the child as a fork, whose _exit goes through its leak
+	 * check: --error-exitcode=99 (t/valgrind-wrap.sh) replaces the 5 */
+	int code = WEXITSTATUS(ar.status);
+	bool status_ok = code == 5 || (under_valgrind() && code == 99);
+	if (!ok(q > 0 && got_it && ar.pid == q && status_ok && el < 1000 * MS,
+	        "a child that exits before rt_proc_start returns wakes rt_proc_wait_any (%lld ms)",
+	        (long long)(el / MS)))
+		diag("started %d, rt_proc_wait_any gave %d with status %#x", (int)q, (int)ar.pid,
+		     ar.status);
 	rt_chan_free(ar.done);
 
 	/* exits come in the order they happen */
