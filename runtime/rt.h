@@ -42,14 +42,16 @@
 struct rt_config {
 	int procs;          /* number of Ps; 0: the cgroup CPU quota, else the online CPUs */
 	size_t stack_size;  /* bytes per green-thread stack; 0: 64 KiB (min 16 KiB) */
-	int guard_pages;    /* 1: a guard page below each stack while the map budget allows
-	                       (the default), 0: canaries only */
+	int guard_pages;    /* 1 (the default): a guard page below every stack, as a guard
+	                       marker (Linux 6.13 and later), else as 2 does;
+	                       2: a PROT_NONE page below each stack while the
+	                       vm.max_map_count budget allows (about 28,000), canaries
+	                       beyond; 0: canaries only */
 	sigset_t signals;   /* signals delivered through rt_signal_wait() (sigemptyset: none) */
 };
 
 /* rt_config_default() fills *cfg with the defaults: procs from the CPU
- * quota, 64 KiB stacks, guard pages while the map budget allows, no
- * signals. */
+ * quota, 64 KiB stacks, guard pages (guard_pages = 1), no signals. */
 void rt_config_default(struct rt_config *cfg);
 
 /* rt_run() starts the runtime in the calling thread, runs main_fn(arg) as

@@ -169,6 +169,8 @@ static inline bool rt_stack_canary_ok(const struct rt_g *g)
 bool rt_stack_in_guard(const struct rt_g *g, const void *addr);
 void rt_stack_foreach(void (*fn)(struct rt_g *, void *), void *arg);
 void rt_stacks_stats(struct rt_stats *st);
+void rt_limit_set(const char *msg);          /* what rt_limit_message() says; any thread */
+uint64_t rt_stacks_carved(void);            /* slots ever carved; any thread */
 size_t rt_stack_size(void);
 
 /* ---- P ------------------------------------------------------------------ */
@@ -212,6 +214,12 @@ struct rt_p {
 	/* Free stacks, owner only. */
 	struct rt_stack *stack_cache[RT_STACK_CACHE];
 	int nstack_cache;
+	/* G ids handed out from a batch reserved in rt_sched.goid, and counts
+	 * of Gs started and exited on this P: kept per P so that spawn and
+	 * exit write no cache line shared between threads.  Owner writes
+	 * (relaxed, no read-modify-write); rt_stats_get() sums them. */
+	uint64_t goid_next, goid_end;
+	_Atomic uint64_t nspawned, nexited;
 	/* Monitor bookkeeping, monitor thread only. */
 	uint32_t mon_tick;
 	int64_t mon_when;
@@ -264,7 +272,17 @@ struct rt_m {
  */
 struct rt_sched {
 	struct rt_lock lock;
-	struct rt_g *runqhead, *runqtail; /* global run queue (lock) */
+	/* Global run queue: a ring of G pointers, the oldest at
+	 * runq[runqfirst], runqsize of them, runqcap slots (a power of two).
+	 * Pointers rather than links through the Gs: taking a batch touches
+	 * no G, whose memory is usually cold, while the lock is held.
+	 * runqcap >= the number of stacks ever carved >= live Gs, so a put
+	 * always fits: spawn grows the ring before its G can be queued
+	 * (rt_globrunq_reserve).  The ring, runqfirst and writes of runqcap
+	 * and runqsize under lock; runqsize and runqcap are read without. */
+	struct rt_g **runq;
+	_Atomic uint32_t runqcap;
+	uint32_t runqfirst;
 	_Atomic int runqsize;
 	struct rt_p *pidle;               /* idle Ps (lock) */
 	_Atomic int npidle;
@@ -275,9 +293,9 @@ struct rt_sched {
 	struct rt_p *allp;                /* nprocs Ps, fixed while running */
 	struct rt_m **allm;               /* all Ms (lock) */
 	int nm, maxm;
-	_Atomic uint64_t goid;
-	_Atomic int64_t live;             /* Gs not yet dead */
-	_Atomic uint64_t spawned;
+	_Atomic uint64_t goid;            /* ids reserved so far (Ps take batches) */
+	_Atomic uint64_t spawned_nop;     /* Gs started by threads without a P, */
+	_Atomic uint64_t exited_nop;      /* and ended without one (see rt_p) */
 	_Atomic uint64_t retakes_syscall, retakes_hog, nms;
 	_Atomic bool stopping;            /* rt_run is shutting down */
 	struct rt_g *main_g;
@@ -325,6 +343,9 @@ bool rt_runqempty(struct rt_p *p);
 void rt_runq_check(struct rt_p *p);             /* owner; debug builds */
 void rt_globrunqput(struct rt_g *g);              /* sched.lock held */
 void rt_globrunqputlist(struct rt_g *head, struct rt_g *tail, int n); /* lock held */
+/* Make the global queue hold at least n Gs; 0, or -1 if out of memory.
+ * Takes sched.lock. */
+int rt_globrunq_reserve(uint64_t n);
 struct rt_g *rt_globrunqget(struct rt_p *p, int max); /* lock held */
 
 /* ---- poll.c: the libev loop (the only file that includes ev.h) -------- */

@@ -8,6 +8,7 @@
  * consumers read tail with acquire, read the slots, and claim them with a
  * release CAS on head (the owner may then overwrite those slots).
  */
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
@@ -28,11 +29,9 @@ static bool runqputslow(struct rt_p *p, struct rt_g *g, uint32_t h, uint32_t t)
 			memory_order_release, memory_order_relaxed))
 		return false;
 	batch[n] = g;
-	for (uint32_t i = 0; i < n; i++)
-		batch[i]->schedlink = batch[i + 1];
-	batch[n]->schedlink = NULL;
 	rt_lock(&rt_sched.lock);
-	rt_globrunqputlist(batch[0], batch[n], (int)n + 1);
+	for (uint32_t i = 0; i <= n; i++)
+		rt_globrunqput(batch[i]);
 	rt_unlock(&rt_sched.lock);
 	return true;
 }
@@ -177,25 +176,37 @@ struct rt_g *rt_runqsteal(struct rt_p *p, struct rt_p *victim, bool stealnext)
 
 void rt_globrunqput(struct rt_g *g)
 {
-	g->schedlink = NULL;
-	rt_globrunqputlist(g, g, 1);
+	uint32_t cap = LOAD_RLX(rt_sched.runqcap);
+	uint32_t size = (uint32_t)LOAD_RLX(rt_sched.runqsize);
+	rt_assert(size < cap, "global run queue overflow");
+	rt_sched.runq[(rt_sched.runqfirst + size) & (cap - 1)] = g;
+	atomic_store_explicit(&rt_sched.runqsize, (int)size + 1, memory_order_relaxed);
 }
 
 void rt_globrunqputlist(struct rt_g *head, struct rt_g *tail, int n)
 {
-	if (rt_sched.runqtail)
-		rt_sched.runqtail->schedlink = head;
-	else
-		rt_sched.runqhead = head;
-	rt_sched.runqtail = tail;
-	atomic_fetch_add_explicit(&rt_sched.runqsize, n, memory_order_relaxed);
+	(void)tail;
+	for (int i = 0; i < n; i++) {
+		struct rt_g *next = head->schedlink;
+		rt_globrunqput(head);
+		head = next;
+	}
+}
+
+static struct rt_g *globrunqpop(void)
+{
+	uint32_t cap = LOAD_RLX(rt_sched.runqcap);
+	struct rt_g *g = rt_sched.runq[rt_sched.runqfirst];
+	rt_sched.runqfirst = (rt_sched.runqfirst + 1) & (cap - 1);
+	atomic_fetch_sub_explicit(&rt_sched.runqsize, 1, memory_order_relaxed);
+	return g;
 }
 
 /* Take a batch for p (Go's globrunqget): one to run, the rest into p's
  * local queue. */
 struct rt_g *rt_globrunqget(struct rt_p *p, int max)
 {
-	int size = atomic_load_explicit(&rt_sched.runqsize, memory_order_relaxed);
+	int size = LOAD_RLX(rt_sched.runqsize);
 	if (size == 0)
 		return NULL;
 	int n = size / rt_sched.nprocs + 1;
@@ -205,15 +216,35 @@ struct rt_g *rt_globrunqget(struct rt_p *p, int max)
 		n = max;
 	if (n > RT_RUNQ_SIZE / 2)
 		n = RT_RUNQ_SIZE / 2;
-	atomic_fetch_sub_explicit(&rt_sched.runqsize, n, memory_order_relaxed);
-	struct rt_g *g = rt_sched.runqhead;
-	rt_sched.runqhead = g->schedlink;
-	for (int i = 1; i < n; i++) {
-		struct rt_g *x = rt_sched.runqhead;
-		rt_sched.runqhead = x->schedlink;
-		rt_runqput(p, x, false);
-	}
-	if (!rt_sched.runqhead)
-		rt_sched.runqtail = NULL;
+	struct rt_g *g = globrunqpop();
+	for (int i = 1; i < n; i++)
+		rt_runqput(p, globrunqpop(), false);
 	return g;
+}
+
+int rt_globrunq_reserve(uint64_t n)
+{
+	int err = 0;
+	rt_lock(&rt_sched.lock);
+	uint32_t cap = LOAD_RLX(rt_sched.runqcap);
+	if (n > cap) {
+		uint64_t ncap = cap ? cap : 1024;
+		while (ncap < n)
+			ncap *= 2;
+		struct rt_g **ring = ncap <= UINT32_MAX / 2 + 1 ? malloc(ncap * sizeof *ring) : NULL;
+		if (ring) {
+			/* Unroll the old ring into the start of the new one. */
+			uint32_t size = (uint32_t)LOAD_RLX(rt_sched.runqsize);
+			for (uint32_t i = 0; i < size; i++)
+				ring[i] = rt_sched.runq[(rt_sched.runqfirst + i) & (cap - 1)];
+			free(rt_sched.runq);
+			rt_sched.runq = ring;
+			rt_sched.runqfirst = 0;
+			atomic_store_explicit(&rt_sched.runqcap, (uint32_t)ncap, memory_order_relaxed);
+		} else {
+			err = -1;
+		}
+	}
+	rt_unlock(&rt_sched.lock);
+	return err;
 }

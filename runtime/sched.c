@@ -791,6 +791,13 @@ void rt_yield(void)
 
 static void stop_the_world(void);
 
+/* Owner-only counter: a plain increment, published for rt_stats_get(). */
+static inline void counter_inc(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			memory_order_relaxed);
+}
+
 static int exit_commit(struct rt_g *g, void *arg)
 {
 	struct rt_m *m = rt_m_current();
@@ -809,8 +816,11 @@ void rt_exit(void)
 	struct rt_m *m = rt_m_current();
 	struct rt_g *g = m->curg;
 	rt_assert(g, "rt_exit outside a green thread");
-	atomic_fetch_sub_explicit(&rt_sched.live, 1, memory_order_relaxed);
-	enter_p(m);
+	struct rt_p *p = enter_p(m);
+	if (p)
+		counter_inc(&p->nexited);
+	else /* a hog that lost its P */
+		atomic_fetch_add_explicit(&rt_sched.exited_nop, 1, memory_order_relaxed);
 	m->park_fn = exit_commit;
 	m->park_arg = NULL;
 	if (g == rt_sched.main_g) {
@@ -833,6 +843,21 @@ static void g_entry(void *arg)
 	rt_exit();
 }
 
+/* A new G id: from p's batch (Go's goidcache), or one at a time without
+ * a P.  Ids are unique; with several Ps they are not in spawn order. */
+#define GOID_BATCH 64
+static uint64_t goid_new(struct rt_p *p)
+{
+	if (!p)
+		return atomic_fetch_add_explicit(&rt_sched.goid, 1, memory_order_relaxed) + 1;
+	if (p->goid_next == p->goid_end) {
+		p->goid_next = atomic_fetch_add_explicit(&rt_sched.goid, GOID_BATCH,
+				memory_order_relaxed) + 1;
+		p->goid_end = p->goid_next + GOID_BATCH;
+	}
+	return p->goid_next++;
+}
+
 static int spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **out)
 {
 	struct rt_m *m = rt_m_current();
@@ -843,14 +868,27 @@ static int spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **
 		errno = EAGAIN;
 		return -1;
 	}
-	g->id = atomic_fetch_add_explicit(&rt_sched.goid, 1, memory_order_relaxed) + 1;
+	/* Room in the global queue for every G that can exist (see struct
+	 * rt_sched); the slow path runs when a stack was carved. */
+	uint64_t carved = rt_stacks_carved();
+	if (RT_UNLIKELY(carved > atomic_load_explicit(&rt_sched.runqcap, memory_order_relaxed)) &&
+	    rt_globrunq_reserve(carved) != 0) {
+		rt_stack_put(p, g->stack);
+		leave_p(m, p);
+		rt_limit_set("out of memory for the global run queue");
+		errno = EAGAIN;
+		return -1;
+	}
+	g->id = goid_new(p);
 	g->name = name;
 	g->fn = fn;
 	g->arg = arg;
 	rt_ctx_make(&g->ctx, g->stack->lo, g->stack->hi, g_entry, g);
 	rt_fiber_init_g(g);
-	atomic_fetch_add_explicit(&rt_sched.live, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&rt_sched.spawned, 1, memory_order_relaxed);
+	if (p)
+		counter_inc(&p->nspawned);
+	else
+		atomic_fetch_add_explicit(&rt_sched.spawned_nop, 1, memory_order_relaxed);
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	if (out)
 		*out = g;
@@ -1167,6 +1205,7 @@ static void teardown(struct rt_m *m0)
 		free(rt_sched.allm[i]);
 	free(rt_sched.allm);
 	free(rt_sched.allp);
+	free(rt_sched.runq);
 	memset(&rt_sched, 0, sizeof rt_sched);
 }
 
@@ -1241,8 +1280,14 @@ int rt_run(const struct rt_config *cfg, void (*main_fn)(void *), void *arg)
 void rt_stats_get(struct rt_stats *st)
 {
 	memset(st, 0, sizeof *st);
-	st->spawned = atomic_load(&rt_sched.spawned);
-	st->live = (uint64_t)atomic_load(&rt_sched.live);
+	uint64_t exited = atomic_load(&rt_sched.exited_nop);
+	st->spawned = atomic_load(&rt_sched.spawned_nop);
+	for (int i = 0; i < rt_sched.nprocs; i++) {
+		st->spawned += atomic_load(&rt_sched.allp[i].nspawned);
+		exited += atomic_load(&rt_sched.allp[i].nexited);
+	}
+	/* Read while Gs come and go, the sums may disagree a little. */
+	st->live = st->spawned > exited ? st->spawned - exited : 0;
 	st->retakes_syscall = atomic_load(&rt_sched.retakes_syscall);
 	st->retakes_hog = atomic_load(&rt_sched.retakes_hog);
 	st->ms = atomic_load(&rt_sched.nms);

@@ -9,12 +9,18 @@
  *     [guard page, if any][ ... stack grows down ... ][struct rt_g][16 zero bytes]
  * The G sits at the top of its own stack, so spawning takes one pool pop.
  *
- * Overflow detection.  A PROT_NONE guard page splits the mapping: each
- * guarded slot costs two entries of vm.max_map_count (65530 by default).
- * So guard pages are given while a budget computed at start allows (about
- * 28,000 stacks by default); beyond it stacks get only the canary, a few
- * words at the low end checked at every switch out of the G (sched.c).
- * A fault on a guard page is reported by the SIGSEGV handler (sched.c).
+ * Overflow detection.  Each stack gets a guard page below it when it can:
+ *   - a guard marker (madvise MADV_GUARD_INSTALL, Linux 6.13 and later):
+ *     a page-table entry that faults, without splitting the mapping, so
+ *     every stack can have one, at about a sixth of mprotect's cost;
+ *   - else a PROT_NONE page (mprotect), which splits the mapping: each
+ *     such slot costs two entries of vm.max_map_count (65530 by default),
+ *     so these are given while a budget computed at start allows (about
+ *     28,000 stacks by default).
+ * A stack without a guard page gets a canary, a few words at the low end
+ * checked at every switch out of the G (sched.c).  A fault on a guard page
+ * is reported by the SIGSEGV handler (sched.c).  The guard is installed
+ * by the thread that carved the slot, after it dropped pool_lock.
  *
  * Pools.  Each P keeps a LIFO cache of up to 64 free stacks (no lock, no
  * syscall on the spawn path); overflow moves 32 to the global pool under
@@ -49,6 +55,17 @@
 #define CACHE_BATCH (RT_STACK_CACHE / 2)
 #define MAP_RESERVE 8192 /* map entries left to libc, libev, threads */
 
+/* How stacks get their guard page (rt_config.guard_pages picks). */
+enum guard_mode {
+	GUARD_NONE,     /* canaries only */
+	GUARD_MARKER,   /* madvise(MADV_GUARD_INSTALL) for every stack */
+	GUARD_SPLIT,    /* mprotect(PROT_NONE) within the map-count budget */
+};
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 <asm-generic/mman-common.h> */
+#endif
+
 struct stack_chunk {
 	char *base;
 	size_t nslots;          /* slots in the mapping */
@@ -67,9 +84,10 @@ static struct {
 	size_t nchunks, capchunks;
 	struct rt_stack **pool; /* global free stacks, LIFO */
 	size_t npool, cappool;
-	long guard_budget;      /* slots that may still get a guard page */
-	bool guards;
-	uint64_t mapped, guarded, trimmed;
+	enum guard_mode mode;
+	long guard_budget;      /* GUARD_SPLIT: slots that may still get a guard page */
+	uint64_t mapped;        /* slots carved: written under lock, read by rt_stacks_carved() */
+	uint64_t guarded, trimmed;
 } st;
 
 size_t rt_stack_size(void)
@@ -97,6 +115,18 @@ static long map_count_budget(void)
 	return budget > 0 ? budget : 0;
 }
 
+/* Does this kernel take guard markers?  (EINVAL before Linux 6.13.) */
+static bool guard_markers_work(void)
+{
+	void *a = mmap(NULL, st.page, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a == MAP_FAILED)
+		return false;
+	bool ok = madvise(a, st.page, MADV_GUARD_INSTALL) == 0;
+	munmap(a, st.page);
+	return ok;
+}
+
 int rt_stacks_init(size_t stack_size, int guard_pages)
 {
 	memset(&st, 0, sizeof st);
@@ -110,13 +140,18 @@ int rt_stacks_init(size_t stack_size, int guard_pages)
 	st.slot_size = (stack_size + st.page - 1) & ~(st.page - 1);
 	/* The G, then RT_CANARY_BYTES never written (the canary of the slot above). */
 	st.g_size = (sizeof(struct rt_g) + RT_CANARY_BYTES + 63) & ~(size_t)63;
-	st.guards = guard_pages != 0;
+	if (guard_pages < 0 || guard_pages > 2) {
+		errno = EINVAL;
+		return -1;
+	}
+	st.mode = guard_pages == 0 ? GUARD_NONE
+		: guard_pages == 1 && guard_markers_work() ? GUARD_MARKER : GUARD_SPLIT;
 #ifdef RT_VALGRIND
 	/* Valgrind tracks every mapping split; guard pages exhaust its table. */
 	if (RUNNING_ON_VALGRIND)
-		st.guards = false;
+		st.mode = GUARD_NONE;
 #endif
-	st.guard_budget = st.guards ? map_count_budget() : 0;
+	st.guard_budget = st.mode == GUARD_SPLIT ? map_count_budget() : 0;
 	return 0;
 }
 
@@ -141,11 +176,16 @@ void rt_stacks_fini(void)
 	memset(&st, 0, sizeof st);
 }
 
-static const char *limit_msg = "no limit reached";
+static const char *limit_msg = "no limit reached"; /* any thread, atomically */
 
 const char *rt_limit_message(void)
 {
-	return limit_msg;
+	return __atomic_load_n(&limit_msg, __ATOMIC_RELAXED);
+}
+
+void rt_limit_set(const char *msg)
+{
+	__atomic_store_n(&limit_msg, msg, __ATOMIC_RELAXED);
 }
 
 /* A new chunk; pool_lock held. */
@@ -158,7 +198,7 @@ static struct stack_chunk *chunk_new(void)
 		size_t cap = st.capchunks ? 2 * st.capchunks : 64;
 		void *n = realloc(st.chunks, cap * sizeof *st.chunks);
 		if (!n) {
-			limit_msg = "out of memory for the stack chunk table";
+			rt_limit_set("out of memory for the stack chunk table");
 			return NULL;
 		}
 		st.chunks = n;
@@ -166,16 +206,16 @@ static struct stack_chunk *chunk_new(void)
 	}
 	struct stack_chunk *c = calloc(1, sizeof *c + nslots * sizeof c->slots[0]);
 	if (!c) {
-		limit_msg = "out of memory for stack descriptors";
+		rt_limit_set("out of memory for stack descriptors");
 		return NULL;
 	}
 	c->base = mmap(NULL, nslots * st.slot_size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (c->base == MAP_FAILED) {
 		free(c);
-		limit_msg = errno == ENOMEM
+		rt_limit_set(errno == ENOMEM
 			? "cannot map more stacks: address space, vm.max_map_count or vm.overcommit limit reached"
-			: "cannot map more stacks";
+			: "cannot map more stacks");
 		return NULL;
 	}
 #ifdef MADV_NOHUGEPAGE
@@ -186,7 +226,9 @@ static struct stack_chunk *chunk_new(void)
 	return c;
 }
 
-/* Carve the next slot of the newest chunk; pool_lock held. */
+/* Carve the next slot of the newest chunk; pool_lock held.  The slot is
+ * laid out for a guard page if it is to get one; slot_arm() installs it
+ * after the lock is dropped. */
 static struct rt_stack *slot_carve(void)
 {
 	struct stack_chunk *c = st.nchunks ? st.chunks[st.nchunks - 1] : NULL;
@@ -200,18 +242,38 @@ static struct rt_stack *slot_carve(void)
 	s->chunk = c;
 	s->hi = base + st.slot_size - st.g_size;
 	s->lo = base;
-	if (st.guard_budget > 0 && mprotect(base, st.page, PROT_NONE) == 0) {
-		st.guard_budget--;
+	if (st.mode == GUARD_MARKER || (st.mode == GUARD_SPLIT && st.guard_budget > 0)) {
+		st.guard_budget -= st.mode == GUARD_SPLIT;
 		st.guarded++;
 		s->guarded = true;
 		s->lo = base + st.page;
 	}
 	s->canary = !s->guarded && s != c->slots;
+	__atomic_store_n(&st.mapped, st.mapped + 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+/* Finish a slot fresh from slot_carve(), pool_lock not held: install its
+ * guard page (if that fails, the slot falls back to a canary). */
+static void slot_arm(struct rt_stack *s)
+{
+	if (s->guarded) {
+		char *base = s->lo - st.page;
+		int err = st.mode == GUARD_MARKER ? madvise(base, st.page, MADV_GUARD_INSTALL)
+			: mprotect(base, st.page, PROT_NONE);
+		if (err != 0) {
+			s->guarded = false;
+			s->lo = base;
+			s->canary = s != s->chunk->slots;
+			rt_lock(&st.lock);
+			st.guarded--;
+			st.guard_budget = 0; /* mprotect failing: the map limit is near */
+			rt_unlock(&st.lock);
+		}
+	}
 #ifdef RT_VALGRIND
 	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
 #endif
-	st.mapped++;
-	return s;
 }
 
 /* Pool push/pop, pool_lock held. */
@@ -232,8 +294,6 @@ static bool pool_push(struct rt_stack *s)
 
 static struct rt_stack *pool_pop(void)
 {
-	if (st.npool == 0)
-		return slot_carve();
 	struct rt_stack *s = st.pool[--st.npool];
 	s->chunk->nfree_global--;
 	s->chunk->trimmed = false;
@@ -284,18 +344,29 @@ struct rt_g *rt_stack_get(struct rt_p *p)
 {
 	if (RT_LIKELY(p && p->nstack_cache > 0))
 		return g_init(p->stack_cache[--p->nstack_cache]);
-	struct rt_stack *s;
+	/* Slow path: one stack plus a batch for p's (empty) cache, from the
+	 * global pool, or else freshly carved. */
+	struct rt_stack *got[CACHE_BATCH + 1];
+	int want = p ? CACHE_BATCH + 1 : 1, n = 0;
+	bool fresh = false;
 	rt_lock(&st.lock);
-	s = pool_pop();
-	/* Refill the cache with a batch while the lock is held. */
-	while (s && p && p->nstack_cache < CACHE_BATCH && st.npool > 0)
-		p->stack_cache[p->nstack_cache++] = pool_pop();
+	while (n < want && st.npool > 0)
+		got[n++] = pool_pop();
+	if (n == 0) {
+		fresh = true;
+		while (n < want && (got[n] = slot_carve()) != NULL)
+			n++;
+	}
 	rt_unlock(&st.lock);
-	if (!s) {
+	if (n == 0) {
 		errno = EAGAIN;
 		return NULL;
 	}
-	return g_init(s);
+	for (int i = 0; fresh && i < n; i++)
+		slot_arm(got[i]);
+	while (n > 1)
+		p->stack_cache[p->nstack_cache++] = got[--n];
+	return g_init(got[0]);
 }
 
 void rt_stack_put(struct rt_p *p, struct rt_stack *s)
@@ -354,6 +425,11 @@ void rt_stack_foreach(void (*fn)(struct rt_g *, void *), void *arg)
 		}
 	}
 	rt_unlock(&st.lock);
+}
+
+uint64_t rt_stacks_carved(void)
+{
+	return __atomic_load_n(&st.mapped, __ATOMIC_RELAXED);
 }
 
 void rt_stacks_stats(struct rt_stats *s)

@@ -4,8 +4,10 @@
  * child made with fork() before any rt_run; its stderr comes back through
  * a pipe.
  *
- *   guard:  guard_pages = 1, a G recursing without end (4 KiB frames) hits
- *           the guard page: "guard page hit", SIGSEGV (or SIGABRT).
+ *   guard:  guard_pages = 1 (a guard marker, on Linux 6.13 and later) and
+ *           guard_pages = 2 (a PROT_NONE page), a G recursing without end
+ *           (4 KiB frames) hits the guard page: "guard page hit", SIGSEGV
+ *           (or SIGABRT).
  *   canary: guard_pages = 0, a G recurses down to the last 2 KiB of its
  *           stack, where a frame's writes run 16 bytes past the low end
  *           (and over its lowest 64 bytes), then it yields: the canary
@@ -194,13 +196,14 @@ static void one_case(const char *what, int guard_pages, void (*fn)(void *), cons
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(6);
+	tap_plan(9);
 	if (under_valgrind()) {
 		/* The runtime gives no guard pages under valgrind. */
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 6; i++)
 			printf("ok %d # SKIP no guard pages under valgrind\n", ++tap_n);
 	} else {
-		one_case("guard page", 1, guard_g, "guard page hit", SIGSEGV, SIGABRT);
+		one_case("guard page (default)", 1, guard_g, "guard page hit", SIGSEGV, SIGABRT);
+		one_case("guard page (mprotect)", 2, guard_g, "guard page hit", SIGSEGV, SIGABRT);
 	}
 	one_case("canary, no guard pages", 0, canary_g, "canary overwritten", SIGABRT, SIGABRT);
 	return tap_done();

@@ -180,7 +180,7 @@ static void get_dispositions(void *out[NWATCHED])
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(24);
+	tap_plan(25);
 	void *disp0[NWATCHED], *disp1[NWATCHED];
 	get_dispositions(disp0);
 	int tasks0 = count_dir("/proc/self/task"), fds0 = count_dir("/proc/self/fd");
@@ -244,6 +244,11 @@ int main(void)
 	errno = 0;
 	rc = rt_run(&cfg, nothing, NULL);
 	ok(rc == -1 && errno == EINVAL, "stack_size 4096 (below 16 KiB): -1 EINVAL (%s)", strerror(errno));
+	rt_config_default(&cfg);
+	cfg.guard_pages = 3;
+	errno = 0;
+	rc = rt_run(&cfg, nothing, NULL);
+	ok(rc == -1 && errno == EINVAL, "guard_pages = 3: -1 EINVAL (%s)", strerror(errno));
 	is_int(count_dir("/proc/self/task"), tasks0, "after failed starts: no extra thread");
 	is_int(count_dir("/proc/self/fd"), fds0, "after failed starts: no fd leaked");
 

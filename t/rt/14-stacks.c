@@ -1,8 +1,10 @@
 /*
  * 14-stacks.c - stacks at scale: 40,000 parked green threads with guard
- * pages asked for (above the ~28,000 the map-count budget allows: the
- * rest get canaries), stack reuse after the joins, then 1,000,000 parked
- * green threads in bounded memory, and memory trimmed after they exit.
+ * pages made by mprotect (guard_pages = 2: above the ~28,000 the map-count
+ * budget allows, the rest get canaries), then with the default guard
+ * pages (guard markers, where the kernel has them: every stack guarded),
+ * stack reuse after the joins, then 1,000,000 parked green threads in
+ * bounded memory, and memory trimmed after they exit.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "rt.h"
 #include "tap.h"
@@ -101,16 +105,29 @@ static const char *skip_million(void)
 	return NULL;
 }
 
-static void main_fn(void *unused)
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/* Does the kernel take guard markers (Linux 6.13 and later)? */
+static bool kernel_has_guard_markers(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *a = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok = a != MAP_FAILED && madvise(a, (size_t)page, MADV_GUARD_INSTALL) == 0;
+	if (a != MAP_FAILED)
+		munmap(a, (size_t)page);
+	return ok;
+}
+
+/* 40,000 parked Gs; then checks how many stacks got guard pages. */
+static void forty_thousand(int guard_pages)
 {
 	struct rt_stats st;
-	const char *skip = skip_million();
-
-	/* 40,000 with guard pages asked for. */
 	struct group g1 = { .c = rt_chan_make(0, 0) };
 	int64_t t0 = rt_now();
 	long n1 = spawn_parked(&g1, 40000);
-	is_int(n1, 40000, "40,000 Gs spawned with guard_pages = 1 (past the guard budget)");
+	is_int(n1, 40000, "guard_pages = %d: 40,000 Gs spawned", guard_pages);
 	ok(wait_parked(&g1, n1, 20000 * MS), "all of them parked (%lld ms)",
 	   (long long)((rt_now() - t0) / MS));
 	rt_stats_get(&st);
@@ -118,12 +135,36 @@ static void main_fn(void *unused)
 	     (unsigned long long)st.stacks_guarded);
 	ok(st.stacks_mapped >= 40001, "stacks_mapped %llu >= 40,001",
 	   (unsigned long long)st.stacks_mapped);
-	bool under_vg = under_valgrind(); /* the runtime gives no guard pages there */
-	ok((st.stacks_guarded > 0 || under_vg) && st.stacks_guarded < st.stacks_mapped,
-	   "guard pages stopped at the budget: %llu guarded < %llu mapped (canaries for the rest)",
-	   (unsigned long long)st.stacks_guarded, (unsigned long long)st.stacks_mapped);
+	if (under_valgrind())  /* the runtime gives no guard pages there */
+		ok(st.stacks_guarded == 0, "no guard pages under valgrind");
+	else if (guard_pages == 1 && kernel_has_guard_markers())
+		ok(st.stacks_guarded == st.stacks_mapped,
+		   "guard markers: every stack guarded (%llu of %llu)",
+		   (unsigned long long)st.stacks_guarded, (unsigned long long)st.stacks_mapped);
+	else
+		ok(st.stacks_guarded > 0 && st.stacks_guarded < st.stacks_mapped,
+		   "guard pages stopped at the map budget: %llu guarded < %llu mapped "
+		   "(canaries for the rest)",
+		   (unsigned long long)st.stacks_guarded, (unsigned long long)st.stacks_mapped);
 	close_and_join(&g1);
 	is_int(atomic_load(&g1.woke), n1, "all 40,000 woke on close and exited");
+	rt_chan_free(g1.c);
+}
+
+static void split_main(void *unused)
+{
+	(void)unused;
+	forty_thousand(2);
+}
+
+static void main_fn(void *unused)
+{
+	(void)unused;
+	struct rt_stats st;
+	int64_t t0;
+	const char *skip = skip_million();
+
+	forty_thousand(1);
 
 	/* Reuse: 1,000 more after the joins carve nothing new. */
 	rt_stats_get(&st);
@@ -136,7 +177,6 @@ static void main_fn(void *unused)
 	   "1,000 more Gs reuse free stacks (stacks_mapped %llu -> %llu)", (unsigned long long)mapped,
 	   (unsigned long long)st.stacks_mapped);
 	close_and_join(&g2);
-	rt_chan_free(g1.c);
 	rt_chan_free(g2.c);
 
 	if (skip) {
@@ -179,10 +219,13 @@ int main(void)
 	skip_all("ThreadSanitizer allows about 8,000 fibers at once; this test needs 40,000");
 #endif
 	tap_watchdog(120);
-	tap_plan(11);
+	tap_plan(18);
 	struct rt_config cfg;
 	rt_config_default(&cfg);
-	cfg.guard_pages = 1;
-	is_int(rt_run(&cfg, main_fn, NULL), 0, "rt_run returned 0");
+	cfg.guard_pages = 2;
+	is_int(rt_run(&cfg, split_main, NULL), 0, "rt_run (guard_pages = 2) returned 0");
+	rt_config_default(&cfg);
+	is_int(cfg.guard_pages, 1, "guard pages are on by default");
+	is_int(rt_run(&cfg, main_fn, NULL), 0, "rt_run (defaults) returned 0");
 	return tap_done();
 }
