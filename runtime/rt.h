@@ -88,8 +88,10 @@ void rt_exit(void) __attribute__((noreturn));
 /* rt_yield() lets the other runnable green threads run.  G only. */
 void rt_yield(void);
 
-/* rt_self() is the calling green thread's id (ids start at 1 and are not
- * reused), 0 outside green threads. rt_self_name() its name or NULL. */
+/* rt_self() is the calling green thread's id (ids start at 1 and are never
+ * reused; each P hands them out from its own batch, so with several Ps
+ * they are not in spawn order), 0 outside green threads.  rt_self_name()
+ * its name or NULL. */
 uint64_t rt_self(void);
 const char *rt_self_name(void);
 

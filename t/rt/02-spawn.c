@@ -171,9 +171,11 @@ static void main_fn(void *unused)
 	ok(nr.got && strcmp(nr.got, "worker-7") == 0 && nr.same_ptr,
 	   "rt_self_name() in a named G is its name (%s)", nr.got ? nr.got : "(null)");
 	ok(anon.got == NULL, "rt_self_name() in an unnamed G is NULL");
-	ok(nr.id > ids[MANY - 1] && anon.id > ids[MANY - 1] && nr.id != anon.id,
-	   "later Gs get new ids (%llu, %llu > %llu)", (unsigned long long)nr.id,
-	   (unsigned long long)anon.id, (unsigned long long)ids[MANY - 1]);
+	ok(!bsearch(&nr.id, ids, MANY, sizeof ids[0], cmp_u64) &&
+	   !bsearch(&anon.id, ids, MANY, sizeof ids[0], cmp_u64) && nr.id != anon.id &&
+	   nr.id != main_id && anon.id != main_id && nr.id && anon.id,
+	   "later Gs get ids never used before (%llu, %llu)", (unsigned long long)nr.id,
+	   (unsigned long long)anon.id);
 
 	/* Nested spawns. */
 	struct rt_wg twg = RT_WG_INIT;
