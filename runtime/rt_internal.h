@@ -107,7 +107,7 @@ struct rt_sudog;
  */
 struct rt_g {
 	struct rt_ctx ctx;          /* own: saved context */
-	struct rt_g *schedlink;     /* next in the global run queue or a G list */
+	struct rt_g *schedlink;     /* next in a G list (poll results, Gs woken by a channel close) */
 	uint64_t id;                /* set at spawn, never reused */
 	const char *name;           /* own */
 	_Atomic int status;         /* enum g_status */
@@ -342,7 +342,6 @@ struct rt_g *rt_runqsteal(struct rt_p *p, struct rt_p *victim, bool stealnext);
 bool rt_runqempty(struct rt_p *p);
 void rt_runq_check(struct rt_p *p);             /* owner; debug builds */
 void rt_globrunqput(struct rt_g *g);              /* sched.lock held */
-void rt_globrunqputlist(struct rt_g *head, struct rt_g *tail, int n); /* lock held */
 /* Make the global queue hold at least n Gs; 0, or -1 if out of memory.
  * Takes sched.lock. */
 int rt_globrunq_reserve(uint64_t n);

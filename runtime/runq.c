@@ -183,16 +183,6 @@ void rt_globrunqput(struct rt_g *g)
 	atomic_store_explicit(&rt_sched.runqsize, (int)size + 1, memory_order_relaxed);
 }
 
-void rt_globrunqputlist(struct rt_g *head, struct rt_g *tail, int n)
-{
-	(void)tail;
-	for (int i = 0; i < n; i++) {
-		struct rt_g *next = head->schedlink;
-		rt_globrunqput(head);
-		head = next;
-	}
-}
-
 static struct rt_g *globrunqpop(void)
 {
 	uint32_t cap = LOAD_RLX(rt_sched.runqcap);

@@ -430,16 +430,13 @@ void rt_inject_from_poll(struct rt_g *list)
 {
 	if (!list)
 		return;
-	int n = 1;
-	struct rt_g *tail = list;
-	atomic_store_explicit(&tail->status, G_RUNNABLE, memory_order_relaxed);
-	while (tail->schedlink) {
-		tail = tail->schedlink;
-		atomic_store_explicit(&tail->status, G_RUNNABLE, memory_order_relaxed);
-		n++;
-	}
+	int n = 0;
 	rt_lock(&rt_sched.lock);
-	rt_globrunqputlist(list, tail, n);
+	for (struct rt_g *g = list, *next; g; g = next, n++) {
+		next = g->schedlink;
+		atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
+		rt_globrunqput(g);
+	}
 	rt_unlock(&rt_sched.lock);
 	for (int i = 0; i < n && atomic_load(&rt_sched.npidle) > 0; i++)
 		startm(NULL, false);
