@@ -331,6 +331,75 @@ int rt_poll_unlock_commit(struct rt_g *g, void *arg)
 	return 1;
 }
 
+/* ---- one blocking call: rt_wait (see rt_internal.h) ----------------- */
+
+struct rt_g *rt_wait_begin(struct rt_wait *w, int64_t deadline)
+{
+	struct rt_g *g = rt_g_current();
+	rt_assert(g, "a blocking call outside a green thread");
+	w->g = g;
+	w->deadline = deadline;
+	w->timer.idx = -1;
+	w->unlock = NULL;
+	w->unlock_arg = NULL;
+	rt_wake_reset(g);
+	return g;
+}
+
+void rt_wait_park_locked(struct rt_wait *w, const char *reason)
+{
+	if (w->deadline != RT_NEVER)
+		rt_timer_arm_locked(&w->timer, w->deadline, w->g);
+	rt_park(rt_poll_unlock_commit, NULL, reason);
+}
+
+/* Park commit of a wait with a deadline whose sources have their own
+ * locks: release them, then the poll lock.  w lives on the parking G's
+ * stack, which a waker may resume (and reuse) once the sources are
+ * unlocked: read it first. */
+static int wait_commit(struct rt_g *g, void *arg)
+{
+	struct rt_wait *w = arg;
+	int (*unlock)(struct rt_g *, void *) = w->unlock;
+	int r = unlock(g, w->unlock_arg);
+	rt_poll_unlock_commit(g, NULL);
+	return r;
+}
+
+void rt_wait_park(struct rt_wait *w, int (*unlock)(struct rt_g *, void *), void *arg,
+		const char *reason)
+{
+	if (w->deadline == RT_NEVER) {
+		rt_park(unlock, arg, reason);
+		return;
+	}
+	w->unlock = unlock;
+	w->unlock_arg = arg;
+	rt_lock(&pl.mu); /* lock order: the sources' locks, then the poll lock */
+	rt_timer_arm_locked(&w->timer, w->deadline, w->g);
+	rt_park(wait_commit, w, reason);
+}
+
+/* A timer that fired has left the heap (timers_expire) before its G was
+ * readied: only a wait woken by another source takes the lock. */
+bool rt_wait_end(struct rt_wait *w)
+{
+	if (w->g->wake_timeout)
+		return true;
+	if (w->deadline != RT_NEVER)
+		rt_timer_disarm(&w->timer);
+	return false;
+}
+
+bool rt_wait_end_locked(struct rt_wait *w)
+{
+	if (w->g->wake_timeout)
+		return true;
+	if (w->timer.idx >= 0)
+		heap_remove(&w->timer);
+	return false;
+}
+
 void rt_poll_wake(void)
 {
 	if (pl.loop)

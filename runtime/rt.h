@@ -104,8 +104,9 @@ int rt_m_id(void);
 /* A wait group counts outstanding work (at most 2^31 - 1); rt_wg_wait()
  * parks until the count is zero.  Initialise with RT_WG_INIT or by
  * zeroing.  As with Go's WaitGroup, a group may be reused (or its memory
- * freed) as soon as every rt_wg_wait() has returned: the rt_wg_done()
- * that woke them no longer touches it. */
+ * freed) as soon as every rt_wg_wait() has returned 0: the rt_wg_done()
+ * that woke them no longer touches it.  After a wait timed out, the
+ * group stays in use by the rt_wg_done() calls still to come. */
 struct rt_wg {
 	int64_t count;      /* atomic: the count << 32 | parked waiters */
 	void *waiters;      /* parked waiters, under lock */
@@ -115,6 +116,12 @@ struct rt_wg {
 void rt_wg_add(struct rt_wg *wg, int64_t delta);  /* count < 0 aborts */
 void rt_wg_done(struct rt_wg *wg);
 void rt_wg_wait(struct rt_wg *wg);                 /* G only */
+/* rt_wg_wait_until() is rt_wg_wait() with a deadline: 0 once the count is
+ * zero (at once if it is zero now), or -1 with errno ETIMEDOUT when the
+ * deadline passes first (RT_NEVER: no deadline; a deadline already past
+ * only looks at the count).  A count that reaches zero as the deadline
+ * fires returns 0.  G only. */
+int rt_wg_wait_until(struct rt_wg *wg, int64_t deadline);
 
 /* ---- Time ---------------------------------------------------------- */
 

@@ -377,6 +377,49 @@ void rt_poll_unlock(void);
 void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g);
 void rt_timer_disarm(struct rt_timer *t);          /* takes the lock if needed */
 int rt_poll_unlock_commit(struct rt_g *g, void *arg); /* park commit: unlock, kick */
+
+/*
+ * A blocking call with a deadline, written once (libdill's dill_waitfor +
+ * dill_timer + dill_wait).  Every blocking call of the runtime goes:
+ *
+ *     struct rt_wait w;
+ *     g = rt_wait_begin(&w, deadline);   reset g's wake word, before any
+ *                                        waker can see g
+ *     ... lock the sources, check them, register g with them ...
+ *     rt_wait_park(&w, unlock, arg, why);    sources under their own locks
+ *     rt_wait_park_locked(&w, why);          sources under the poll lock
+ *     timed_out = rt_wait_end(&w);           (or _locked, poll lock held)
+ *     ... lock the sources, unregister g from those that did not fire ...
+ *
+ * A source that fires claims g->wake (rt_wake_claim) and readies g; the
+ * deadline timer does the same and sets g->wake_timeout.  The loser does
+ * nothing: the G removes its registrations itself once it runs again, so
+ * the cleanup is the same whoever won.  Lives on the G's stack.  Owner:
+ * the G; the timer's fields under the poll lock.
+ */
+struct rt_wait {
+	struct rt_g *g;
+	int64_t deadline;
+	struct rt_timer timer;             /* armed while deadline != RT_NEVER */
+	int (*unlock)(struct rt_g *, void *); /* rt_wait_park's commit, and its arg */
+	void *unlock_arg;
+};
+/* True when deadline is not RT_NEVER and has passed: poll, do not park. */
+static inline bool rt_deadline_passed(int64_t deadline)
+{
+	return deadline != RT_NEVER && deadline <= rt_now();
+}
+struct rt_g *rt_wait_begin(struct rt_wait *w, int64_t deadline); /* G only */
+/* Park: unlock(g, arg) releases the sources' locks once g is saved (as
+ * rt_park's commit); the poll lock is not held by the caller. */
+void rt_wait_park(struct rt_wait *w, int (*unlock)(struct rt_g *, void *), void *arg,
+		const char *reason);
+/* Park with the poll lock held (the sources are libev's): released once
+ * g is saved. */
+void rt_wait_park_locked(struct rt_wait *w, const char *reason);
+/* After the park: true if the deadline woke g; the timer is disarmed. */
+bool rt_wait_end(struct rt_wait *w);
+bool rt_wait_end_locked(struct rt_wait *w);       /* poll lock held */
 /* A record for a child about to be cloned (NULL: ENOMEM); its pid field
  * is where the clone must store the new pid (CLONE_PARENT_SETTID). */
 struct proc_rec *rt_proc_reserve(void);
