@@ -10,13 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt.h"
 #include "supervise/config.h"
 #include "supervise/graph.h"
-#include "supervise/spawn.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE SV_EXIT_USAGE
 
 static const char usage_text[] =
 	"usage: grun [options] FILE [JOB...]\n"
@@ -46,6 +46,8 @@ static void grun_main(void *arg)
 {
 	struct main_args *a = arg;
 	a->code = sv_graph_run(a->cfg, &a->opts);
+	if (a->code == SV_EXIT_KILLED)
+		_exit(SV_EXIT_KILLED); /* every job killed: nothing to tear down */
 }
 
 static int parse_count(const char *opt, const char *s, long max, int *out)
@@ -152,13 +154,11 @@ int main(int argc, char **argv)
 		sv_config_free(a.cfg);
 		return 0;
 	}
-	sv_cloexec_inherited();
+	sv_graph_prepare();
 	struct rt_config rc;
 	rt_config_default(&rc);
 	rc.procs = procs ? procs : a.cfg->procs;
-	sigaddset(&rc.signals, SIGINT);
-	sigaddset(&rc.signals, SIGTERM);
-	sigaddset(&rc.signals, SIGHUP);
+	sv_graph_signals(&rc.signals);
 	if (rt_run(&rc, grun_main, &a) < 0) {
 		fprintf(stderr, "grun: cannot start the runtime: %s\n", strerror(errno));
 		sv_config_free(a.cfg);

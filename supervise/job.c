@@ -43,11 +43,13 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/latch.h"
 #include "supervise/pipeline.h"
 #include "supervise/reaper.h"
 #include "supervise/ready.h"
 #include "supervise/spawn.h"
 #include "supervise/tree.h"
+#include "supervise/xalloc.h"
 
 enum run_state { WAITING, STARTING, RUNNING, STOPPING };
 
@@ -102,15 +104,15 @@ static int wait_needs(struct sv_node *n, char *why, size_t len)
 {
 	const struct sv_job *j = n->job;
 	struct sv_graph *g = n->g;
-	struct rt_case *cases = calloc((size_t)j->needs.n + 1, sizeof *cases);
+	struct rt_case *cases = sv_xcalloc((size_t)j->needs.n + 1, sizeof *cases, "a job's needs");
 	int logged = 0, rc;
 	for (;;) {
 		int nc = 0;
 		rc = 1;
 		cases[nc++] = (struct rt_case){ n->mbox.wake, RT_RECV, NULL, 0 };
 		for (int k = 0; k < j->needs.n; k++) {
-			struct sv_latch *l = sv_latch_find(g, j->needs.v[k]);
-			int o = l ? __atomic_load_n(&l->outcome, __ATOMIC_ACQUIRE) : LATCH_FAILED;
+			struct sv_latch *l = sv_latch_find(g->latches, j->needs.v[k]);
+			int o = l ? sv_latch_outcome(l) : LATCH_FAILED;
 			if (o == LATCH_FAILED) {
 				snprintf(why, len, "needs %s, which %s", j->needs.v[k], l ? l->why : "is not running");
 				rc = 0;
@@ -170,7 +172,7 @@ static void became_ready(struct sv_node *n, struct run *r)
 		sv_info("%s: ready", n->name);
 	if (!n->ever_ready) {
 		n->ever_ready = 1;
-		sv_latch_ready(n->g, n);
+		sv_latch_ready(n->g->latches, n->latch);
 	}
 	sv_post(n, MSG_READY, 0, 0, 0, NULL);
 }
@@ -186,26 +188,6 @@ static void send_stop(struct sv_node *n, struct run *r, const char *why)
 		kill(-r->pid, SIGCONT); /* a stopped process cannot act on TERM */
 	set_state(n, r, STOPPING);
 	r->deadline = rt_now() + j->stop_timeout;
-}
-
-/* Copies of the pipeline ends the job's process gets: the held ends
- * close under g->mu (pipeline.c), so they are duplicated under it and
- * the spawn, which takes milliseconds, runs without it.  0, or -1 with
- * why set. */
-static int dup_chan_ends(struct sv_node *n, int fds[3], char *why, size_t len)
-{
-	const struct sv_job *j = n->job;
-	if (j->in.kind != SV_IO_CHAN && j->out.kind != SV_IO_CHAN && j->err.kind != SV_IO_CHAN)
-		return 0;
-	pthread_mutex_lock(&n->g->mu);
-	int held[3] = { n->chan_in_fd, n->chan_out_fd, n->chan_err_fd }, rc = 0;
-	for (int i = 0; i < 3 && rc == 0; i++)
-		if (held[i] >= 0 && (fds[i] = fcntl(held[i], F_DUPFD_CLOEXEC, 3)) < 0) {
-			snprintf(why, len, "cannot duplicate a channel's pipe: %s", strerror(errno));
-			rc = -1;
-		}
-	pthread_mutex_unlock(&n->g->mu);
-	return rc;
 }
 
 /* Spawns the process and starts its helpers.  0, or -1 with why set. */
@@ -227,7 +209,7 @@ static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 		return -1;
 	}
 	int chanfd[3] = { -1, -1, -1 };
-	int rc = dup_chan_ends(n, chanfd, why, len);
+	int rc = sv_pipes_dup_ends(n, chanfd, why, len);
 	if (rc == 0)
 		rc = sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, chanfd, sp, why, len);
 	pid_t pid = rc < 0 ? -1 : sv_spawn_run(sp);
@@ -356,8 +338,8 @@ static int can_start_now(struct sv_node *n, struct run *r)
 {
 	const struct sv_job *j = n->job;
 	for (int k = 0; k < j->needs.n; k++) {
-		struct sv_latch *l = sv_latch_find(n->g, j->needs.v[k]);
-		if (!l || __atomic_load_n(&l->outcome, __ATOMIC_ACQUIRE) != LATCH_OK)
+		struct sv_latch *l = sv_latch_find(n->g->latches, j->needs.v[k]);
+		if (!l || sv_latch_outcome(l) != LATCH_OK)
 			return 0;
 	}
 	if (n->g->slots) {

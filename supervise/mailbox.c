@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "supervise/lock.h"
 #include "supervise/mailbox.h"
+#include "supervise/xalloc.h"
 
 int sv_mbox_init(struct sv_mailbox *mb)
 {
@@ -25,32 +27,30 @@ void sv_mbox_destroy(struct sv_mailbox *mb)
 
 void sv_mbox_post(struct sv_mailbox *mb, const struct sv_msg *m)
 {
-	struct sv_msg *copy = malloc(sizeof *copy);
-	if (!copy)
-		abort();
+	struct sv_msg *copy = sv_xmalloc(sizeof *copy, "a message");
 	*copy = *m;
 	copy->next = NULL;
-	pthread_mutex_lock(&mb->mu);
+	sv_lock(&mb->mu);
 	if (mb->tail)
 		mb->tail->next = copy;
 	else
 		mb->head = copy;
 	mb->tail = copy;
-	pthread_mutex_unlock(&mb->mu);
+	sv_unlock(&mb->mu);
 	struct rt_case c = { mb->wake, RT_SEND, NULL, 0 };
 	rt_select(&c, 1, 0); /* a token already waiting is enough */
 }
 
 struct sv_msg *sv_mbox_take(struct sv_mailbox *mb)
 {
-	pthread_mutex_lock(&mb->mu);
+	sv_lock(&mb->mu);
 	struct sv_msg *m = mb->head;
 	if (m) {
 		mb->head = m->next;
 		if (!mb->head)
 			mb->tail = NULL;
 	}
-	pthread_mutex_unlock(&mb->mu);
+	sv_unlock(&mb->mu);
 	return m;
 }
 

@@ -1,5 +1,11 @@
 /*
  * output.c - see output.h.
+ *
+ * Owns struct sv_output, one per process (grun's stdout and stderr are
+ * one per process): set up by sv_output_start() on the main green thread
+ * before any job runs, torn down by sv_output_stop() after the last.  A
+ * stream's fields are written by its writer green thread only; pumps
+ * count in `pumps`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +31,18 @@ struct stream {
 	int broken;             /* a write failed (EPIPE...): drop everything */
 };
 
-static struct stream streams[3];  /* [1] stdout, [2] stderr */
-static int live_pumps;            /* atomic */
-static int stdout_data;           /* grun's stdout carries chan:stdout */
-static int name_width;
-static enum sv_verbosity verbosity;
+static struct sv_output {
+	struct stream streams[3];  /* [1] stdout, [2] stderr */
+	struct rt_wg pumps;        /* pump green threads still running */
+	int stdout_data;           /* grun's stdout carries chan:stdout */
+	int name_width;
+	enum sv_verbosity verbosity;
+} out;
 
-static void write_all(struct stream *s, const char *p, size_t n)
+/* How long the end waits for pumps whose pipes leftovers still hold. */
+#define PUMP_GRACE (2000 * 1000000LL)
+
+static void stream_write(struct stream *s, const char *p, size_t n)
 {
 	while (n > 0 && !s->broken) {
 		rt_blocking_begin();
@@ -53,7 +64,7 @@ static void writer_main(void *arg)
 	struct stream *s = arg;
 	struct outbuf *b;
 	while (rt_chan_recv(s->chan, &b) == 1) {
-		write_all(s, b->data, b->len);
+		stream_write(s, b->data, b->len);
 		free(b);
 	}
 	rt_wg_done(&s->done);
@@ -69,11 +80,11 @@ static int color_on(int color, int fd)
 
 int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_data)
 {
-	stdout_data = stdout_is_data;
-	name_width = width;
-	verbosity = v;
+	out.stdout_data = stdout_is_data;
+	out.name_width = width;
+	out.verbosity = v;
 	for (int i = 1; i <= 2; i++) {
-		struct stream *s = &streams[i];
+		struct stream *s = &out.streams[i];
 		s->fd = i;
 		s->color = color_on(color, i);
 		s->broken = 0;
@@ -92,12 +103,9 @@ void sv_output_stop(void)
 	/* Pumps end at EOF, once every process holding their pipe is gone;
 	 * give them a moment, then close the writers' channels (a pump still
 	 * running after that writes directly). */
-	int64_t until = rt_now() + 2000000000LL;
-	while (__atomic_load_n(&live_pumps, __ATOMIC_ACQUIRE) > 0 && rt_now() < until)
-		rt_sleep(1000000);
-	int clean = __atomic_load_n(&live_pumps, __ATOMIC_ACQUIRE) == 0;
+	int clean = rt_wg_wait_until(&out.pumps, rt_now() + PUMP_GRACE) == 0;
 	for (int i = 1; i <= 2; i++) {
-		struct stream *s = &streams[i];
+		struct stream *s = &out.streams[i];
 		if (!s->chan)
 			continue;
 		rt_chan_close(s->chan);
@@ -111,7 +119,7 @@ void sv_output_stop(void)
 
 static void stream_put(int stream, struct outbuf *b)
 {
-	struct stream *s = &streams[stream];
+	struct stream *s = &out.streams[stream];
 	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
 	if (!c || rt_chan_send(c, &b) < 0) {
 		/* before start or after stop: write directly */
@@ -139,7 +147,7 @@ static void logv(const char *fmt, va_list ap)
 
 void sv_info(const char *fmt, ...)
 {
-	if (verbosity < SV_NORMAL)
+	if (out.verbosity < SV_NORMAL)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -149,7 +157,7 @@ void sv_info(const char *fmt, ...)
 
 void sv_debug(const char *fmt, ...)
 {
-	if (verbosity < SV_VERBOSE)
+	if (out.verbosity < SV_VERBOSE)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -293,20 +301,20 @@ static void pump_main(void *arg)
 		end_unref(p->end);
 	}
 	free(p);
-	__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELEASE);
+	rt_wg_done(&out.pumps);
 }
 
 static void pump_in_init(struct pump_in *in, int fd, int stream, const char *name, int color_index)
 {
 	in->fd = fd;
-	in->stream = stream == 1 && stdout_data ? 2 : stream;
+	in->stream = stream == 1 && out.stdout_data ? 2 : stream;
 	in->have = 0;
 	in->buf = NULL;
-	if (streams[in->stream].color) {
+	if (out.streams[in->stream].color) {
 		int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
-		snprintf(in->prefix, sizeof in->prefix, "\033[%dm%-*s |\033[0m ", c, name_width, name);
+		snprintf(in->prefix, sizeof in->prefix, "\033[%dm%-*s |\033[0m ", c, out.name_width, name);
 	} else {
-		snprintf(in->prefix, sizeof in->prefix, "%-*s | ", name_width, name);
+		snprintf(in->prefix, sizeof in->prefix, "%-*s | ", out.name_width, name);
 	}
 	in->suffix = "";
 	in->prefix_len = strlen(in->prefix);
@@ -333,9 +341,9 @@ int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index,
 	}
 	pump_in_init(&p->in[0], out_fd, 1, name, color_index);
 	pump_in_init(&p->in[1], err_fd, 2, name, color_index);
-	__atomic_fetch_add(&live_pumps, 1, __ATOMIC_RELAXED);
+	rt_wg_add(&out.pumps, 1);
 	if (rt_go_named("pump", pump_main, p) < 0) {
-		__atomic_fetch_sub(&live_pumps, 1, __ATOMIC_RELAXED);
+		rt_wg_done(&out.pumps);
 		if (p->end) {
 			rt_chan_free(p->end->eof);
 			free(p->end);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/lock.h"
 #include "supervise/ready.h"
 
 #define POLL_EVERY (100 * 1000000LL)
@@ -39,7 +40,7 @@ static void probe_unref(struct sv_probe *p)
 {
 	if (atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
-	__atomic_fetch_sub(&p->node->g->helpers, 1, __ATOMIC_RELEASE);
+	rt_wg_done(&p->node->g->helpers);
 	if (p->fd >= 0)
 		rt_close(p->fd);
 	pthread_mutex_destroy(&p->mu);
@@ -58,9 +59,9 @@ static void post_ready_locked(struct sv_probe *p)
 
 static void post_ready(struct sv_probe *p)
 {
-	pthread_mutex_lock(&p->mu);
+	sv_lock(&p->mu);
 	post_ready_locked(p);
-	pthread_mutex_unlock(&p->mu);
+	sv_unlock(&p->mu);
 }
 
 int sv_notify_open(struct sv_node *n, char *addr, size_t len)
@@ -128,9 +129,9 @@ static int fd_poll_locked(struct sv_probe *p)
 static void probe_wait_fd(struct sv_probe *p, int (*poll_locked)(struct sv_probe *))
 {
 	while (!atomic_load(&p->cancelled)) {
-		pthread_mutex_lock(&p->mu);
+		sv_lock(&p->mu);
 		int rc = atomic_load(&p->cancelled) ? -1 : poll_locked(p);
-		pthread_mutex_unlock(&p->mu);
+		sv_unlock(&p->mu);
 		if (rc != 0)
 			return;
 		rt_fd_wait(p->fd, RT_READ, RT_NEVER);
@@ -223,9 +224,9 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	pthread_mutex_init(&p->mu, NULL);
 	if (fd >= 0)
 		rt_fd_nonblock(fd);
-	__atomic_fetch_add(&n->g->helpers, 1, __ATOMIC_RELAXED);
+	rt_wg_add(&n->g->helpers, 1);
 	if (rt_go_named("ready probe", probe_main, p) < 0) {
-		__atomic_fetch_sub(&n->g->helpers, 1, __ATOMIC_RELAXED);
+		rt_wg_done(&n->g->helpers);
 		p->fd = -1;
 		pthread_mutex_destroy(&p->mu);
 		free(p);
@@ -238,14 +239,14 @@ int sv_probe_cancel(struct sv_probe *p)
 {
 	if (!p)
 		return 0;
-	pthread_mutex_lock(&p->mu);
+	sv_lock(&p->mu);
 	atomic_store(&p->cancelled, 1);
 	/* a READY=1 or newline sent just before the job exited may still be
 	 * waiting in the socket */
 	if (!p->seen && p->fd >= 0)
 		(p->node->job->ready == SV_READY_NOTIFY ? notify_poll_locked : fd_poll_locked)(p);
 	int seen = p->seen;
-	pthread_mutex_unlock(&p->mu);
+	sv_unlock(&p->mu);
 	if (p->fd >= 0)
 		shutdown(p->fd, SHUT_RDWR);
 	probe_unref(p);

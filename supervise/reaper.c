@@ -15,8 +15,10 @@
 #include <stdlib.h>
 
 #include "rt.h"
+#include "supervise/lock.h"
 #include "supervise/mailbox.h"
 #include "supervise/reaper.h"
+#include "supervise/xalloc.h"
 
 #define BUCKETS 256
 
@@ -51,7 +53,7 @@ static void post_exit(struct sv_node *n, uint64_t gen, pid_t pid, int status)
 static int settle(struct sv_reaper *r, pid_t pid, int status, struct sv_node *node, uint64_t gen,
                   struct entry *out)
 {
-	pthread_mutex_lock(&r->mu);
+	sv_lock(&r->mu);
 	struct entry **pp = slot(r, pid), *e = *pp;
 	if (e) {
 		*pp = e->next;
@@ -62,16 +64,14 @@ static int settle(struct sv_reaper *r, pid_t pid, int status, struct sv_node *no
 		} else {
 			out->status = status;
 		}
-		pthread_mutex_unlock(&r->mu);
+		sv_unlock(&r->mu);
 		free(e);
 		return 1;
 	}
-	e = malloc(sizeof *e);
-	if (!e)
-		abort();
+	e = sv_xmalloc(sizeof *e, "a reaper entry");
 	*e = (struct entry){ pid, node, gen, status, r->buckets[(unsigned)pid % BUCKETS] };
 	r->buckets[(unsigned)pid % BUCKETS] = e;
-	pthread_mutex_unlock(&r->mu);
+	sv_unlock(&r->mu);
 	return 0;
 }
 
@@ -99,9 +99,7 @@ void sv_reaper_track(struct sv_graph *g, struct sv_node *n, pid_t pid, uint64_t 
 
 int sv_reaper_start(struct sv_graph *g)
 {
-	g->reaper = calloc(1, sizeof *g->reaper);
-	if (!g->reaper)
-		return -1;
+	g->reaper = sv_xcalloc(1, sizeof *g->reaper, "the reaper");
 	pthread_mutex_init(&g->reaper->mu, NULL);
 	rt_wg_add(&g->watchers, 1);
 	if (rt_go_named("reaper", reaper_main, g) < 0) {

@@ -30,8 +30,11 @@
 #include <string.h>
 
 #include "rt.h"
+#include "supervise/latch.h"
+#include "supervise/lock.h"
 #include "supervise/pipeline.h"
 #include "supervise/tree.h"
+#include "supervise/xalloc.h"
 
 /* A child as its supervisor sees it ("want" side).  All fields are own. */
 enum child_is {
@@ -188,7 +191,7 @@ static void child_done(struct sup *s, int i, enum sv_outcome out, const char *te
 		const char *why = out == OUT_SKIPPED ? "was skipped"
 		                : out == OUT_OK ? "exited before it was ready"
 		                : out == OUT_STOPPED ? "was stopped" : "failed";
-		sv_latch_fail(n->g, n, why);
+		sv_latch_fail(n->g->latches, n->latch, why);
 	}
 	sv_final(n, out, text);
 }
@@ -366,25 +369,23 @@ static void restart_due(struct sup *s)
 	}
 }
 
-/* A reload adds a child (started at once if running) or removes one
- * (stopped first, then told to quit). */
-/* Appends node as a new child slot (g->mu taken here). */
+/* Appends node as a new child slot (tree_mu taken here). */
 static int append_slot(struct sup *s, struct sv_node *node)
 {
 	struct sv_graph *g = s->n->g;
-	s->c = realloc(s->c, (size_t)(s->nc + 1) * sizeof *s->c);
-	if (!s->c)
-		abort();
+	s->c = sv_xreallocarray(s->c, (size_t)s->nc + 1, sizeof *s->c, "a supervisor's children");
 	memset(&s->c[s->nc], 0, sizeof s->c[s->nc]);
 	s->c[s->nc].node = node;
-	pthread_mutex_lock(&g->mu);
-	s->n->children = realloc(s->n->children, (size_t)(s->n->nchildren + 1) * sizeof *s->n->children);
-	if (!s->n->children)
-		abort();
+	struct sv_node **children = sv_xreallocarray(NULL, (size_t)s->n->nchildren + 1, sizeof *children,
+	                                             "a supervisor's children");
+	sv_lock(&g->tree_mu);
+	memcpy(children, s->n->children, (size_t)s->n->nchildren * sizeof *children);
+	free(s->n->children);
+	s->n->children = children;
 	node->index = s->nc;
 	node->parent = s->n;
 	s->n->children[s->n->nchildren++] = node;
-	pthread_mutex_unlock(&g->mu);
+	sv_unlock(&g->tree_mu);
 	return s->nc++;
 }
 
@@ -422,11 +423,11 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 		memset(&s->c[i], 0, sizeof s->c[i]);
 		s->c[i].node = fresh;
 		s->c[i].gen = gen; /* replies of the old node stay stale */
-		pthread_mutex_lock(&s->n->g->mu);
+		sv_lock(&s->n->g->tree_mu);
 		fresh->index = i;
 		fresh->parent = s->n;
 		s->n->children[i] = fresh;
-		pthread_mutex_unlock(&s->n->g->mu);
+		sv_unlock(&s->n->g->tree_mu);
 		sv_info("%s: replaced by its new settings", node->name);
 		if (running)
 			start_child(s, i);
@@ -484,8 +485,8 @@ void sv_sup_main(void *arg)
 {
 	struct sv_node *n = arg;
 	struct sup s = { .n = n, .nc = n->nchildren, .seed = (unsigned)rt_now() };
-	s.c = calloc((size_t)s.nc + 1, sizeof *s.c);
-	s.window = calloc((size_t)n->sup->intensity + 2, sizeof *s.window);
+	s.c = sv_xcalloc((size_t)s.nc + 1, sizeof *s.c, "a supervisor's children");
+	s.window = sv_xcalloc((size_t)n->sup->intensity + 2, sizeof *s.window, "a restart window");
 	for (int i = 0; i < s.nc; i++)
 		s.c[i].node = n->children[i];
 	for (;;) {
