@@ -1,0 +1,97 @@
+#!/bin/sh
+# 53-reload-storm: SIGHUPs in quick succession, each with another file,
+# leave exactly the jobs of the last file running, each once (a reload
+# that read the tree before the supervisors had applied the previous one
+# started a job twice); SIGHUPs while grun is finishing neither kill it
+# nor lose its summary.
+. "$(dirname "$0")/lib.sh"
+
+plan 9
+
+F=$T/s.ini
+# count_cmd WORD: tagged processes whose command line ends in WORD.
+count_cmd() {
+	n=0
+	for p in $(tagged_pids); do
+		case $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) in
+		"sleep $1 ") n=$((n + 1)) ;;
+		esac
+	done
+	echo $n
+}
+
+write_a() {
+	cat >"$F" <<EOF2
+[job:a]
+cmd = sleep 1001
+
+[job:c]
+env = V=$1
+cmd = sleep 1003
+EOF2
+}
+write_b() {
+	cat >"$F" <<EOF2
+[job:a]
+cmd = sleep 1001
+
+[job:b]
+instances = 2
+cmd = sleep 1002
+
+[job:c]
+env = V=$1
+cmd = sleep 1003
+EOF2
+}
+
+write_b 0
+start_grun "$F"
+wait_count '^grun: (a|b#1|b#2|c): started' 4 10
+
+# ---- a storm of reloads, alternating two files ------------------------------------
+i=1
+while [ $i -le 40 ]; do
+	if [ $((i % 2)) = 1 ]; then write_a $i; else write_b $i; fi
+	kill -HUP "$GRUN_PID"
+	i=$((i + 1))
+	sleep 0.005
+done
+# the last file: b present; one more reload after every earlier one has
+# been taken (signals of one kind coalesce), then wait for it
+write_b final
+sleep 0.3
+n=$(count '^grun: reloaded')
+kill -HUP "$GRUN_PID"
+wait_count '^grun: reloaded' $((n + 1)) 20
+# wait until the supervisors have applied it: three jobs' worth of
+# processes, then a moment for any extra start to show
+end=$(( $(date +%s) + $(secs 10) ))
+while [ "$(count_cmd 1001):$(count_cmd 1002):$(count_cmd 1003)" != 1:2:1 ] && [ "$(date +%s)" -lt "$end" ]; do
+	sleep 0.05
+done
+sleep 1
+is "$(count_cmd 1001)" 1 "storm: a runs once"
+is "$(count_cmd 1002)" 2 "storm: b's two instances run, once each"
+is "$(count_cmd 1003)" 1 "storm: c (changed by every reload) runs once"
+ok "$(kill -0 "$GRUN_PID" 2>/dev/null; echo $?)" "storm: grun still runs"
+
+kill -TERM "$GRUN_PID"
+wait_grun 20
+is "$rc" 0 "storm: SIGTERM afterwards: exit 0"
+is "$(left)" 0 "storm: no process left behind"
+
+# ---- SIGHUPs while grun is finishing --------------------------------------------------
+printf '[job:short]\ncmd = sleep 0.5\n' >"$F"
+start_grun "$F"
+wait_log '^grun: short: started' 10
+# SIGHUP every 5 ms until grun has exited
+( while kill -HUP "$GRUN_PID" 2>/dev/null; do sleep 0.005; done ) &
+hupper=$!
+wait_grun 20
+kill "$hupper" 2>/dev/null
+wait "$hupper" 2>/dev/null
+is "$rc" 0 "SIGHUPs while finishing: exit 0, not killed by SIGHUP"
+like "$(cat "$T/err")" '^grun: 1 job ended: 1 succeeded' "SIGHUPs while finishing: the summary is there"
+is "$(left)" 0 "SIGHUPs while finishing: no process left behind"
+done_testing
