@@ -286,6 +286,25 @@ int rt_signal_wait(const sigset_t *set, int64_t deadline);
 void rt_blocking_begin(void);
 void rt_blocking_end(void);
 
+/* ---- Locks held by green threads ---------------------------------- */
+
+/* A green thread must never switch away while it holds an OS-level lock
+ * (a pthread mutex, a spinlock): it may resume on another OS thread, which
+ * would then unlock a mutex it never locked, and meanwhile any other green
+ * thread taking the lock blocks its whole OS thread.  "Switch away" is
+ * every call that can park: channel operations, rt_select, rt_sleep,
+ * rt_wg_wait, the fd, child and signal waits, and rt_yield too; also
+ * rt_blocking_end when the monitor took the P meanwhile.
+ *
+ * rt_lock_held() keeps the count of such locks the calling green thread
+ * holds: +1 right after acquiring one, -1 right before releasing it.  A
+ * green thread that parks or exits with a count other than zero aborts
+ * the process with 'grun: runtime: G "NAME" parks while holding N
+ * lock(s)' (Go's "schedule: holding locks").  The check is always on.
+ * Called outside a green thread it does nothing.  A count below zero
+ * aborts. */
+void rt_lock_held(int delta);
+
 /* ---- errno -------------------------------------------------------------- */
 
 /* See the header comment: errno is re-read at every use. */

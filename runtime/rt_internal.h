@@ -115,6 +115,7 @@ struct rt_g {
 	void *arg;
 	struct rt_stack *stack;     /* the slot this G lives in */
 	int saved_errno;            /* own: errno carried across switches */
+	int locks;                  /* own: locks held (rt_lock_held); rt_park aborts unless 0 */
 	const char *wait_reason;    /* own, for rt_dump() */
 	/* Wake race arbiter for waits with several sources (select cases,
 	 * deadline timers): whoever moves it 0 -> 1 readies the G. */

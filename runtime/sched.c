@@ -751,17 +751,46 @@ static void schedule(struct rt_m *m)
 	rt_assert(atomic_load(&rt_sched.stopping), "findrunnable gave up while running");
 }
 
-void rt_park(int (*fn)(struct rt_g *, void *), void *arg, const char *reason)
+void rt_lock_held(int delta)
 {
-	struct rt_m *m = rt_m_current();
-	struct rt_g *g = m->curg;
-	rt_assert(g, "park outside a green thread");
+	struct rt_g *g = rt_g_current();
+	if (!g)
+		return;
+	g->locks += delta;
+	rt_assert(g->locks >= 0, "rt_lock_held: more locks released than taken");
+}
+
+/* Cold: a G switching away while it holds locks (see rt_lock_held). */
+static __attribute__((noreturn, noinline, cold)) void holding_locks(struct rt_g *g,
+		const char *what, const char *reason)
+{
+	char id[32];
+	if (!g->name)
+		snprintf(id, sizeof id, "g%llu", (unsigned long long)g->id);
+	rt_fatal("G \"%s\" %s while holding %d lock(s) (%s)", g->name ? g->name : id, what,
+			g->locks, reason);
+}
+
+/* Park without the held-locks check: for a G that will never run again. */
+static void park_g(struct rt_m *m, struct rt_g *g, int (*fn)(struct rt_g *, void *), void *arg,
+		const char *reason)
+{
 	enter_p(m);
 	g->wait_reason = reason;
 	atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
 	m->park_fn = fn;
 	m->park_arg = arg;
 	park_switch(m, g, false);
+}
+
+void rt_park(int (*fn)(struct rt_g *, void *), void *arg, const char *reason)
+{
+	struct rt_m *m = rt_m_current();
+	struct rt_g *g = m->curg;
+	rt_assert(g, "park outside a green thread");
+	if (RT_UNLIKELY(g->locks != 0))
+		holding_locks(g, "parks", reason);
+	park_g(m, g, fn, arg, reason);
 }
 
 static int yield_commit(struct rt_g *g, void *arg)
@@ -813,6 +842,8 @@ void rt_exit(void)
 	struct rt_m *m = rt_m_current();
 	struct rt_g *g = m->curg;
 	rt_assert(g, "rt_exit outside a green thread");
+	if (RT_UNLIKELY(g->locks != 0))
+		holding_locks(g, "exits", "rt_exit");
 	struct rt_p *p = enter_p(m);
 	if (p)
 		counter_inc(&p->nexited);
@@ -998,7 +1029,7 @@ void rt_blocking_end(void)
 	/* A G back from a blocking call after the main G returned is
 	 * discarded like the parked ones, or its M would never stop. */
 	if (RT_UNLIKELY(atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed)))
-		rt_park(discard_commit, NULL, "runtime stopped");
+		park_g(rt_m_current(), rt_g_current(), discard_commit, NULL, "runtime stopped");
 }
 
 /* ---- overflow reports -------------------------------------------------- */

@@ -328,6 +328,7 @@ static struct rt_g *g_init(struct rt_stack *s)
 	g->arg = NULL;
 	g->stack = s;
 	g->saved_errno = 0;
+	g->locks = 0;
 	g->wait_reason = NULL;
 	atomic_store_explicit(&g->wake, 0, memory_order_relaxed);
 	g->wake_sudog = NULL;
