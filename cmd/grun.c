@@ -48,6 +48,8 @@ static void grun_main(void *arg)
 	a->code = sv_graph_run(a->cfg, &a->opts);
 	if (a->code == SV_EXIT_KILLED)
 		_exit(SV_EXIT_KILLED); /* every job killed: nothing to tear down */
+	if (sv_output_stuck())
+		_exit(a->code); /* a writer is blocked for good on a reader that never reads */
 }
 
 static int parse_count(const char *opt, const char *s, long max, int *out)

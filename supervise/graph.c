@@ -360,6 +360,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	if (freeable)
 		free_graph(&g);
 	sv_output_stop();
+	if (sv_output_failed() && code == SV_EXIT_OK)
+		code = SV_EXIT_FAILED; /* output was lost: said on stderr if it could be */
 	/* the caller frees the config it passed; the graph keeps the newest */
 	for (int i = 0; i < g.nold; i++) {
 		if (g.old_cfgs[i] != cfg)

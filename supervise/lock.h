@@ -19,12 +19,12 @@
 static inline void sv_lock(pthread_mutex_t *mu)
 {
 	pthread_mutex_lock(mu);
-	//LOCKHELD+
+	rt_lock_held(1);
 }
 
 static inline void sv_unlock(pthread_mutex_t *mu)
 {
-	//LOCKHELD-
+	rt_lock_held(-1);
 	pthread_mutex_unlock(mu);
 }
 #endif

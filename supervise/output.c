@@ -14,21 +14,35 @@
 
 #include "rt.h"
 #include "supervise/output.h"
+#include "supervise/xalloc.h"
 
 struct outbuf {
 	size_t len;
 	char data[];
 };
 
-/* One of grun's own streams.  chan and wg are set up before any pump or
- * log call and torn down after all of them; broken is written by the
- * writer only. */
+/* One of grun's own streams.  chan, space and done are set up before any
+ * pump or log call and torn down after all of them; broken and
+ * last_report are written by the writer only; the counters are atomic.
+ *
+ * The queue is bounded in bytes (QUEUE_BYTES), not buffers: a pump waits
+ * for room (back-pressure on its job, as with any pipe), while grun's own
+ * log lines never wait: when the queue is full they are dropped and
+ * counted, and the writer says how many once it can write again.  So a
+ * stderr nobody reads stalls job output, never supervision. */
 struct stream {
 	int fd;
 	int color;
-	struct rt_chan *chan;   /* of struct outbuf *, cap 256 */
+	struct rt_chan *chan;   /* of struct outbuf *, cap QUEUE_BUFS */
+	struct rt_chan *space;  /* elem 0, cap 1: a token after each write */
 	struct rt_wg done;
-	int broken;             /* a write failed (EPIPE...): drop everything */
+	size_t queued;          /* atomic: bytes in chan */
+	uint64_t written;       /* atomic: bytes written so far */
+	uint64_t dropped;       /* atomic: grun's own lines dropped while full */
+	uint64_t lost;          /* atomic: bytes that could not be written (an error) */
+	int error;              /* atomic: errno of the first failed write, EPIPE aside */
+	int broken;             /* EPIPE: nobody will ever read; drop everything */
+	int64_t last_report;    /* when a write error was last reported */
 };
 
 static struct sv_output {
@@ -37,11 +51,23 @@ static struct sv_output {
 	int stdout_data;           /* grun's stdout carries chan:stdout */
 	int name_width;
 	enum sv_verbosity verbosity;
+	int stuck;                 /* a writer was still blocked at the end */
 } out;
 
 /* How long the end waits for pumps whose pipes leftovers still hold. */
 #define PUMP_GRACE (2000 * 1000000LL)
+/* At the end, a writer that wrote nothing for this long is given up. */
+#define WRITER_STALL (1000 * 1000000LL)
+/* Bytes queued per stream, and buffers (each at most OUTBUF_MAX + a line). */
+#define QUEUE_BYTES (1u << 20)
+#define QUEUE_BUFS 4096
+#define OUTBUF_MAX (64u << 10)
+/* A write error is reported at most this often. */
+#define ERROR_REPORT_EVERY (10000 * 1000000LL)
 
+static void report_write_error(struct stream *s, int err, size_t n);
+
+/* Writes one buffer; on an error other than EAGAIN/EINTR drops the rest. */
 static void stream_write(struct stream *s, const char *p, size_t n)
 {
 	while (n > 0 && !s->broken) {
@@ -51,12 +77,42 @@ static void stream_write(struct stream *s, const char *p, size_t n)
 		rt_blocking_end();
 		if (w > 0) {
 			p += w, n -= (size_t)w;
+			__atomic_fetch_add(&s->written, (uint64_t)w, __ATOMIC_RELAXED);
 		} else if (err == EAGAIN) {
 			rt_fd_wait(s->fd, RT_WRITE, RT_NEVER);
-		} else if (err != EINTR) {
+		} else if (err == EPIPE) {
 			s->broken = 1;
+		} else if (err != EINTR) {
+			report_write_error(s, err, n);
+			return;
 		}
 	}
+}
+
+/* A full disk or an I/O error: counted for the exit status, reported on
+ * the other stream (stdout's errors on stderr; stderr's only count). */
+static void report_write_error(struct stream *s, int err, size_t n)
+{
+	int expected = 0;
+	__atomic_compare_exchange_n(&s->error, &expected, err, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->lost, n, __ATOMIC_RELAXED);
+	int64_t now = rt_now();
+	if (s->fd != 1 || (s->last_report && now - s->last_report < ERROR_REPORT_EVERY))
+		return;
+	s->last_report = now;
+	sv_err("cannot write to stdout: %s; %llu bytes of output lost so far", strerror(err),
+	       (unsigned long long)__atomic_load_n(&s->lost, __ATOMIC_RELAXED));
+}
+
+static void note_dropped(struct stream *s)
+{
+	uint64_t d = __atomic_exchange_n(&s->dropped, 0, __ATOMIC_RELAXED);
+	if (!d)
+		return;
+	char line[160];
+	int n = snprintf(line, sizeof line, "grun: %llu line%s of grun's log dropped: %s was not being read\n",
+	                 (unsigned long long)d, d == 1 ? "" : "s", s->fd == 1 ? "stdout" : "stderr");
+	stream_write(s, line, (size_t)n);
 }
 
 static void writer_main(void *arg)
@@ -64,8 +120,13 @@ static void writer_main(void *arg)
 	struct stream *s = arg;
 	struct outbuf *b;
 	while (rt_chan_recv(s->chan, &b) == 1) {
-		stream_write(s, b->data, b->len);
+		size_t len = b->len;
+		stream_write(s, b->data, len);
 		free(b);
+		__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
+		struct rt_case c = { s->space, RT_SEND, NULL, 0 };
+		rt_select(&c, 1, 0); /* a token already waiting is enough */
+		note_dropped(s);
 	}
 	rt_wg_done(&s->done);
 }
@@ -88,12 +149,27 @@ int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_dat
 		s->fd = i;
 		s->color = color_on(color, i);
 		s->broken = 0;
-		s->chan = rt_chan_make(sizeof(struct outbuf *), 256);
-		if (!s->chan)
+		s->space = rt_chan_make(0, 1);
+		s->chan = rt_chan_make(sizeof(struct outbuf *), QUEUE_BUFS);
+		if (!s->chan || !s->space)
 			return -1;
 		rt_wg_add(&s->done, 1);
 		if (rt_go_named(i == 1 ? "writer stdout" : "writer stderr", writer_main, s) < 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* Waits for the writer while it makes progress: 0 when it has ended, -1
+ * when it wrote nothing for WRITER_STALL (a reader that never reads). */
+static int writer_wait(struct stream *s)
+{
+	uint64_t seen = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
+	while (rt_wg_wait_until(&s->done, rt_now() + WRITER_STALL) < 0) {
+		uint64_t now = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
+		if (now == seen)
+			return -1;
+		seen = now;
 	}
 	return 0;
 }
@@ -109,24 +185,91 @@ void sv_output_stop(void)
 		if (!s->chan)
 			continue;
 		rt_chan_close(s->chan);
-		rt_wg_wait(&s->done);
+		if (writer_wait(s) < 0) {
+			out.stuck = 1;
+			continue;
+		}
 		if (clean) {
 			rt_chan_free(s->chan);
+			rt_chan_free(s->space);
 			s->chan = NULL;
 		}
 	}
 }
 
-static void stream_put(int stream, struct outbuf *b)
+int sv_output_stuck(void)
+{
+	return out.stuck;
+}
+
+int sv_output_failed(void)
+{
+	for (int i = 1; i <= 2; i++)
+		if (__atomic_load_n(&out.streams[i].error, __ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
+
+/* Before start or after stop: written directly. */
+static void put_direct(int stream, struct outbuf *b)
+{
+	(void)!write(stream, b->data, b->len);
+	free(b);
+}
+
+/* Takes room for n bytes in s's queue: parks until there is some (a queue
+ * holding nothing takes any size). */
+static void take_room(struct stream *s, size_t n)
+{
+	for (;;) {
+		size_t q = __atomic_load_n(&s->queued, __ATOMIC_ACQUIRE);
+		if (q && q + n > QUEUE_BYTES) {
+			rt_chan_recv(s->space, NULL);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&s->queued, &q, q + n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return;
+	}
+}
+
+/* A pump's buffer: waits for room (back-pressure on the job). */
+static void stream_put_wait(int stream, struct outbuf *b)
 {
 	struct stream *s = &out.streams[stream];
 	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
-	if (!c || rt_chan_send(c, &b) < 0) {
-		/* before start or after stop: write directly */
-		ssize_t w = write(stream, b->data, b->len);
-		(void)w;
-		free(b);
+	if (!c)
+		return put_direct(stream, b);
+	size_t len = b->len;
+	take_room(s, len);
+	if (rt_chan_send(c, &b) < 0) {
+		__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
+		put_direct(stream, b);
 	}
+}
+
+/* One of grun's own lines: never waits; dropped and counted when full. */
+static void stream_put_nowait(int stream, struct outbuf *b)
+{
+	struct stream *s = &out.streams[stream];
+	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
+	if (!c)
+		return put_direct(stream, b);
+	size_t len = b->len, q = __atomic_load_n(&s->queued, __ATOMIC_ACQUIRE);
+	struct rt_case send = { c, RT_SEND, &b, 0 };
+	if (q + len > QUEUE_BYTES) {
+		__atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
+		free(b);
+		return;
+	}
+	__atomic_fetch_add(&s->queued, len, __ATOMIC_ACQ_REL);
+	int rc = rt_select(&send, 1, 0);
+	if (rc == 0 && send.ok)
+		return;
+	__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
+	if (rc == 0) /* closed: after stop */
+		return put_direct(stream, b);
+	__atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
+	free(b);
 }
 
 static void logv(const char *fmt, va_list ap)
@@ -142,7 +285,7 @@ static void logv(const char *fmt, va_list ap)
 		return;
 	memcpy(b->data, line, (size_t)n);
 	b->len = (size_t)n;
-	stream_put(2, b);
+	stream_put_nowait(2, b);
 }
 
 void sv_info(const char *fmt, ...)
@@ -221,27 +364,29 @@ struct pump {
 static const int palette[] = { 36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91 };
 
 /* Appends prefix + line + suffix + '\n' for every complete line in
- * p->buf (and, if flush, the incomplete rest); sends them as one buffer. */
+ * p->buf (and, if flush, the incomplete rest), in buffers of about
+ * OUTBUF_MAX bytes each (a 64 KiB read of one-byte lines becomes
+ * megabytes with the prefixes, and the queue is bounded in bytes). */
 static void pump_emit(struct pump_in *p, int flush)
 {
-	size_t start = 0, nlines = 0;
-	for (size_t i = 0; i < p->have; i++)
-		nlines += p->buf[i] == '\n';
-	if (flush && p->have && p->buf[p->have - 1] != '\n')
-		nlines++;
-	if (nlines == 0)
-		return;
-	size_t cap = p->have + nlines * (p->prefix_len + 8);
-	struct outbuf *b = malloc(sizeof *b + cap);
-	if (!b)
-		return;
-	b->len = 0;
-	size_t sl = strlen(p->suffix);
+	size_t start = 0, sl = strlen(p->suffix);
+	struct outbuf *b = NULL;
+	size_t cap = 0;
 	for (size_t i = 0; i < p->have; i++) {
 		int last = i + 1 == p->have;
 		if (p->buf[i] != '\n' && !(flush && last))
 			continue;
 		size_t end = p->buf[i] == '\n' ? i : i + 1;
+		size_t need = p->prefix_len + (end - start) + sl + 1;
+		if (b && b->len + need > cap) {
+			stream_put_wait(p->stream, b);
+			b = NULL;
+		}
+		if (!b) {
+			cap = need > OUTBUF_MAX ? need : OUTBUF_MAX;
+			b = sv_xmalloc(sizeof *b + cap, "a job's output");
+			b->len = 0;
+		}
 		memcpy(b->data + b->len, p->prefix, p->prefix_len);
 		b->len += p->prefix_len;
 		memcpy(b->data + b->len, p->buf + start, end - start);
@@ -251,9 +396,10 @@ static void pump_emit(struct pump_in *p, int flush)
 		b->data[b->len++] = '\n';
 		start = i + 1;
 	}
+	if (b)
+		stream_put_wait(p->stream, b);
 	memmove(p->buf, p->buf + start, p->have - start);
 	p->have -= start;
-	stream_put(p->stream, b);
 }
 
 /* Reads what is there; at EOF (or an error) flushes and closes. */

@@ -24,11 +24,19 @@ struct sv_pump_end;
  * stdout carries a channel (chan:stdout), so job lines go to stderr.  color: 1 on, 0 off, -1 auto
  * (on when the stream is a terminal and NO_COLOR is unset).  G only. */
 int sv_output_start(int color, int name_width, enum sv_verbosity v, int stdout_is_data);
-/* sv_output_stop() flushes and ends the writers.  G only. */
+/* sv_output_stop() flushes and ends the writers; a writer that makes no
+ * progress for a second (a reader that never reads) is given up, and
+ * sv_output_stuck() then says 1: the process must exit without waiting
+ * for it.  G only. */
 void sv_output_stop(void);
-/* sv_log() writes "grun: " and the formatted text as one line on
- * stderr; sv_logv() only when verbose; sv_info() unless quiet;
- * sv_err() always.  G only. */
+int sv_output_stuck(void);
+/* sv_output_failed() says whether a write to grun's stdout or stderr
+ * failed (a full disk, an I/O error; not EPIPE): output was lost. */
+int sv_output_failed(void);
+/* sv_info() writes "grun: " and the formatted text as one line on
+ * stderr unless quiet; sv_debug() only when verbose; sv_err() always.
+ * They never park: when stderr is not being read and its queue is full,
+ * the line is dropped and counted.  G only. */
 void sv_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
