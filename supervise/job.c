@@ -53,6 +53,14 @@
 
 enum run_state { WAITING, STARTING, RUNNING, STOPPING };
 
+/* How long a job's last output lines may take to be written before its
+ * exit is reported (a process it left behind may hold the pipe). */
+#define LAST_LINES_WAIT (200 * 1000000LL)
+/* How long the members of a stopped job's group get to be gone after
+ * KILL, checked every STRAGGLER_POLL. */
+#define STRAGGLER_WAIT (2000 * 1000000LL)
+#define STRAGGLER_POLL (10 * 1000000LL)
+
 static const char *state_name[] = { "waiting", "starting", "running", "stopping" };
 
 /* What one run has seen so far; lives on the job's stack. */
@@ -191,7 +199,7 @@ static void send_stop(struct sv_node *n, struct run *r, const char *why)
 }
 
 /* Spawns the process and starts its helpers.  0, or -1 with why set. */
-static int spawn(struct sv_node *n, struct run *r, char *why, size_t len)
+static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 {
 	const struct sv_job *j = n->job;
 	char addr[128];
@@ -266,21 +274,23 @@ static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status
 }
 
 /* The process has exited: clean up and report. */
-static void finish(struct sv_node *n, struct run *r, int status)
+static void run_finish(struct sv_node *n, struct run *r, int status)
 {
 	char text[160];
 	describe_status(status, text, sizeof text);
 	/* the job's last lines before its exit line (unless a process it left
 	 * behind still holds the pipe: then at most 200 ms) */
-	int64_t flush_by = rt_now() + 200000000LL;
+	int64_t flush_by = rt_now() + LAST_LINES_WAIT;
 	sv_pump_end_wait(r->pump_end, flush_by);
 	r->pump_end = NULL;
 	if (r->state == STOPPING) {
 		/* stragglers of a stopped group: KILL them and give them up to
-		 * 2 s to be gone (reaped), so none outlives the job's stop */
+		 * STRAGGLER_WAIT to be gone (reaped by the subreaper), so none
+		 * outlives the job's stop.  No event says a group is empty. */
 		kill(-r->pid, SIGKILL);
-		for (int i = 0; i < 200 && kill(-r->pid, 0) == 0; i++)
-			rt_sleep(10 * 1000000LL);
+		int64_t until = rt_now() + STRAGGLER_WAIT;
+		while (kill(-r->pid, 0) == 0 && rt_now() < until)
+			rt_sleep(STRAGGLER_POLL);
 	}
 	__atomic_store_n(&n->pid, 0, __ATOMIC_RELEASE);
 	/* readiness reported just before the exit still counts */
@@ -369,7 +379,7 @@ static void job_run(struct sv_node *n)
 			r.have_slot = ok == 1;
 		}
 	}
-	if (ok == 1 && spawn(n, &r, why, sizeof why) < 0) {
+	if (ok == 1 && job_spawn(n, &r, why, sizeof why) < 0) {
 		release_slot(n, &r);
 		sv_err("%s: %s", n->name, why);
 		if (!acked)
@@ -406,7 +416,7 @@ static void job_run(struct sv_node *n)
 		if (m->type == MSG_PROC_EXIT) {
 			int status = m->status;
 			free(m);
-			finish(n, &r, status);
+			run_finish(n, &r, status);
 			return;
 		}
 		if (m->type == MSG_PROC_READY && r.state == STARTING) {

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -26,38 +27,50 @@ extern char **environ;
 
 /* The child's failure: the step (SV_STEP_*) in the high bits, errno in
  * the low 12 (errno values are below 4096). */
-#define FAIL(step) return (int)((step) << 12 | (errno & 0xfff))
+static int child_failed(int step)
+{
+	return (int)(step << 12 | (errno & 0xfff));
+}
 
+/* Runs in the child, sharing grun's memory until exec (vfork): only
+ * async-signal-safe calls, and every failure returned explicitly. */
 static int child_main(void *arg)
 {
 	const struct sv_spawn *sp = arg;
 	int src[4];
 	int maxt = sp->extra_target > 2 ? sp->extra_target : 2;
 	if (setsid() < 0)
-		FAIL(SV_STEP_SETSID);
+		return child_failed(SV_STEP_SETSID);
 	/* move every source above every target, so no dup2 clobbers a source */
 	for (int i = 0; i < 4; i++) {
 		src[i] = -1;
 		if (sp->src[i] >= 0 && (src[i] = fcntl(sp->src[i], F_DUPFD_CLOEXEC, maxt + 1)) < 0)
-			FAIL(SV_STEP_FDS);
+			return child_failed(SV_STEP_FDS);
 	}
 	for (int i = 0; i < 4; i++) {
 		int target = i < 3 ? i : sp->extra_target;
 		if (src[i] >= 0 && dup2(src[i], target) < 0)
-			FAIL(SV_STEP_FDS);
+			return child_failed(SV_STEP_FDS);
 	}
 	if (sp->umask >= 0)
 		umask((mode_t)sp->umask);
 	if (sp->dir && chdir(sp->dir) < 0)
-		FAIL(SV_STEP_CHDIR);
+		return child_failed(SV_STEP_CHDIR);
+	/* a group switch drops every supplementary group, grun's included */
 	if (sp->gid != (gid_t)-1 &&
 	    (syscall(SYS_setgroups, 1, &sp->gid) < 0 ||
 	     syscall(SYS_setresgid, sp->gid, sp->gid, sp->gid) < 0))
-		FAIL(SV_STEP_GROUP);
+		return child_failed(SV_STEP_GROUP);
 	if (sp->has_user && syscall(SYS_setresuid, sp->uid, sp->uid, sp->uid) < 0)
-		FAIL(SV_STEP_USER);
+		return child_failed(SV_STEP_USER);
+	/* After the credentials change, which clears it: KILL when grun dies
+	 * (even by SIGKILL), and if it died already, do not start at all. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return child_failed(SV_STEP_SETSID);
+	if (getppid() != sp->parent)
+		_exit(128 + SIGKILL);
 	execve(sp->path, sp->argv, sp->envp);
-	FAIL(SV_STEP_EXEC);
+	return child_failed(SV_STEP_EXEC);
 }
 
 void sv_spawn_error(const struct sv_spawn *sp, const struct sv_job *job, int code, char *buf,
@@ -214,6 +227,7 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
 	sp->argv = job->argv.v;
 	sp->dir = job->dir;
 	sp->umask = job->umask;
+	sp->parent = getpid();
 	sp->has_user = job->has_user;
 	sp->uid = job->uid;
 	sp->gid = job->gid;

@@ -20,6 +20,7 @@ struct sv_spawn {
 	char **envp;            /* owned: strings and array */
 	const char *dir;
 	int umask;
+	pid_t parent;           /* grun's pid: the child checks it is still there */
 	int has_user;
 	uid_t uid;
 	gid_t gid;

@@ -73,6 +73,10 @@ static const char *strategy_name(enum sv_strategy s)
 	return s == SV_ONE_FOR_ALL ? "one_for_all" : s == SV_REST_FOR_ONE ? "rest_for_one" : "one_for_one";
 }
 
+/* A run at least this long (or backoff_max, if longer) resets the
+ * backoff to backoff_min. */
+#define BACKOFF_RESET_MIN (1000 * 1000000LL)
+
 static const char *sup_label(struct sup *s)
 {
 	return s->n->parent ? s->n->name : "root";
@@ -218,7 +222,7 @@ static int64_t backoff_delay(struct sup *s, struct child *c, int64_t now)
 	if (c->node->is_sup)
 		return 0;
 	const struct sv_job *j = c->node->job;
-	int64_t reset_after = j->backoff_max > 1000000000LL ? j->backoff_max : 1000000000LL;
+	int64_t reset_after = j->backoff_max > BACKOFF_RESET_MIN ? j->backoff_max : BACKOFF_RESET_MIN;
 	if (now - c->up_since >= reset_after)
 		c->failures = 0;
 	if (j->backoff_min == 0)
@@ -238,7 +242,7 @@ static int64_t backoff_delay(struct sup *s, struct child *c, int64_t now)
 
 static void give_up(struct sup *s, int culprit);
 
-static void schedule(struct sup *s, int i, int64_t at)
+static void schedule_restart(struct sup *s, int i, int64_t at)
 {
 	s->c[i].is = C_BACKOFF;
 	s->c[i].restart_at = at;
@@ -273,14 +277,14 @@ static void restart(struct sup *s, int i)
 				continue;
 			len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
 			                        len ? ", " : "", s->c[k].node->name);
-			schedule(s, k, now + delay);
+			schedule_restart(s, k, now + delay);
 		}
 		char dur[32];
 		sv_info("supervisor %s (%s): %s ended; restarting %s in %s", sup_label(s),
 		        strategy_name(st), s->c[i].node->name, names, sv_duration_str(delay, dur, sizeof dur));
 		return;
 	}
-	schedule(s, i, now + delay);
+	schedule_restart(s, i, now + delay);
 	char dur[32];
 	sv_info("%s: restarting in %s (restart %d)", s->c[i].node->name,
 	        sv_duration_str(delay, dur, sizeof dur), s->c[i].restarts);
