@@ -10,6 +10,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <netdb.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@ struct sv_probe {
 	atomic_int refs;
 	atomic_int cancelled;
 	int seen;              /* the condition was met (under mu) */
+	pid_t group;           /* the run's process group (notify: who may send) */
+	pid_t refused;         /* notify: a sender that is not the job's (under mu), to log */
 	int fd;
 	struct sv_node *node;
 	uint64_t gen;
@@ -74,7 +77,11 @@ int sv_notify_open(struct sv_node *n, char *addr, size_t len)
 	int n1 = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "grun/%d/%s/%u",
 	                  (int)getpid(), n->name, atomic_fetch_add(&seq, 1));
 	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n1);
-	if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+	/* every datagram carries its sender's credentials (SCM_CREDENTIALS):
+	 * anyone on the machine can reach an abstract socket */
+	int on = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, salen) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -96,14 +103,68 @@ static int has_ready(const char *msg, size_t n)
 	return 0;
 }
 
+/* As systemd's NotifyAccess=all, narrowed to the job: the sender must
+ * be the job's process or in its process group.  A sender already gone
+ * when its datagram is read (a short-lived systemd-notify) can no longer
+ * be placed: it is accepted if it ran as the job's user (or root), who
+ * could act on the job anyway. */
+static int sender_is_job(const struct sv_probe *p, const struct ucred *who)
+{
+	if (who->pid <= 0 || p->group <= 0)
+		return 0;
+	if (who->pid == p->group)
+		return 1;
+	pid_t pg = getpgid(who->pid);
+	if (pg >= 0 || errno != ESRCH)
+		return pg == p->group;
+	const struct sv_job *j = p->node->job;
+	uid_t job_uid = j->has_user ? j->uid : getuid();
+	return who->uid == job_uid || who->uid == 0;
+}
+
+/* Receives one datagram with its sender's credentials (pid 0 if none
+ * came with it). */
+static ssize_t recv_cred(int fd, char *buf, size_t len, struct ucred *sender)
+{
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(struct ucred))];
+	} ctl;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+	                     .msg_controllen = sizeof ctl };
+	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	memset(sender, 0, sizeof *sender);
+	for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			memcpy(sender, CMSG_DATA(c), sizeof *sender);
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			/* descriptors nobody asked for: close them */
+			int nfd = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < nfd; i++) {
+				int x;
+				memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof x);
+				close(x);
+			}
+		}
+	}
+	return n;
+}
+
 /* One non-blocking look at the notify socket (1: READY=1 seen, 0: nothing
  * yet, -1: shut down); under p->mu, so a cancel never races a datagram
- * that was read but not yet reported. */
+ * that was read but not yet reported.  Datagrams from processes that are
+ * not the job's are dropped (and the sender noted, for the log). */
 static int notify_poll_locked(struct sv_probe *p)
 {
 	char buf[4096];
 	for (;;) {
-		ssize_t n = recv(p->fd, buf, sizeof buf, MSG_DONTWAIT);
+		struct ucred sender;
+		ssize_t n = recv_cred(p->fd, buf, sizeof buf, &sender);
+		if (n >= 0 && !sender_is_job(p, &sender)) {
+			p->refused = sender.pid ? sender.pid : -1;
+			continue;
+		}
 		if (n > 0 && has_ready(buf, (size_t)n))
 			return post_ready_locked(p), 1;
 		if (n > 0 || (n < 0 && errno == EINTR))
@@ -131,7 +192,12 @@ static void probe_wait_fd(struct sv_probe *p, int (*poll_locked)(struct sv_probe
 	while (!atomic_load(&p->cancelled)) {
 		sv_lock(&p->mu);
 		int rc = atomic_load(&p->cancelled) ? -1 : poll_locked(p);
+		pid_t refused = p->refused;
+		p->refused = 0;
 		sv_unlock(&p->mu);
+		if (refused)
+			sv_err("%s: ignored a notification from pid %d: not a process of the job", p->node->name,
+			       (int)refused);
 		if (rc != 0)
 			return;
 		rt_fd_wait(p->fd, RT_READ, RT_NEVER);
@@ -221,6 +287,7 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	p->fd = fd;
 	p->node = n;
 	p->gen = gen;
+	p->group = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
 	pthread_mutex_init(&p->mu, NULL);
 	if (fd >= 0)
 		rt_fd_nonblock(fd);
