@@ -245,8 +245,10 @@ static int start(struct sv_graph *g, const struct sv_run_opts *opts)
 	g->latches = sv_latches_new();
 	g->root = sv_tree_build(g);
 	g->quit = rt_chan_make(0, 0);
+	if (sv_pipes_start(g) < 0)
+		return -1; /* said which channel and why */
 	rt_wg_add(&g->watchers, 1);
-	if (!g->quit || sv_reaper_start(g) < 0 || sv_pipes_start(g) < 0 || sv_tree_start(g->root) < 0 ||
+	if (!g->quit || sv_reaper_start(g) < 0 || sv_tree_start(g->root) < 0 ||
 	    rt_go_named("signals", signal_main, g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());
 		return -1;

@@ -128,6 +128,7 @@ static void wire_node(struct sv_node *n, void *arg)
 	if (!uses_chan(j) || w->failed)
 		return;
 	if (open_ends(n, cfg) < 0) {
+		sv_err("%s: cannot make its channel pipes: %s", n->name, strerror(errno));
 		w->failed = 1;
 		return;
 	}
@@ -204,16 +205,20 @@ int sv_pipes_start(struct sv_graph *g)
 	w.prod_err = sv_xcalloc((size_t)n + 1, 1, "the channel table");
 	sv_tree_each_job(g, g->root, wire_node, &w);
 	for (int i = 0; i < n && !w.failed; i++)
-		if (ps->v[i]->direct && wire_direct(&w, i) < 0)
+		if (ps->v[i]->direct && wire_direct(&w, i) < 0) {
+			sv_err("chan:%s: cannot make its pipe: %s", ps->v[i]->cfg->name, strerror(errno));
 			w.failed = 1;
+		}
 	free(w.prod);
 	free(w.cons);
 	free(w.prod_err);
 	if (w.failed)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		if (!ps->v[i]->direct && sv_pipe_run(g, ps->v[i]) < 0)
+		if (!ps->v[i]->direct && sv_pipe_run(g, ps->v[i]) < 0) {
+			sv_err("chan:%s: cannot start: %s", ps->v[i]->cfg->name, rt_limit_message());
 			return -1;
+		}
 	}
 	return 0;
 }
