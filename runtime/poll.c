@@ -533,15 +533,25 @@ static int poll_many_now(struct rt_pollfd *fds, int n)
 	return ready;
 }
 
+/* Stop the watchers of fw that did not fire; mu held. */
+static void fd_watchers_stop(struct fd_wait *fw, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
+			ev_io_stop(pl.loop, &fw[i].io);
+			waiters_add(-1);
+		}
+}
+
 /* One libev watcher per fd, all for the same G: the first to fire claims
  * the wake (on_io stops it), then the G stops the others.  Returns the
  * events of the fd that woke it, or -1 ETIMEDOUT. */
-static int park_on_fds(struct rt_g *g, const struct rt_pollfd *fds, int n, int64_t deadline)
+static int park_on_fds(const struct rt_pollfd *fds, int n, int64_t deadline)
 {
 	struct fd_wait fw[RT_FD_WAIT_MAX];
-	struct rt_timer t = { .idx = -1 };
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	int started = 0;
-	rt_wake_reset(g);
 	rt_lock(&pl.mu);
 	for (int i = 0; i < n; i++) {
 		fw[i].g = g;
@@ -555,24 +565,19 @@ static int park_on_fds(struct rt_g *g, const struct rt_pollfd *fds, int n, int64
 	}
 	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed))
 		pl.kick = true;
-	if (deadline != RT_NEVER)
-		rt_timer_arm_locked(&t, deadline, g);
-	rt_park(rt_poll_unlock_commit, NULL, "fd wait");
-	if (started > 1 || g->wake_timeout) {
-		/* watchers that did not fire are still armed */
+	rt_wait_park_locked(&w, "fd wait");
+	bool timed_out;
+	if (started == 1 && !g->wake_timeout) {
+		/* The one watcher fired, and on_io stopped it: rt_read and
+		 * rt_write take the poll lock once per wait, not twice. */
+		timed_out = rt_wait_end(&w);
+	} else {
 		rt_lock(&pl.mu);
-		for (int i = 0; i < n; i++)
-			if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
-				ev_io_stop(pl.loop, &fw[i].io);
-				waiters_add(-1);
-			}
-		if (t.idx >= 0)
-			heap_remove(&t);
+		timed_out = rt_wait_end_locked(&w);
+		fd_watchers_stop(fw, n);
 		rt_unlock(&pl.mu);
-	} else if (deadline != RT_NEVER) {
-		rt_timer_disarm(&t);
 	}
-	if (g->wake_timeout) {
+	if (timed_out) {
 		errno = ETIMEDOUT;
 		return -1;
 	}
@@ -587,10 +592,10 @@ int rt_fd_wait(int fd, int events, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
-	if (deadline != RT_NEVER && deadline <= rt_now())
+	if (rt_deadline_passed(deadline))
 		return poll_now(fd, events);
 	struct rt_pollfd pf = { fd, events, 0 };
-	return park_on_fds(g, &pf, 1, deadline);
+	return park_on_fds(&pf, 1, deadline);
 }
 
 /* Asks poll(2) first; parks only when nothing is ready. */
@@ -615,11 +620,11 @@ int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
 		int ready = poll_many_now(fds, n);
 		if (ready != 0)
 			return ready;
-		if (deadline != RT_NEVER && deadline <= rt_now()) {
+		if (rt_deadline_passed(deadline)) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (park_on_fds(g, fds, n, deadline) < 0)
+		if (park_on_fds(fds, n, deadline) < 0)
 			return -1;
 		/* woken: poll(2) says which are ready (none if another reader
 		 * took the data first: then wait again) */
@@ -726,17 +731,16 @@ int rt_close(int fd)
 
 /* ---- sleeping ------------------------------------------------------------- */
 
+/* Only the deadline can wake a sleeper (RT_NEVER: nothing ever does). */
 void rt_sleep_until(int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_sleep outside a green thread");
+	struct rt_wait w;
+	rt_wait_begin(&w, deadline);
 	if (deadline <= rt_now())
 		return;
-	struct rt_timer t = { .idx = -1 };
-	rt_wake_reset(g);
 	rt_lock(&pl.mu);
-	rt_timer_arm_locked(&t, deadline, g);
-	rt_park(rt_poll_unlock_commit, NULL, "sleep");
+	rt_wait_park_locked(&w, "sleep");
+	rt_wait_end(&w);
 }
 
 void rt_sleep(int64_t ns)
@@ -790,6 +794,15 @@ static void fifo_remove(struct proc_rec *r)
 	else
 		pl.unclaimed_tail = r->fifo_prev;
 	r->in_fifo = false;
+}
+
+/* Where the settled record r is linked in its hash chain. */
+static struct proc_rec **proc_slot_of(struct proc_rec *r)
+{
+	struct proc_rec **pp = &pl.procs[(unsigned)r->pid % PROC_BUCKETS];
+	while (*pp != r)
+		pp = &(*pp)->next;
+	return pp;
 }
 
 /* Unlink the settled record at *pp and free it. */
@@ -905,42 +918,35 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 
 int rt_proc_wait(pid_t pid, int *status, int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_proc_wait outside a green thread");
-	struct rt_timer t = { .idx = -1 };
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	rt_lock(&pl.mu);
-	struct proc_rec **pp = proc_slot(pid);
-	struct proc_rec *r = *pp;
+	struct proc_rec *r = *proc_slot(pid);
 	if (!r || r->discard || r->waiter) {
 		rt_unlock(&pl.mu);
 		errno = r ? EBUSY : ECHILD;
 		return -1;
 	}
 	if (!r->exited) {
-		if (deadline != RT_NEVER && deadline <= rt_now()) {
+		if (rt_deadline_passed(deadline)) {
 			rt_unlock(&pl.mu);
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		rt_wake_reset(g);
 		r->waiter = g;
-		if (deadline != RT_NEVER)
-			rt_timer_arm_locked(&t, deadline, g);
-		rt_park(rt_poll_unlock_commit, NULL, "child wait");
+		rt_wait_park_locked(&w, "child wait");
 		rt_lock(&pl.mu);
+		rt_wait_end_locked(&w);
 		r->waiter = NULL;
-		if (t.idx >= 0)
-			heap_remove(&t);
-		if (!r->exited) {
+		if (!r->exited) { /* the deadline won, and the child still runs */
 			rt_unlock(&pl.mu);
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		pp = proc_slot(pid);
 	}
 	if (status)
 		*status = r->status;
-	proc_forget(pp);
+	proc_forget(proc_slot_of(r));
 	rt_unlock(&pl.mu);
 	return 0;
 }
@@ -952,10 +958,7 @@ static pid_t take_unclaimed(int *status)
 	pid_t pid = r->pid;
 	if (status)
 		*status = r->status;
-	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
-	while (*pp != r)
-		pp = &(*pp)->next;
-	proc_forget(pp);
+	proc_forget(proc_slot_of(r));
 	return pid;
 }
 
@@ -969,8 +972,8 @@ static void anywaiter_remove(struct any_wait *w)
 
 pid_t rt_proc_wait_any(int *status, int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_proc_wait_any outside a green thread");
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	rt_lock(&pl.mu);
 	for (;;) {
 		if (pl.unclaimed_head) {
@@ -984,22 +987,19 @@ pid_t rt_proc_wait_any(int *status, int64_t deadline)
 			errno = ECANCELED;
 			return -1;
 		}
-		if (deadline != RT_NEVER && deadline <= rt_now()) {
+		if (rt_deadline_passed(deadline)) {
 			rt_unlock(&pl.mu);
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		struct any_wait w = { .g = g, .next = pl.anywaiters };
-		struct rt_timer t = { .idx = -1 };
-		pl.anywaiters = &w;
-		rt_wake_reset(g);
-		if (deadline != RT_NEVER)
-			rt_timer_arm_locked(&t, deadline, g);
-		rt_park(rt_poll_unlock_commit, NULL, "child wait (any)");
+		/* Woken by an exit, a cancel or the deadline: look again. */
+		struct any_wait aw = { .g = g, .next = pl.anywaiters };
+		rt_wait_begin(&w, deadline);
+		pl.anywaiters = &aw;
+		rt_wait_park_locked(&w, "child wait (any)");
 		rt_lock(&pl.mu);
-		anywaiter_remove(&w);
-		if (t.idx >= 0)
-			heap_remove(&t);
+		rt_wait_end_locked(&w);
+		anywaiter_remove(&aw);
 	}
 }
 
@@ -1020,21 +1020,32 @@ void rt_proc_wait_any_cancel(void)
 
 /* ---- signals ------------------------------------------------------------ */
 
+/* Take sw off the waiter list if it is still there; mu held. */
+static void sigwaiter_remove(struct sig_wait *sw)
+{
+	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next)
+		if (*pp == sw) {
+			*pp = sw->next;
+			waiters_add(-1);
+			return;
+		}
+}
+
+/* The first waiter for sig whose wake word we win gets it; with none, it
+ * is kept.  The winner leaves the list at once, so that a second signal
+ * in the same iteration looks past it. */
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	int sig = w->signum;
 	(void)loop;
 	(void)revents;
-	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next) {
-		struct sig_wait *sw = *pp;
+	for (struct sig_wait *sw = pl.sigwaiters; sw; sw = sw->next)
 		if (sigismember(sw->set, sig) == 1 && rt_wake_claim(sw->g)) {
 			sw->g->wake_events = sig;
 			ready_push(sw->g);
-			*pp = sw->next;
-			waiters_add(-1);
+			sigwaiter_remove(sw);
 			return;
 		}
-	}
 	pl.sig_pending[sig] = true;
 }
 
@@ -1050,8 +1061,8 @@ static int sig_take_pending(const sigset_t *set)
 
 int rt_signal_wait(const sigset_t *set, int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_signal_wait outside a green thread");
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(set, s) == 1 && sigismember(&pl.sigs, s) != 1) {
 			errno = EINVAL;
@@ -1059,35 +1070,25 @@ int rt_signal_wait(const sigset_t *set, int64_t deadline)
 		}
 	rt_lock(&pl.mu);
 	int sig = sig_take_pending(set);
-	if (sig || (deadline != RT_NEVER && deadline <= rt_now())) {
+	if (sig || rt_deadline_passed(deadline)) {
 		rt_unlock(&pl.mu);
 		if (!sig)
 			errno = ETIMEDOUT;
 		return sig ? sig : -1;
 	}
 	struct sig_wait sw = { .set = set, .g = g, .next = pl.sigwaiters };
-	struct rt_timer t = { .idx = -1 };
-	rt_wake_reset(g);
 	pl.sigwaiters = &sw;
 	waiters_add(1);
-	if (deadline != RT_NEVER)
-		rt_timer_arm_locked(&t, deadline, g);
-	rt_park(rt_poll_unlock_commit, NULL, "signal wait");
-	if (!g->wake_timeout) {
-		if (deadline != RT_NEVER)
-			rt_timer_disarm(&t);
-		return g->wake_events;
-	}
+	rt_wait_park_locked(&w, "signal wait");
 	rt_lock(&pl.mu);
-	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next)
-		if (*pp == &sw) {
-			*pp = sw.next;
-			waiters_add(-1);
-			break;
-		}
+	bool timed_out = rt_wait_end_locked(&w);
+	sigwaiter_remove(&sw); /* still listed unless on_signal won */
 	rt_unlock(&pl.mu);
-	errno = ETIMEDOUT;
-	return -1;
+	if (timed_out) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return g->wake_events;
 }
 
 /* ---- setup ---------------------------------------------------------------- */
