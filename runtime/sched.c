@@ -409,23 +409,38 @@ bool rt_sched_has_work(void)
 
 /* ---- readying ------------------------------------------------------------ */
 
-void rt_ready(struct rt_g *g)
+enum { RQ_TAIL = 0, RQ_NEXT = 1 };      /* where on p: the tail, or runnext */
+enum { RQ_NOWAKE = 0, RQ_WAKE = 1 };    /* then start an M for an idle P? */
+
+/* Make g runnable: on p, the caller's own P (runnext or the tail), or
+ * without a P on the global queue; then, with RQ_WAKE, make sure an idle
+ * P gets an M to run it (wakep).  Readying, spawning, requeueing and
+ * yielding all come here. */
+static void runqput_any(struct rt_p *p, struct rt_g *g, int where, int wake)
 {
-	struct rt_m *m = rt_m_current();
 	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	struct rt_p *p = m ? enter_p(m) : NULL;
 	if (p) {
-		rt_runqput(p, g, true);
-		leave_p(m, p);
+		rt_runqput(p, g, where == RQ_NEXT);
 	} else {
 		rt_lock(&rt_sched.lock);
 		rt_globrunqput(g);
 		rt_unlock(&rt_sched.lock);
 	}
-	wakep();
+	if (wake)
+		wakep();
 }
 
-/* Gs from the poller: onto the global queue, and wake Ms for them. */
+void rt_ready(struct rt_g *g)
+{
+	struct rt_m *m = rt_m_current();
+	struct rt_p *p = m ? enter_p(m) : NULL;
+	runqput_any(p, g, RQ_NEXT, RQ_WAKE);
+	if (p)
+		leave_p(m, p);
+}
+
+/* Gs from the poller (no P: an idle M or the monitor): onto the global
+ * queue under one lock (runqput_any's list form), and wake Ms for them. */
 void rt_inject_from_poll(struct rt_g *list)
 {
 	if (!list)
@@ -639,14 +654,7 @@ static void report_overflow(struct rt_g *g, const char *how);
 /* Put a G whose park commit said "not parked" back on a queue. */
 static void requeue(struct rt_m *m, struct rt_g *g)
 {
-	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	if (m->p) {
-		rt_runqput(m->p, g, true);
-		return;
-	}
-	rt_lock(&rt_sched.lock);
-	rt_globrunqput(g);
-	rt_unlock(&rt_sched.lock);
+	runqput_any(m->p, g, RQ_NEXT, RQ_NOWAKE);
 }
 
 /* Run the park commit of the G that just switched out on this M. */
@@ -793,18 +801,12 @@ void rt_park(int (*fn)(struct rt_g *, void *), void *arg, const char *reason)
 	park_g(m, g, fn, arg, reason);
 }
 
+/* The yielder goes behind the local queue; this M runs what is next, so
+ * nobody needs waking. */
 static int yield_commit(struct rt_g *g, void *arg)
 {
-	struct rt_m *m = rt_m_current();
 	(void)arg;
-	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	if (m->p) {
-		rt_runqput(m->p, g, false);
-	} else {
-		rt_lock(&rt_sched.lock);
-		rt_globrunqput(g);
-		rt_unlock(&rt_sched.lock);
-	}
+	runqput_any(rt_m_current()->p, g, RQ_TAIL, RQ_NOWAKE);
 	return 1;
 }
 
@@ -892,7 +894,8 @@ static int spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **
 	struct rt_p *p = m ? enter_p(m) : NULL;
 	struct rt_g *g = rt_stack_get(p);
 	if (!g) {
-		leave_p(m, p);
+		if (m)
+			leave_p(m, p);
 		errno = EAGAIN;
 		return -1;
 	}
@@ -902,7 +905,8 @@ static int spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **
 	if (RT_UNLIKELY(carved > atomic_load_explicit(&rt_sched.runqcap, memory_order_relaxed)) &&
 	    rt_globrunq_reserve(carved) != 0) {
 		rt_stack_put(p, g->stack);
-		leave_p(m, p);
+		if (m)
+			leave_p(m, p);
 		rt_limit_set("out of memory for the global run queue");
 		errno = EAGAIN;
 		return -1;
@@ -917,18 +921,11 @@ static int spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **
 		counter_inc(&p->nspawned);
 	else
 		atomic_fetch_add_explicit(&rt_sched.spawned_nop, 1, memory_order_relaxed);
-	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
 	if (out)
 		*out = g;
-	if (p) {
-		rt_runqput(p, g, true);
+	runqput_any(p, g, RQ_NEXT, RQ_WAKE);
+	if (p)
 		leave_p(m, p);
-	} else {
-		rt_lock(&rt_sched.lock);
-		rt_globrunqput(g);
-		rt_unlock(&rt_sched.lock);
-	}
-	wakep();
 	return 0;
 }
 
@@ -981,11 +978,7 @@ void rt_blocking_begin(void)
 static int lostp_commit(struct rt_g *g, void *arg)
 {
 	(void)arg;
-	atomic_store_explicit(&g->status, G_RUNNABLE, memory_order_relaxed);
-	rt_lock(&rt_sched.lock);
-	rt_globrunqput(g);
-	rt_unlock(&rt_sched.lock);
-	wakep();
+	runqput_any(NULL, g, RQ_TAIL, RQ_WAKE);
 	return 1;
 }
 
