@@ -11,11 +11,16 @@
  * runnext and runs next, inheriting the time slice, which keeps a
  * channel sender and receiver on one P.  There is one global queue.
  *
- * Every switch goes through the M's scheduler context g0: G -> g0 -> G.
- * A G that parks first records what g0 must do once its context is
- * saved (m->park_fn: unlock a channel, put itself on a queue, free its
- * stack); only then can anyone else see it.  This is Go's gopark: it is
- * what stops another M from resuming a half-saved G.
+ * Switching.  A G that parks first records in m->park_fn the commit that
+ * must run once its context is saved (unlock a channel, put itself on a
+ * queue, free its stack); only then can anyone else see it.  This is
+ * Go's gopark: it is what stops another M from resuming a half-saved G.
+ * park_switch then switches G -> G when the P's local queue has a next G
+ * (one switch per yield or channel hand-off): the commit runs first
+ * thing on that next G (arrive).  Only when nothing local is runnable, or
+ * periodic work is due (global queue, timers, stopping), does it switch
+ * G -> g0, where the commit runs before findrunnable.  So the commit may
+ * run on a G's stack or on g0, always on the M that saved the G.
  *
  * Finding work (findrunnable), in order:
  *   1. every 61st run, one G from the global queue (fairness);
