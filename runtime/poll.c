@@ -2,6 +2,12 @@
  * poll.c - the runtime's single libev loop: fd readiness, deadlines,
  * child exits and signals.  The only file that includes ev.h.
  *
+ * Size: about 1,000 lines, over the runtime's ~500, because every wait
+ * whose source is libev lives here (fd waits, deferred closes, child
+ * records, signals), all under the one poll lock.  The deadline heap and
+ * struct rt_wait are in timer.c.  Next to move out: the child records
+ * (about 270 lines), which touch libev only in on_child.
+ *
  * Threads.  libev is not thread-safe, so the loop is guarded by one lock
  * (mu).  Whichever thread wants events runs the loop while holding mu
  * and the `polling` flag (an idle M blocks in it; a busy M or the monitor
@@ -15,9 +21,8 @@
  * word (rt_wake_claim) and append it to `ready`, which rt_poll() returns
  * to the scheduler after the iteration.
  *
- * Deadlines.  Parked Gs' deadlines sit in a 4-ary min-heap (as Go's
- * timers; each struct rt_timer lives on its G's stack), and one ev_timer
- * (`tick`) is armed at the heap's minimum.  So arming a deadline later
+ * Deadlines.  Parked Gs' deadlines sit in timer.c's heap, and one
+ * ev_timer (`tick`) is armed at the heap's minimum.  So arming a deadline later
  * than the earliest needs no libev call and never wakes the poller, and
  * 100,000 sleeping Gs cost one libev timer.
  *
@@ -109,8 +114,6 @@ static struct {
 	int64_t sleep_until;          /* heap minimum when the poller went to sleep */
 	bool kick;                    /* the sleeping poller must be woken */
 	struct rt_g *ready_head, *ready_tail;
-	struct rt_timer **heap;
-	int nheap, capheap;
 	struct proc_rec *procs[PROC_BUCKETS];
 	struct proc_rec *pending;     /* being cloned */
 	uint64_t clone_seq;           /* the last proc_rec.seq handed out */
@@ -177,62 +180,15 @@ static void ready_push(struct rt_g *g)
 	pl.ready_tail = g;
 }
 
-/* ---- the deadline heap (4-ary, by when) ------------------------------- */
-
-static void heap_set(int i, struct rt_timer *t)
-{
-	pl.heap[i] = t;
-	t->idx = i;
-}
-
-static void sift_up(int i)
-{
-	struct rt_timer *t = pl.heap[i];
-	while (i > 0) {
-		int parent = (i - 1) / 4;
-		if (pl.heap[parent]->when <= t->when)
-			break;
-		heap_set(i, pl.heap[parent]);
-		i = parent;
-	}
-	heap_set(i, t);
-}
-
-static void sift_down(int i)
-{
-	struct rt_timer *t = pl.heap[i];
-	for (;;) {
-		int c = 4 * i + 1, best = -1;
-		int64_t w = t->when;
-		for (int k = c; k < c + 4 && k < pl.nheap; k++)
-			if (pl.heap[k]->when < w)
-				w = pl.heap[k]->when, best = k;
-		if (best < 0)
-			break;
-		heap_set(i, pl.heap[best]);
-		i = best;
-	}
-	heap_set(i, t);
-}
-
-/* Debug check, poll lock held: heap order and back-indices. */
-static __attribute__((unused)) void heap_check(void)
-{
-	for (int i = 0; i < pl.nheap; i++) {
-		rt_assert(pl.heap[i]->idx == i, "timer heap index out of date");
-		rt_assert(i == 0 || pl.heap[(i - 1) / 4]->when <= pl.heap[i]->when,
-				"timer heap out of order");
-	}
-}
+/* ---- the libev side of the deadline heap (timer.c) ----------------------- */
 
 /* Point the one libev timer at the heap minimum. */
 static void tick_update(void)
 {
-	int64_t min = pl.nheap ? pl.heap[0]->when : INT64_MAX;
-	DEBUG_CHECK(heap_check());
+	int64_t min = rt_timers_next();
 	atomic_store_explicit(&pl.next_when, min, memory_order_relaxed);
 	ev_timer_stop(pl.loop, &pl.tick);
-	if (pl.nheap == 0)
+	if (min == INT64_MAX)
 		return;
 	ev_now_update(pl.loop);
 	int64_t d = min - rt_now();
@@ -240,77 +196,30 @@ static void tick_update(void)
 	ev_timer_start(pl.loop, &pl.tick);
 }
 
-static void heap_remove(struct rt_timer *t)
+void rt_poll_waiters_add(int n)
 {
-	int i = t->idx;
-	bool was_min = i == 0;
-	struct rt_timer *last = pl.heap[--pl.nheap];
-	t->idx = -1;
-	waiters_add(-1);
-	if (last != t) {
-		heap_set(i, last);
-		sift_up(i);
-		sift_down(last->idx);
-	}
-	if (was_min)
-		tick_update();
+	waiters_add(n);
 }
 
-void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g)
+/* The heap's minimum changed; armed: the deadline that became the
+ * minimum (a sleeping poller that would wake later must be kicked), or
+ * INT64_MAX when the minimum left.  mu held. */
+void rt_poll_timers_changed(int64_t armed)
 {
-	if (pl.nheap == pl.capheap) {
-		int cap = pl.capheap ? 2 * pl.capheap : 256;
-		struct rt_timer **h = realloc(pl.heap, (size_t)cap * sizeof *h);
-		rt_assert(h, "out of memory for the timer heap");
-		pl.heap = h;
-		pl.capheap = cap;
-	}
-	t->when = when;
-	t->g = g;
-	heap_set(pl.nheap++, t);
-	sift_up(t->idx);
-	waiters_add(1);
-	if (t->idx == 0) {
-		tick_update();
-		if (atomic_load_explicit(&pl.blocked, memory_order_relaxed) && when < pl.sleep_until)
-			pl.kick = true;
-	}
+	tick_update();
+	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed) && armed < pl.sleep_until)
+		pl.kick = true;
 }
 
-/* Remove t if it is still in the heap.  Its index moves under the lock
- * as other timers come and go, so it is read only with the lock held. */
-void rt_timer_disarm(struct rt_timer *t)
-{
-	rt_lock(&pl.mu);
-	if (t->idx >= 0)
-		heap_remove(t);
-	rt_unlock(&pl.mu);
-}
-
-/* Pop every expired deadline and ready its G if the deadline wins. */
+/* Ready the Gs whose deadlines passed.  libev stops the one-shot tick
+ * when it fires; if it fired a hair before our clock reached the
+ * minimum, nothing expired and the tick must still be re-armed, or the
+ * next poll would sleep for libev's maximum (59.7 s) with deadlines
+ * pending. */
 static void timers_expire(int64_t now)
 {
-	bool changed = false;
-	while (pl.nheap && pl.heap[0]->when <= now) {
-		struct rt_timer *t = pl.heap[0];
-		struct rt_timer *last = pl.heap[--pl.nheap];
-		t->idx = -1;
-		waiters_add(-1);
-		if (last != t) {
-			heap_set(0, last);
-			sift_down(0);
-		}
-		changed = true;
-		if (rt_wake_claim(t->g)) {
-			t->g->wake_timeout = true;
-			ready_push(t->g);
-		}
-	}
-	/* libev stops the one-shot tick when it fires; if it fired a hair
-	 * before our clock reached the minimum, nothing expired above and the
-	 * tick must still be re-armed, or the next poll would sleep for libev's
-	 * maximum (59.7 s) with deadlines pending. */
-	if (changed || (pl.nheap && !ev_is_active(&pl.tick)))
+	if (rt_timers_expire(now, ready_push) ||
+	    (rt_timers_next() != INT64_MAX && !ev_is_active(&pl.tick)))
 		tick_update();
 }
 
@@ -329,75 +238,6 @@ int rt_poll_unlock_commit(struct rt_g *g, void *arg)
 		errno = saved;
 	}
 	return 1;
-}
-
-/* ---- one blocking call: rt_wait (see rt_internal.h) ----------------- */
-
-struct rt_g *rt_wait_begin(struct rt_wait *w, int64_t deadline)
-{
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "a blocking call outside a green thread");
-	w->g = g;
-	w->deadline = deadline;
-	w->timer.idx = -1;
-	w->unlock = NULL;
-	w->unlock_arg = NULL;
-	rt_wake_reset(g);
-	return g;
-}
-
-void rt_wait_park_locked(struct rt_wait *w, const char *reason)
-{
-	if (w->deadline != RT_NEVER)
-		rt_timer_arm_locked(&w->timer, w->deadline, w->g);
-	rt_park(rt_poll_unlock_commit, NULL, reason);
-}
-
-/* Park commit of a wait with a deadline whose sources have their own
- * locks: release them, then the poll lock.  w lives on the parking G's
- * stack, which a waker may resume (and reuse) once the sources are
- * unlocked: read it first. */
-static int wait_commit(struct rt_g *g, void *arg)
-{
-	struct rt_wait *w = arg;
-	int (*unlock)(struct rt_g *, void *) = w->unlock;
-	int r = unlock(g, w->unlock_arg);
-	rt_poll_unlock_commit(g, NULL);
-	return r;
-}
-
-void rt_wait_park(struct rt_wait *w, int (*unlock)(struct rt_g *, void *), void *arg,
-		const char *reason)
-{
-	if (w->deadline == RT_NEVER) {
-		rt_park(unlock, arg, reason);
-		return;
-	}
-	w->unlock = unlock;
-	w->unlock_arg = arg;
-	rt_lock(&pl.mu); /* lock order: the sources' locks, then the poll lock */
-	rt_timer_arm_locked(&w->timer, w->deadline, w->g);
-	rt_park(wait_commit, w, reason);
-}
-
-/* A timer that fired has left the heap (timers_expire) before its G was
- * readied: only a wait woken by another source takes the lock. */
-bool rt_wait_end(struct rt_wait *w)
-{
-	if (w->g->wake_timeout)
-		return true;
-	if (w->deadline != RT_NEVER)
-		rt_timer_disarm(&w->timer);
-	return false;
-}
-
-bool rt_wait_end_locked(struct rt_wait *w)
-{
-	if (w->g->wake_timeout)
-		return true;
-	if (w->timer.idx >= 0)
-		heap_remove(&w->timer);
-	return false;
 }
 
 void rt_poll_wake(void)
@@ -421,7 +261,7 @@ void rt_poll_stop(void)
 static void on_release(struct ev_loop *loop)
 {
 	(void)loop;
-	pl.sleep_until = pl.nheap ? pl.heap[0]->when : INT64_MAX;
+	pl.sleep_until = rt_timers_next();
 	atomic_store_explicit(&pl.blocked, 1, memory_order_relaxed);
 	rt_unlock(&pl.mu);
 }
@@ -1142,7 +982,7 @@ void rt_poll_fini(void)
 	}
 	deferred_closes_after_poll();
 	ev_loop_destroy(pl.loop);
-	free(pl.heap);
+	rt_timers_fini();
 	memset(&pl, 0, sizeof pl);
 }
 
@@ -1152,7 +992,7 @@ void rt_poll_dump(int fd)
 	dprintf(fd, "poll: polling %d blocked %d waiters %d timers %d next in %lld us, "
 			"sleep_until in %lld us, last poll %lld us ago\n",
 			atomic_load(&pl.polling), atomic_load(&pl.blocked), atomic_load(&pl.nwaiters),
-			pl.nheap, next == INT64_MAX ? -1LL : (long long)(next - now) / 1000,
+			rt_timers_count(), next == INT64_MAX ? -1LL : (long long)(next - now) / 1000,
 			pl.sleep_until == INT64_MAX ? -1LL : (long long)(pl.sleep_until - now) / 1000,
 			(long long)(now - atomic_load(&pl.last_poll)) / 1000);
 }
