@@ -88,17 +88,23 @@ int rt_spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **out)
 		errno = EAGAIN;
 		return -1;
 	}
-	/* Room in the global queue for every G that can exist (see struct
-	 * rt_sched); the slow path runs when a stack was carved. */
+	/* Room in the timer heap and the global queue for every G that can
+	 * exist (see struct rt_sched and rt_timers_reserve), timers first so
+	 * that the heap's capacity is never below the queue's: the slow path
+	 * runs when a stack was carved. */
 	uint64_t carved = rt_stacks_carved();
-	if (RT_UNLIKELY(carved > atomic_load_explicit(&rt_sched.runqcap, memory_order_relaxed)) &&
-	    rt_globrunq_reserve(carved) != 0) {
-		rt_stack_put(p, g->stack);
-		if (m)
-			rt_leave_p(m, p);
-		rt_limit_set("out of memory for the global run queue");
-		errno = EAGAIN;
-		return -1;
+	if (RT_UNLIKELY(carved > atomic_load_explicit(&rt_sched.runqcap, memory_order_relaxed))) {
+		const char *limit = rt_timers_reserve(carved) != 0 ? "out of memory for the timer heap"
+			: rt_globrunq_reserve(carved) != 0 ? "out of memory for the global run queue"
+			: NULL;
+		if (limit) {
+			rt_stack_put(p, g->stack);
+			if (m)
+				rt_leave_p(m, p);
+			rt_limit_set(limit);
+			errno = EAGAIN;
+			return -1;
+		}
 	}
 	g->id = goid_new(p);
 	g->name = name;

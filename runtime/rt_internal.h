@@ -467,6 +467,8 @@ int rt_timers_count(void);
 /* Pop every deadline <= now; ready(g) each G whose wake word it wins
  * (wake_timeout set).  True if any left the heap. */
 bool rt_timers_expire(int64_t now, void (*ready)(struct rt_g *));
+/* Room for n armed timers (takes the poll lock); 0, or -1 ENOMEM. */
+int rt_timers_reserve(uint64_t n);
 void rt_timers_fini(void);
 
 /*

@@ -101,13 +101,7 @@ static void heap_remove(struct rt_timer *t)
 
 void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g)
 {
-	if (th.nheap == th.capheap) {
-		int cap = th.capheap ? 2 * th.capheap : 256;
-		struct rt_timer **h = realloc(th.heap, (size_t)cap * sizeof *h);
-		rt_assert(h, "out of memory for the timer heap");
-		th.heap = h;
-		th.capheap = cap;
-	}
+	rt_assert(th.nheap < th.capheap, "timer heap full: rt_timers_reserve was missed");
 	t->when = when;
 	t->g = g;
 	heap_set(th.nheap++, t);
@@ -147,6 +141,32 @@ bool rt_timers_expire(int64_t now, void (*ready)(struct rt_g *))
 		}
 	}
 	return changed;
+}
+
+/* Room for n timers.  A G arms at most one at a time, so spawn reserves
+ * room for every stack slot carved (as for the global run queue, with
+ * the same growth: powers of two from 1024, so the heap's capacity is
+ * never below the queue's), and arming never needs memory. */
+int rt_timers_reserve(uint64_t n)
+{
+	int err = 0;
+	rt_poll_lock();
+	if (n > (uint64_t)th.capheap) {
+		uint64_t cap = th.capheap ? (uint64_t)th.capheap : 1024;
+		while (cap < n)
+			cap *= 2;
+		struct rt_timer **h = cap <= INT32_MAX ? realloc(th.heap, cap * sizeof *h) : NULL;
+		if (h) {
+			th.heap = h;
+			th.capheap = (int)cap;
+		} else {
+			err = -1;
+		}
+	}
+	rt_poll_unlock();
+	if (err)
+		errno = ENOMEM;
+	return err;
 }
 
 void rt_timers_fini(void)
