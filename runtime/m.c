@@ -12,6 +12,7 @@
  */
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fiber.h"
@@ -20,6 +21,7 @@
 static __thread struct rt_m *tls_m;
 
 #define MAX_MS 10000
+#define M_RETRY_NS 10000000   /* after a failed thread creation, try again no sooner */
 #define G0_STACK (256u << 10)
 
 /* ---- current M, errno ------------------------------------------------- */
@@ -151,12 +153,19 @@ struct rt_m *rt_m_alloc(void)
 	if (!m->rand)
 		m->rand = 1;
 	rt_sched.allm[rt_sched.nm++] = m;
-	atomic_fetch_add_explicit(&rt_sched.nms, 1, memory_order_relaxed);
 	return m;
 }
 
+/* Start m's thread: 0 or pthread_create's error.  rt_config.max_threads
+ * (a limit, and the test hook that makes creation fail) answers EAGAIN
+ * as pthread_create would at RLIMIT_NPROC. */
 static int m_spawn_thread(struct rt_m *m)
 {
+	int n = atomic_fetch_add_explicit(&rt_sched.nthreads, 1, memory_order_relaxed);
+	if (rt_sched.max_threads && n + 1 >= rt_sched.max_threads) { /* M0 is one */
+		atomic_fetch_sub_explicit(&rt_sched.nthreads, 1, memory_order_relaxed);
+		return EAGAIN;
+	}
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 #if defined(RT_SANITIZE_ADDRESS) || defined(RT_SANITIZE_THREAD)
@@ -166,11 +175,92 @@ static int m_spawn_thread(struct rt_m *m)
 #endif
 	int err = pthread_create(&m->thread, &a, m_main, m);
 	pthread_attr_destroy(&a);
+	if (err)
+		atomic_fetch_sub_explicit(&rt_sched.nthreads, 1, memory_order_relaxed);
 	return err;
 }
 
+/* A new M could not be had: count it, and back off. */
+static void m_failed_note(void)
+{
+	atomic_store_explicit(&rt_sched.mfail_until, rt_now() + M_RETRY_NS, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt_sched.mfailed, 1, memory_order_relaxed);
+}
+
+/* An M for startm when none is idle: a spare one (its thread could not
+ * be created before) or a fresh one; sched.lock held.  NULL at the M
+ * limit, out of memory, or while creation backs off after a failure. */
+static struct rt_m *m_new(void)
+{
+	int64_t until = atomic_load_explicit(&rt_sched.mfail_until, memory_order_relaxed);
+	if (until && rt_now() < until)
+		return NULL;
+	struct rt_m *m = rt_sched.mspare;
+	if (!m) {
+		m = rt_m_alloc();
+		if (!m) {
+			m_failed_note();
+			rt_limit_set("cannot create an OS thread (the runtime's M limit, or memory)");
+		}
+		return m;
+	}
+	rt_sched.mspare = m->schedlink;
+	m->schedlink = NULL;
+	return m;
+}
+
+/* No M can run p, which the caller owns: its runnable Gs go to the global
+ * queue, where any M looking for work finds them (a blocked M coming back
+ * from its blocking region takes p itself, from the idle list), and p
+ * goes idle.  sched.lock held; released. */
+static void startm_fail(struct rt_p *p, bool spinning)
+{
+	struct rt_g *g;
+	bool inherit;
+	while ((g = rt_runqget(p, &inherit)))
+		rt_globrunqput(g);
+	rt_pidleput(p);
+	rt_unlock(&rt_sched.lock);
+	if (spinning)
+		atomic_fetch_sub(&rt_sched.nmspinning, 1);
+}
+
+/* pthread_create failed for the fresh M m that was to run p: keep m as a
+ * spare, back off, and run on with the threads there are.  Not fatal:
+ * the runtime always has M0, and every M blocked now comes back. */
+static void m_create_failed(struct rt_m *m, struct rt_p *p, bool spinning, int err)
+{
+	rt_lock(&rt_sched.lock);
+	memset(&m->thread, 0, sizeof m->thread);
+	m->nextp = NULL;
+	m->schedlink = rt_sched.mspare;
+	rt_sched.mspare = m;
+	m_failed_note();
+	atomic_store_explicit(&p->state, PSTATE(0, P_RUNNING), memory_order_relaxed); /* ours again */
+	startm_fail(p, spinning);
+	rt_limit_set(err == EAGAIN ? "cannot create an OS thread (thread or memory limit)"
+			: "cannot create an OS thread");
+}
+
+/* Monitor: once the back-off after a failed thread creation is over, try
+ * again if work waits while a P is idle. */
+void rt_startm_retry(int64_t now)
+{
+	int64_t until = atomic_load_explicit(&rt_sched.mfail_until, memory_order_relaxed);
+	if (until && now >= until && atomic_load(&rt_sched.npidle) > 0 && rt_sched_has_work())
+		rt_wakep();
+}
+
+bool rt_startm_failing(void)
+{
+	return atomic_load_explicit(&rt_sched.mfail_until, memory_order_relaxed) != 0;
+}
+
 /* Run p on an idle M, or a new one.  p == NULL: take an idle P, if
- * none, give up (and undo the caller's spinning count). */
+ * none, give up (and undo the caller's spinning count).  When no M can
+ * be had (the M limit, or the OS refuses a thread), p goes idle and its
+ * Gs to the global queue (startm_fail); the monitor tries again later
+ * (rt_startm_retry). */
 void rt_startm(struct rt_p *p, bool spinning)
 {
 	rt_lock(&rt_sched.lock);
@@ -197,13 +287,10 @@ void rt_startm(struct rt_p *p, bool spinning)
 		rt_sched.midle = m->schedlink;
 		rt_sched.nmidle--;
 	} else {
-		m = rt_m_alloc();
+		m = m_new();
 		fresh = true;
 		if (!m) {
-			rt_pidleput(p);
-			rt_unlock(&rt_sched.lock);
-			if (spinning)
-				atomic_fetch_sub(&rt_sched.nmspinning, 1);
+			startm_fail(p, spinning);
 			return;
 		}
 	}
@@ -213,8 +300,13 @@ void rt_startm(struct rt_p *p, bool spinning)
 	atomic_store_explicit(&p->state, PSTATE(rt_mid(m), P_RUNNING), memory_order_release);
 	rt_unlock(&rt_sched.lock);
 	if (fresh) {
-		if (m_spawn_thread(m) != 0)
-			rt_fatal("cannot create an OS thread (M %d)", m->id);
+		int err = m_spawn_thread(m);
+		if (err) {
+			m_create_failed(m, p, spinning, err);
+		} else {
+			atomic_fetch_add_explicit(&rt_sched.nms, 1, memory_order_relaxed);
+			atomic_store_explicit(&rt_sched.mfail_until, 0, memory_order_relaxed);
+		}
 		return;
 	}
 	atomic_store_explicit(&m->park, 1, memory_order_release);
@@ -369,6 +461,7 @@ struct rt_m *rt_m0_setup(void)
 	if (!m)
 		return NULL;
 	m->thread = pthread_self();
+	atomic_fetch_add_explicit(&rt_sched.nms, 1, memory_order_relaxed);
 	rt_m_bind(m);
 	return m;
 }

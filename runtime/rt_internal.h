@@ -294,6 +294,12 @@ struct rt_sched {
 	struct rt_p *allp;                /* nprocs Ps, fixed while running */
 	struct rt_m **allm;               /* all Ms (lock) */
 	int nm, maxm;
+	struct rt_m *mspare;              /* Ms whose thread could not be created (lock) */
+	int max_threads;                  /* rt_config.max_threads, 0: none; set at start */
+	_Atomic int nthreads;             /* M threads created and running, M0 excluded */
+	_Atomic int64_t mfail_until;      /* a thread creation failed: no new try before
+	                                     (0: none failed since the last success) */
+	_Atomic uint64_t mfailed;         /* thread creations that failed */
 	_Atomic uint64_t goid;            /* ids reserved so far (Ps take batches) */
 	_Atomic uint64_t spawned_nop;     /* Gs started by threads without a P, */
 	_Atomic uint64_t exited_nop;      /* and ended without one (see rt_p) */
@@ -397,6 +403,8 @@ static inline void rt_wakep(void)
 		rt_wakep_slow();
 }
 void rt_poller_handoff(void);
+void rt_startm_retry(int64_t now);              /* monitor */
+bool rt_startm_failing(void);                   /* a thread creation failed lately */
 struct rt_m *rt_m_alloc(void);                  /* sched.lock held */
 void rt_m_bind(struct rt_m *m);
 void rt_m_unbind(struct rt_m *m);

@@ -104,11 +104,13 @@ int rt_run(const struct rt_config *cfg, void (*main_fn)(void *), void *arg)
 		cfg = &def;
 	}
 	if (rt_m_current() || cfg->procs < 0 || cfg->procs > 4096 ||
+	    cfg->max_threads < 0 ||
 	    sigismember(&cfg->signals, SIGURG) == 1 || sigismember(&cfg->signals, SIGSEGV) == 1) {
 		errno = rt_m_current() ? EBUSY : EINVAL;
 		return -1;
 	}
 	memset(&rt_sched, 0, sizeof rt_sched);
+	rt_sched.max_threads = cfg->max_threads;
 	int procs = cfg->procs ? cfg->procs : rt_default_procs();
 	if (rt_stacks_init(cfg->stack_size, cfg->guard_pages) != 0)
 		return -1;
@@ -167,6 +169,7 @@ void rt_stats_get(struct rt_stats *st)
 	st->retakes_syscall = atomic_load(&rt_sched.retakes_syscall);
 	st->retakes_hog = atomic_load(&rt_sched.retakes_hog);
 	st->ms = atomic_load(&rt_sched.nms);
+	st->threads_failed = atomic_load(&rt_sched.mfailed);
 	rt_stacks_stats(st);
 	rt_poll_stats(st);
 	rt_sysmon_stats(st);
