@@ -1,6 +1,6 @@
 /*
- * rtdemo.c - a small tour of grun's runtime, run by the README's first
- * command until the grun CLI lands.
+ * rtdemo.c - a small tour of grun's runtime (runtime/rt.h) on its own,
+ * without supervise/: an example of the API to read, built by make.
  *
  * It starts three child processes, one green thread each; each reader
  * turns its child's output into lines on one channel; a printer green

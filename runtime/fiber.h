@@ -1,7 +1,11 @@
 /*
  * fiber.h - telling ASan, TSan and valgrind about green-thread switches.
  *
- * Every switch goes G -> g0 or g0 -> G (sched.c).  Around each one:
+ * A switch goes G -> G (park_switch: the next G comes from the local
+ * queue and runs the parked G's commit first thing), G -> g0 (nothing
+ * local to run, or the main G exits) or g0 -> G (execute).  The
+ * destination of each is a stack the sanitizers must be told about: a G's
+ * slot or the M's pthread stack (g0).  Around each one:
  *   before the swap   rt_fiber_leave_*(): ASan start_switch_fiber with the
  *                     destination stack, TSan switch_to_fiber;
  *   after the swap    rt_fiber_arrive(): ASan finish_switch_fiber, in the

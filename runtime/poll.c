@@ -2,6 +2,12 @@
  * poll.c - the runtime's single libev loop: fd readiness, deadlines,
  * child exits and signals.  The only file that includes ev.h.
  *
+ * Size: about 1,000 lines, over the runtime's ~500, because every wait
+ * whose source is libev lives here (fd waits, deferred closes, child
+ * records, signals), all under the one poll lock.  The deadline heap and
+ * struct rt_wait are in timer.c.  Next to move out: the child records
+ * (about 270 lines), which touch libev only in on_child.
+ *
  * Threads.  libev is not thread-safe, so the loop is guarded by one lock
  * (mu).  Whichever thread wants events runs the loop while holding mu
  * and the `polling` flag (an idle M blocks in it; a busy M or the monitor
@@ -15,9 +21,8 @@
  * word (rt_wake_claim) and append it to `ready`, which rt_poll() returns
  * to the scheduler after the iteration.
  *
- * Deadlines.  Parked Gs' deadlines sit in a 4-ary min-heap (as Go's
- * timers; each struct rt_timer lives on its G's stack), and one ev_timer
- * (`tick`) is armed at the heap's minimum.  So arming a deadline later
+ * Deadlines.  Parked Gs' deadlines sit in timer.c's heap, and one
+ * ev_timer (`tick`) is armed at the heap's minimum.  So arming a deadline later
  * than the earliest needs no libev call and never wakes the poller, and
  * 100,000 sleeping Gs cost one libev timer.
  *
@@ -109,8 +114,6 @@ static struct {
 	int64_t sleep_until;          /* heap minimum when the poller went to sleep */
 	bool kick;                    /* the sleeping poller must be woken */
 	struct rt_g *ready_head, *ready_tail;
-	struct rt_timer **heap;
-	int nheap, capheap;
 	struct proc_rec *procs[PROC_BUCKETS];
 	struct proc_rec *pending;     /* being cloned */
 	uint64_t clone_seq;           /* the last proc_rec.seq handed out */
@@ -177,62 +180,15 @@ static void ready_push(struct rt_g *g)
 	pl.ready_tail = g;
 }
 
-/* ---- the deadline heap (4-ary, by when) ------------------------------- */
-
-static void heap_set(int i, struct rt_timer *t)
-{
-	pl.heap[i] = t;
-	t->idx = i;
-}
-
-static void sift_up(int i)
-{
-	struct rt_timer *t = pl.heap[i];
-	while (i > 0) {
-		int parent = (i - 1) / 4;
-		if (pl.heap[parent]->when <= t->when)
-			break;
-		heap_set(i, pl.heap[parent]);
-		i = parent;
-	}
-	heap_set(i, t);
-}
-
-static void sift_down(int i)
-{
-	struct rt_timer *t = pl.heap[i];
-	for (;;) {
-		int c = 4 * i + 1, best = -1;
-		int64_t w = t->when;
-		for (int k = c; k < c + 4 && k < pl.nheap; k++)
-			if (pl.heap[k]->when < w)
-				w = pl.heap[k]->when, best = k;
-		if (best < 0)
-			break;
-		heap_set(i, pl.heap[best]);
-		i = best;
-	}
-	heap_set(i, t);
-}
-
-/* Debug check, poll lock held: heap order and back-indices. */
-static __attribute__((unused)) void heap_check(void)
-{
-	for (int i = 0; i < pl.nheap; i++) {
-		rt_assert(pl.heap[i]->idx == i, "timer heap index out of date");
-		rt_assert(i == 0 || pl.heap[(i - 1) / 4]->when <= pl.heap[i]->when,
-				"timer heap out of order");
-	}
-}
+/* ---- the libev side of the deadline heap (timer.c) ----------------------- */
 
 /* Point the one libev timer at the heap minimum. */
 static void tick_update(void)
 {
-	int64_t min = pl.nheap ? pl.heap[0]->when : INT64_MAX;
-	DEBUG_CHECK(heap_check());
+	int64_t min = rt_timers_next();
 	atomic_store_explicit(&pl.next_when, min, memory_order_relaxed);
 	ev_timer_stop(pl.loop, &pl.tick);
-	if (pl.nheap == 0)
+	if (min == INT64_MAX)
 		return;
 	ev_now_update(pl.loop);
 	int64_t d = min - rt_now();
@@ -240,77 +196,30 @@ static void tick_update(void)
 	ev_timer_start(pl.loop, &pl.tick);
 }
 
-static void heap_remove(struct rt_timer *t)
+void rt_poll_waiters_add(int n)
 {
-	int i = t->idx;
-	bool was_min = i == 0;
-	struct rt_timer *last = pl.heap[--pl.nheap];
-	t->idx = -1;
-	waiters_add(-1);
-	if (last != t) {
-		heap_set(i, last);
-		sift_up(i);
-		sift_down(last->idx);
-	}
-	if (was_min)
-		tick_update();
+	waiters_add(n);
 }
 
-void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g)
+/* The heap's minimum changed; armed: the deadline that became the
+ * minimum (a sleeping poller that would wake later must be kicked), or
+ * INT64_MAX when the minimum left.  mu held. */
+void rt_poll_timers_changed(int64_t armed)
 {
-	if (pl.nheap == pl.capheap) {
-		int cap = pl.capheap ? 2 * pl.capheap : 256;
-		struct rt_timer **h = realloc(pl.heap, (size_t)cap * sizeof *h);
-		rt_assert(h, "out of memory for the timer heap");
-		pl.heap = h;
-		pl.capheap = cap;
-	}
-	t->when = when;
-	t->g = g;
-	heap_set(pl.nheap++, t);
-	sift_up(t->idx);
-	waiters_add(1);
-	if (t->idx == 0) {
-		tick_update();
-		if (atomic_load_explicit(&pl.blocked, memory_order_relaxed) && when < pl.sleep_until)
-			pl.kick = true;
-	}
+	tick_update();
+	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed) && armed < pl.sleep_until)
+		pl.kick = true;
 }
 
-/* Remove t if it is still in the heap.  Its index moves under the lock
- * as other timers come and go, so it is read only with the lock held. */
-void rt_timer_disarm(struct rt_timer *t)
-{
-	rt_lock(&pl.mu);
-	if (t->idx >= 0)
-		heap_remove(t);
-	rt_unlock(&pl.mu);
-}
-
-/* Pop every expired deadline and ready its G if the deadline wins. */
+/* Ready the Gs whose deadlines passed.  libev stops the one-shot tick
+ * when it fires; if it fired a hair before our clock reached the
+ * minimum, nothing expired and the tick must still be re-armed, or the
+ * next poll would sleep for libev's maximum (59.7 s) with deadlines
+ * pending. */
 static void timers_expire(int64_t now)
 {
-	bool changed = false;
-	while (pl.nheap && pl.heap[0]->when <= now) {
-		struct rt_timer *t = pl.heap[0];
-		struct rt_timer *last = pl.heap[--pl.nheap];
-		t->idx = -1;
-		waiters_add(-1);
-		if (last != t) {
-			heap_set(0, last);
-			sift_down(0);
-		}
-		changed = true;
-		if (rt_wake_claim(t->g)) {
-			t->g->wake_timeout = true;
-			ready_push(t->g);
-		}
-	}
-	/* libev stops the one-shot tick when it fires; if it fired a hair
-	 * before our clock reached the minimum, nothing expired above and the
-	 * tick must still be re-armed, or the next poll would sleep for libev's
-	 * maximum (59.7 s) with deadlines pending. */
-	if (changed || (pl.nheap && !ev_is_active(&pl.tick)))
+	if (rt_timers_expire(now, ready_push) ||
+	    (rt_timers_next() != INT64_MAX && !ev_is_active(&pl.tick)))
 		tick_update();
 }
 
@@ -329,75 +238,6 @@ int rt_poll_unlock_commit(struct rt_g *g, void *arg)
 		errno = saved;
 	}
 	return 1;
-}
-
-/* ---- one blocking call: rt_wait (see rt_internal.h) ----------------- */
-
-struct rt_g *rt_wait_begin(struct rt_wait *w, int64_t deadline)
-{
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "a blocking call outside a green thread");
-	w->g = g;
-	w->deadline = deadline;
-	w->timer.idx = -1;
-	w->unlock = NULL;
-	w->unlock_arg = NULL;
-	rt_wake_reset(g);
-	return g;
-}
-
-void rt_wait_park_locked(struct rt_wait *w, const char *reason)
-{
-	if (w->deadline != RT_NEVER)
-		rt_timer_arm_locked(&w->timer, w->deadline, w->g);
-	rt_park(rt_poll_unlock_commit, NULL, reason);
-}
-
-/* Park commit of a wait with a deadline whose sources have their own
- * locks: release them, then the poll lock.  w lives on the parking G's
- * stack, which a waker may resume (and reuse) once the sources are
- * unlocked: read it first. */
-static int wait_commit(struct rt_g *g, void *arg)
-{
-	struct rt_wait *w = arg;
-	int (*unlock)(struct rt_g *, void *) = w->unlock;
-	int r = unlock(g, w->unlock_arg);
-	rt_poll_unlock_commit(g, NULL);
-	return r;
-}
-
-void rt_wait_park(struct rt_wait *w, int (*unlock)(struct rt_g *, void *), void *arg,
-		const char *reason)
-{
-	if (w->deadline == RT_NEVER) {
-		rt_park(unlock, arg, reason);
-		return;
-	}
-	w->unlock = unlock;
-	w->unlock_arg = arg;
-	rt_lock(&pl.mu); /* lock order: the sources' locks, then the poll lock */
-	rt_timer_arm_locked(&w->timer, w->deadline, w->g);
-	rt_park(wait_commit, w, reason);
-}
-
-/* A timer that fired has left the heap (timers_expire) before its G was
- * readied: only a wait woken by another source takes the lock. */
-bool rt_wait_end(struct rt_wait *w)
-{
-	if (w->g->wake_timeout)
-		return true;
-	if (w->deadline != RT_NEVER)
-		rt_timer_disarm(&w->timer);
-	return false;
-}
-
-bool rt_wait_end_locked(struct rt_wait *w)
-{
-	if (w->g->wake_timeout)
-		return true;
-	if (w->timer.idx >= 0)
-		heap_remove(&w->timer);
-	return false;
 }
 
 void rt_poll_wake(void)
@@ -421,7 +261,7 @@ void rt_poll_stop(void)
 static void on_release(struct ev_loop *loop)
 {
 	(void)loop;
-	pl.sleep_until = pl.nheap ? pl.heap[0]->when : INT64_MAX;
+	pl.sleep_until = rt_timers_next();
 	atomic_store_explicit(&pl.blocked, 1, memory_order_relaxed);
 	rt_unlock(&pl.mu);
 }
@@ -533,15 +373,25 @@ static int poll_many_now(struct rt_pollfd *fds, int n)
 	return ready;
 }
 
+/* Stop the watchers of fw that did not fire; mu held. */
+static void fd_watchers_stop(struct fd_wait *fw, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
+			ev_io_stop(pl.loop, &fw[i].io);
+			waiters_add(-1);
+		}
+}
+
 /* One libev watcher per fd, all for the same G: the first to fire claims
  * the wake (on_io stops it), then the G stops the others.  Returns the
  * events of the fd that woke it, or -1 ETIMEDOUT. */
-static int park_on_fds(struct rt_g *g, const struct rt_pollfd *fds, int n, int64_t deadline)
+static int park_on_fds(const struct rt_pollfd *fds, int n, int64_t deadline)
 {
 	struct fd_wait fw[RT_FD_WAIT_MAX];
-	struct rt_timer t = { .idx = -1 };
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	int started = 0;
-	rt_wake_reset(g);
 	rt_lock(&pl.mu);
 	for (int i = 0; i < n; i++) {
 		fw[i].g = g;
@@ -555,24 +405,19 @@ static int park_on_fds(struct rt_g *g, const struct rt_pollfd *fds, int n, int64
 	}
 	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed))
 		pl.kick = true;
-	if (deadline != RT_NEVER)
-		rt_timer_arm_locked(&t, deadline, g);
-	rt_park(rt_poll_unlock_commit, NULL, "fd wait");
-	if (started > 1 || g->wake_timeout) {
-		/* watchers that did not fire are still armed */
+	rt_wait_park_locked(&w, "fd wait");
+	bool timed_out;
+	if (started == 1 && !g->wake_timeout) {
+		/* The one watcher fired, and on_io stopped it: rt_read and
+		 * rt_write take the poll lock once per wait, not twice. */
+		timed_out = rt_wait_end(&w);
+	} else {
 		rt_lock(&pl.mu);
-		for (int i = 0; i < n; i++)
-			if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
-				ev_io_stop(pl.loop, &fw[i].io);
-				waiters_add(-1);
-			}
-		if (t.idx >= 0)
-			heap_remove(&t);
+		timed_out = rt_wait_end_locked(&w);
+		fd_watchers_stop(fw, n);
 		rt_unlock(&pl.mu);
-	} else if (deadline != RT_NEVER) {
-		rt_timer_disarm(&t);
 	}
-	if (g->wake_timeout) {
+	if (timed_out) {
 		errno = ETIMEDOUT;
 		return -1;
 	}
@@ -587,10 +432,10 @@ int rt_fd_wait(int fd, int events, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
-	if (deadline != RT_NEVER && deadline <= rt_now())
+	if (rt_deadline_passed(deadline))
 		return poll_now(fd, events);
 	struct rt_pollfd pf = { fd, events, 0 };
-	return park_on_fds(g, &pf, 1, deadline);
+	return park_on_fds(&pf, 1, deadline);
 }
 
 /* Asks poll(2) first; parks only when nothing is ready. */
@@ -615,11 +460,11 @@ int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
 		int ready = poll_many_now(fds, n);
 		if (ready != 0)
 			return ready;
-		if (deadline != RT_NEVER && deadline <= rt_now()) {
+		if (rt_deadline_passed(deadline)) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		if (park_on_fds(g, fds, n, deadline) < 0)
+		if (park_on_fds(fds, n, deadline) < 0)
 			return -1;
 		/* woken: poll(2) says which are ready (none if another reader
 		 * took the data first: then wait again) */
@@ -726,17 +571,16 @@ int rt_close(int fd)
 
 /* ---- sleeping ------------------------------------------------------------- */
 
+/* Only the deadline can wake a sleeper (RT_NEVER: nothing ever does). */
 void rt_sleep_until(int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_sleep outside a green thread");
+	struct rt_wait w;
+	rt_wait_begin(&w, deadline);
 	if (deadline <= rt_now())
 		return;
-	struct rt_timer t = { .idx = -1 };
-	rt_wake_reset(g);
 	rt_lock(&pl.mu);
-	rt_timer_arm_locked(&t, deadline, g);
-	rt_park(rt_poll_unlock_commit, NULL, "sleep");
+	rt_wait_park_locked(&w, "sleep");
+	rt_wait_end(&w);
 }
 
 void rt_sleep(int64_t ns)
@@ -790,6 +634,15 @@ static void fifo_remove(struct proc_rec *r)
 	else
 		pl.unclaimed_tail = r->fifo_prev;
 	r->in_fifo = false;
+}
+
+/* Where the settled record r is linked in its hash chain. */
+static struct proc_rec **proc_slot_of(struct proc_rec *r)
+{
+	struct proc_rec **pp = &pl.procs[(unsigned)r->pid % PROC_BUCKETS];
+	while (*pp != r)
+		pp = &(*pp)->next;
+	return pp;
 }
 
 /* Unlink the settled record at *pp and free it. */
@@ -905,42 +758,35 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 
 int rt_proc_wait(pid_t pid, int *status, int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_proc_wait outside a green thread");
-	struct rt_timer t = { .idx = -1 };
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	rt_lock(&pl.mu);
-	struct proc_rec **pp = proc_slot(pid);
-	struct proc_rec *r = *pp;
+	struct proc_rec *r = *proc_slot(pid);
 	if (!r || r->discard || r->waiter) {
 		rt_unlock(&pl.mu);
 		errno = r ? EBUSY : ECHILD;
 		return -1;
 	}
 	if (!r->exited) {
-		if (deadline != RT_NEVER && deadline <= rt_now()) {
+		if (rt_deadline_passed(deadline)) {
 			rt_unlock(&pl.mu);
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		rt_wake_reset(g);
 		r->waiter = g;
-		if (deadline != RT_NEVER)
-			rt_timer_arm_locked(&t, deadline, g);
-		rt_park(rt_poll_unlock_commit, NULL, "child wait");
+		rt_wait_park_locked(&w, "child wait");
 		rt_lock(&pl.mu);
+		rt_wait_end_locked(&w);
 		r->waiter = NULL;
-		if (t.idx >= 0)
-			heap_remove(&t);
-		if (!r->exited) {
+		if (!r->exited) { /* the deadline won, and the child still runs */
 			rt_unlock(&pl.mu);
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		pp = proc_slot(pid);
 	}
 	if (status)
 		*status = r->status;
-	proc_forget(pp);
+	proc_forget(proc_slot_of(r));
 	rt_unlock(&pl.mu);
 	return 0;
 }
@@ -952,10 +798,7 @@ static pid_t take_unclaimed(int *status)
 	pid_t pid = r->pid;
 	if (status)
 		*status = r->status;
-	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
-	while (*pp != r)
-		pp = &(*pp)->next;
-	proc_forget(pp);
+	proc_forget(proc_slot_of(r));
 	return pid;
 }
 
@@ -969,8 +812,8 @@ static void anywaiter_remove(struct any_wait *w)
 
 pid_t rt_proc_wait_any(int *status, int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_proc_wait_any outside a green thread");
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	rt_lock(&pl.mu);
 	for (;;) {
 		if (pl.unclaimed_head) {
@@ -984,22 +827,19 @@ pid_t rt_proc_wait_any(int *status, int64_t deadline)
 			errno = ECANCELED;
 			return -1;
 		}
-		if (deadline != RT_NEVER && deadline <= rt_now()) {
+		if (rt_deadline_passed(deadline)) {
 			rt_unlock(&pl.mu);
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		struct any_wait w = { .g = g, .next = pl.anywaiters };
-		struct rt_timer t = { .idx = -1 };
-		pl.anywaiters = &w;
-		rt_wake_reset(g);
-		if (deadline != RT_NEVER)
-			rt_timer_arm_locked(&t, deadline, g);
-		rt_park(rt_poll_unlock_commit, NULL, "child wait (any)");
+		/* Woken by an exit, a cancel or the deadline: look again. */
+		struct any_wait aw = { .g = g, .next = pl.anywaiters };
+		rt_wait_begin(&w, deadline);
+		pl.anywaiters = &aw;
+		rt_wait_park_locked(&w, "child wait (any)");
 		rt_lock(&pl.mu);
-		anywaiter_remove(&w);
-		if (t.idx >= 0)
-			heap_remove(&t);
+		rt_wait_end_locked(&w);
+		anywaiter_remove(&aw);
 	}
 }
 
@@ -1020,21 +860,32 @@ void rt_proc_wait_any_cancel(void)
 
 /* ---- signals ------------------------------------------------------------ */
 
+/* Take sw off the waiter list if it is still there; mu held. */
+static void sigwaiter_remove(struct sig_wait *sw)
+{
+	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next)
+		if (*pp == sw) {
+			*pp = sw->next;
+			waiters_add(-1);
+			return;
+		}
+}
+
+/* The first waiter for sig whose wake word we win gets it; with none, it
+ * is kept.  The winner leaves the list at once, so that a second signal
+ * in the same iteration looks past it. */
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	int sig = w->signum;
 	(void)loop;
 	(void)revents;
-	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next) {
-		struct sig_wait *sw = *pp;
+	for (struct sig_wait *sw = pl.sigwaiters; sw; sw = sw->next)
 		if (sigismember(sw->set, sig) == 1 && rt_wake_claim(sw->g)) {
 			sw->g->wake_events = sig;
 			ready_push(sw->g);
-			*pp = sw->next;
-			waiters_add(-1);
+			sigwaiter_remove(sw);
 			return;
 		}
-	}
 	pl.sig_pending[sig] = true;
 }
 
@@ -1050,8 +901,8 @@ static int sig_take_pending(const sigset_t *set)
 
 int rt_signal_wait(const sigset_t *set, int64_t deadline)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_signal_wait outside a green thread");
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(set, s) == 1 && sigismember(&pl.sigs, s) != 1) {
 			errno = EINVAL;
@@ -1059,35 +910,25 @@ int rt_signal_wait(const sigset_t *set, int64_t deadline)
 		}
 	rt_lock(&pl.mu);
 	int sig = sig_take_pending(set);
-	if (sig || (deadline != RT_NEVER && deadline <= rt_now())) {
+	if (sig || rt_deadline_passed(deadline)) {
 		rt_unlock(&pl.mu);
 		if (!sig)
 			errno = ETIMEDOUT;
 		return sig ? sig : -1;
 	}
 	struct sig_wait sw = { .set = set, .g = g, .next = pl.sigwaiters };
-	struct rt_timer t = { .idx = -1 };
-	rt_wake_reset(g);
 	pl.sigwaiters = &sw;
 	waiters_add(1);
-	if (deadline != RT_NEVER)
-		rt_timer_arm_locked(&t, deadline, g);
-	rt_park(rt_poll_unlock_commit, NULL, "signal wait");
-	if (!g->wake_timeout) {
-		if (deadline != RT_NEVER)
-			rt_timer_disarm(&t);
-		return g->wake_events;
-	}
+	rt_wait_park_locked(&w, "signal wait");
 	rt_lock(&pl.mu);
-	for (struct sig_wait **pp = &pl.sigwaiters; *pp; pp = &(*pp)->next)
-		if (*pp == &sw) {
-			*pp = sw.next;
-			waiters_add(-1);
-			break;
-		}
+	bool timed_out = rt_wait_end_locked(&w);
+	sigwaiter_remove(&sw); /* still listed unless on_signal won */
 	rt_unlock(&pl.mu);
-	errno = ETIMEDOUT;
-	return -1;
+	if (timed_out) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return g->wake_events;
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -1141,7 +982,7 @@ void rt_poll_fini(void)
 	}
 	deferred_closes_after_poll();
 	ev_loop_destroy(pl.loop);
-	free(pl.heap);
+	rt_timers_fini();
 	memset(&pl, 0, sizeof pl);
 }
 
@@ -1151,7 +992,7 @@ void rt_poll_dump(int fd)
 	dprintf(fd, "poll: polling %d blocked %d waiters %d timers %d next in %lld us, "
 			"sleep_until in %lld us, last poll %lld us ago\n",
 			atomic_load(&pl.polling), atomic_load(&pl.blocked), atomic_load(&pl.nwaiters),
-			pl.nheap, next == INT64_MAX ? -1LL : (long long)(next - now) / 1000,
+			rt_timers_count(), next == INT64_MAX ? -1LL : (long long)(next - now) / 1000,
 			pl.sleep_until == INT64_MAX ? -1LL : (long long)(pl.sleep_until - now) / 1000,
 			(long long)(now - atomic_load(&pl.last_poll)) / 1000);
 }

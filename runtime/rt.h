@@ -48,6 +48,14 @@ struct rt_config {
 	                       vm.max_map_count budget allows (about 28,000), canaries
 	                       beyond; 0: canaries only */
 	sigset_t signals;   /* signals delivered through rt_signal_wait() (sigemptyset: none) */
+	int max_threads;    /* OS threads for running green threads, the caller's included
+	                       (the monitor thread is not counted); 0: no limit but the
+	                       runtime's 10,000.  At the limit, as when the OS refuses a
+	                       thread (RLIMIT_NPROC, memory, vm.max_map_count), the runtime
+	                       goes on with the threads it has: work waits for a thread that
+	                       is busy or blocked, never a crash (rt_stats.threads_failed
+	                       counts the refusals; rt_limit_message() says so).  Also the
+	                       test hook for that path (t/rt/19-threads.c). */
 };
 
 /* rt_config_default() fills *cfg with the defaults: procs from the CPU
@@ -323,6 +331,7 @@ struct rt_stats {
 	uint64_t retakes_syscall; /* Ps handed off from blocking regions */
 	uint64_t retakes_hog;   /* Ps handed off from green threads running > 10 ms */
 	uint64_t ms;            /* OS threads created */
+	uint64_t threads_failed;/* OS threads the runtime could not create (see max_threads) */
 	uint64_t polls;         /* blocking libev iterations */
 	uint64_t sysmon_wakes;  /* monitor wake-ups */
 };

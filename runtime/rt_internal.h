@@ -294,6 +294,12 @@ struct rt_sched {
 	struct rt_p *allp;                /* nprocs Ps, fixed while running */
 	struct rt_m **allm;               /* all Ms (lock) */
 	int nm, maxm;
+	struct rt_m *mspare;              /* Ms whose thread could not be created (lock) */
+	int max_threads;                  /* rt_config.max_threads, 0: none; set at start */
+	_Atomic int nthreads;             /* M threads created and running, M0 excluded */
+	_Atomic int64_t mfail_until;      /* a thread creation failed: no new try before
+	                                     (0: none failed since the last success) */
+	_Atomic uint64_t mfailed;         /* thread creations that failed */
 	_Atomic uint64_t goid;            /* ids reserved so far (Ps take batches) */
 	_Atomic uint64_t spawned_nop;     /* Gs started by threads without a P, */
 	_Atomic uint64_t exited_nop;      /* and ended without one (see rt_p) */
@@ -308,9 +314,10 @@ struct rt_m *rt_m_current(void);
 struct rt_g *rt_g_current(void);
 uint64_t rt_fastrand(void);
 
-/* Park the calling G.  On g0, after the switch, fn(g, arg) runs; if it
- * returns 0 the G is readied at once (the wait was already satisfied).
- * G only. */
+/* Park the calling G.  Once its context is saved, fn(g, arg) runs (on
+ * the next G or on g0, on this M); if it returns 0 the G is readied at
+ * once (the wait was already satisfied).  Aborts if the G holds locks
+ * (rt_lock_held).  G only. */
 void rt_park(int (*fn)(struct rt_g *g, void *arg), void *arg, const char *reason);
 /* Make a parked G runnable.  From a G (goes to this P's runnext) or from
  * any other thread (goes to the global queue and wakes an M). */
@@ -336,6 +343,83 @@ void rt_handoffp(struct rt_p *p);
 bool rt_sched_has_work(void);
 void rt_inject_from_poll(struct rt_g *list);
 
+/* ---- between the scheduler's files (sched.c, m.c, g.c, fault.c, run.c) -- */
+
+/* The P state word's owner field for m. */
+static inline uint32_t rt_mid(const struct rt_m *m)
+{
+	return (uint32_t)m->id + 1;
+}
+
+/* Enter the runtime from a G's code: from now on the SIGURG handler
+ * leaves the P alone.  Returns the P, or NULL if the M lost it.  On g0
+ * (curg == NULL) in_rt is already 1. */
+static inline struct rt_p *rt_enter_p(struct rt_m *m)
+{
+	atomic_store_explicit(&m->in_rt, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	return m->p;
+}
+
+/* Back to the G's code (no-op on g0). */
+static inline void rt_leave_p(struct rt_m *m, struct rt_p *p)
+{
+	(void)p;
+	if (m->curg)
+		atomic_store_explicit(&m->in_rt, 0, memory_order_release);
+}
+
+/* Owner-only counter: a plain increment, published for rt_stats_get(). */
+static inline void rt_counter_inc(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			memory_order_relaxed);
+}
+
+/* sched.c */
+enum { RQ_TAIL = 0, RQ_NEXT = 1 };      /* where on p: the tail, or runnext */
+enum { RQ_NOWAKE = 0, RQ_WAKE = 1 };    /* then start an M for an idle P? */
+void rt_runqput_any(struct rt_p *p, struct rt_g *g, int where, int wake);
+void rt_schedule(struct rt_m *m);               /* an M's loop, on g0 */
+void rt_arrive(struct rt_g *g);                 /* first thing a resumed G does */
+/* Switch away from g, whose commit is in m->park_fn; returns when g is
+ * resumed (dying: never). */
+void rt_park_switch(struct rt_m *m, struct rt_g *g, bool dying);
+/* rt_park without the held-locks check, for a G that never runs again. */
+void rt_park_unchecked(struct rt_m *m, struct rt_g *g, int (*fn)(struct rt_g *, void *),
+		void *arg, const char *reason);
+/* m.c */
+void rt_acquirep(struct rt_m *m, struct rt_p *p);
+struct rt_p *rt_pidleget(void);                 /* sched.lock held */
+void rt_pidleput(struct rt_p *p);               /* sched.lock held */
+void rt_startm(struct rt_p *p, bool spinning);
+void rt_stopm(struct rt_m *m);
+void rt_wakep_slow(void);
+/* Start a spinning M if a P is idle and nobody spins (Go's wakep); the
+ * common case, no idle P, inline. */
+static inline void rt_wakep(void)
+{
+	if (atomic_load_explicit(&rt_sched.npidle, memory_order_relaxed) != 0)
+		rt_wakep_slow();
+}
+void rt_poller_handoff(void);
+void rt_startm_retry(int64_t now);              /* monitor */
+bool rt_startm_failing(void);                   /* a thread creation failed lately */
+struct rt_m *rt_m_alloc(void);                  /* sched.lock held */
+void rt_m_bind(struct rt_m *m);
+void rt_m_unbind(struct rt_m *m);
+struct rt_m *rt_m0_setup(void);
+/* g.c */
+int rt_spawn(const char *name, void (*fn)(void *), void *arg, struct rt_g **out);
+/* fault.c */
+void rt_report_overflow(struct rt_g *g, const char *how) __attribute__((noreturn));
+void rt_holding_locks(struct rt_g *g, const char *what, const char *reason)
+	__attribute__((noreturn, cold));
+void rt_fault_handlers_install(void);
+void rt_fault_handlers_restore(void);
+/* run.c */
+void rt_stop_the_world(void);
+
 /* ---- runq.c ------------------------------------------------------------ */
 bool rt_runqput(struct rt_p *p, struct rt_g *g, bool next);
 struct rt_g *rt_runqget(struct rt_p *p, bool *inherit);
@@ -350,7 +434,7 @@ struct rt_g *rt_globrunqget(struct rt_p *p, int max); /* lock held */
 
 /* ---- poll.c: the libev loop (the only file that includes ev.h) -------- */
 
-/* A deadline timer for a parked G; lives on the G's stack.  In the
+/* A deadline timer for a parked G (timer.c); lives on the G's stack.  In the
  * poller's heap while idx >= 0 (poll lock).  When it fires, the poller
  * claims g->wake; if it wins, g->wake_timeout is set and g readied. */
 struct rt_timer {
@@ -372,12 +456,28 @@ void rt_poll_wake(void);          /* break a blocked poll (any thread) */
 void rt_poll_stop(void);          /* break it for good: the runtime stops */
 void rt_poll_stats(struct rt_stats *st);
 void rt_poll_dump(int fd);        /* for rt_dump(), racy reads */
-/* The poll lock and the timer heap, for select and proc.c. */
+/* The poll lock, for timer.c and proc.c. */
 void rt_poll_lock(void);
 void rt_poll_unlock(void);
-void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g);
-void rt_timer_disarm(struct rt_timer *t);          /* takes the lock if needed */
 int rt_poll_unlock_commit(struct rt_g *g, void *arg); /* park commit: unlock, kick */
+/* For timer.c, poll lock held: count a waiter that keeps the poller
+ * needed; the heap's minimum changed (armed: the new minimum, INT64_MAX
+ * when it left). */
+void rt_poll_waiters_add(int n);
+void rt_poll_timers_changed(int64_t armed);
+
+/* ---- timer.c: the deadline heap (poll lock held) --------------------- */
+
+void rt_timer_arm_locked(struct rt_timer *t, int64_t when, struct rt_g *g);
+void rt_timer_disarm(struct rt_timer *t);          /* takes the poll lock */
+int64_t rt_timers_next(void);                      /* earliest, or INT64_MAX */
+int rt_timers_count(void);
+/* Pop every deadline <= now; ready(g) each G whose wake word it wins
+ * (wake_timeout set).  True if any left the heap. */
+bool rt_timers_expire(int64_t now, void (*ready)(struct rt_g *));
+/* Room for n armed timers (takes the poll lock); 0, or -1 ENOMEM. */
+int rt_timers_reserve(uint64_t n);
+void rt_timers_fini(void);
 
 /*
  * A blocking call with a deadline, written once (libdill's dill_waitfor +

@@ -9,8 +9,9 @@
  *   2. Pass 1: perform the first ready case, unlock, ready the peer.
  *   3. None ready and the deadline has passed: unlock, ETIMEDOUT (this
  *      is Go's default case).
- *   4. Pass 2: enqueue one sudog per case, arm the deadline, park; the
- *      channels (and the poll lock) are unlocked on g0 after the switch.
+ *   4. Pass 2: enqueue one sudog per case and park with the deadline
+ *      (rt_wait_park); the channels are unlocked by the park commit, once
+ *      the G's context is saved.
  *   5. Pass 3: whoever won the G's wake word set g->wake_sudog (or the
  *      deadline fired); relock and dequeue the losing sudogs.
  */
@@ -24,7 +25,6 @@
 struct select_park {
 	struct rt_chan **locked;  /* distinct channels, in lock order */
 	int nlocked;
-	bool poll_locked;
 };
 
 static int cmp_chan(const void *a, const void *b)
@@ -46,16 +46,15 @@ static void unlock_all(struct rt_chan **locked, int n)
 		rt_unlock(&locked[i]->lock);
 }
 
+/* sp and the array it points to live on the parking G's stack; a waker
+ * may resume that G as soon as one channel is unlocked, but the G then
+ * relocks every channel before it leaves select_wait, so both stay valid
+ * until the last unlock. */
 static int select_commit(struct rt_g *g, void *arg)
 {
 	struct select_park *sp = arg;
-	/* sp lives on the parking G's stack: once the channels are unlocked a
-	 * waker may resume that G elsewhere and reuse the frame, so read
-	 * everything first. */
-	bool poll_locked = sp->poll_locked;
+	(void)g;
 	unlock_all(sp->locked, sp->nlocked);
-	if (poll_locked)
-		return rt_poll_unlock_commit(g, NULL);
 	return 1;
 }
 
@@ -105,8 +104,8 @@ static int finish(struct rt_case *cs, int i)
 static int select_wait(struct rt_case *cases, int n, int64_t deadline,
 		int *order, struct rt_chan **locked, struct rt_sudog *sg)
 {
-	struct rt_g *g = rt_g_current();
-	rt_assert(g, "rt_select outside a green thread");
+	struct rt_wait w;
+	struct rt_g *g = rt_wait_begin(&w, deadline);
 	int nready = 0, nlocked = 0;
 	/* 1. pollorder and lockorder. */
 	for (int i = 0; i < n; i++) {
@@ -145,32 +144,25 @@ static int select_wait(struct rt_case *cases, int n, int64_t deadline,
 		for (;;)
 			rt_park(select_commit, &none, "select with no cases");
 	}
-	if (deadline != RT_NEVER && deadline <= rt_now()) {
+	if (rt_deadline_passed(deadline)) {
 		unlock_all(locked, nlocked);
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	/* 4. pass 2: enqueue and park. */
-	rt_wake_reset(g);
+	/* 4. pass 2: enqueue and park (nobody has seen g since rt_wait_begin
+	 * reset its wake word). */
 	for (int k = 0; k < nready; k++) {
 		int i = order[k];
 		struct rt_chan *c = cases[i].chan;
 		sg[k] = (struct rt_sudog){ .g = g, .elem = cases[i].elem, .c = c, .case_index = i };
 		rt_waitq_push(cases[i].op == RT_RECV ? &c->recvq : &c->sendq, &sg[k]);
 	}
-	struct rt_timer t = { .idx = -1 };
 	struct select_park sp = { .locked = locked, .nlocked = nlocked };
-	if (deadline != RT_NEVER) {
-		rt_poll_lock();
-		rt_timer_arm_locked(&t, deadline, g);
-		sp.poll_locked = true;
-	}
-	rt_park(select_commit, &sp, "select");
+	rt_wait_park(&w, select_commit, &sp, "select");
 
 	/* 5. pass 3. */
 	struct rt_sudog *won = g->wake_sudog;
-	if (deadline != RT_NEVER)
-		rt_timer_disarm(&t);
+	rt_wait_end(&w);
 	lock_all(locked, nlocked);
 	for (int k = 0; k < nready; k++) {
 		struct rt_chan *c = sg[k].c;

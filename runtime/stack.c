@@ -277,19 +277,30 @@ static void slot_arm(struct rt_stack *s)
 }
 
 /* Pool push/pop, pool_lock held. */
-static bool pool_push(struct rt_stack *s)
+/* Make the pool able to hold n free stacks; pool lock held.  Called
+ * before carving, for every slot that will then exist, so that putting a
+ * stack back never needs memory. */
+static bool pool_reserve(size_t n)
 {
-	if (st.npool == st.cappool) {
-		size_t cap = st.cappool ? 2 * st.cappool : 1024;
-		void *n = realloc(st.pool, cap * sizeof *st.pool);
-		if (!n)
-			return false;
-		st.pool = n;
-		st.cappool = cap;
-	}
+	if (n <= st.cappool)
+		return true;
+	size_t cap = st.cappool ? st.cappool : 1024;
+	while (cap < n)
+		cap *= 2;
+	void *p = realloc(st.pool, cap * sizeof *st.pool);
+	if (!p)
+		return false;
+	st.pool = p;
+	st.cappool = cap;
+	return true;
+}
+
+/* Never fails: the pool has room for every slot carved (pool_reserve). */
+static void pool_push(struct rt_stack *s)
+{
+	rt_assert(st.npool < st.cappool, "stack pool full: a slot was carved without room");
 	st.pool[st.npool++] = s;
 	s->chunk->nfree_global++;
-	return true;
 }
 
 static struct rt_stack *pool_pop(void)
@@ -355,8 +366,11 @@ struct rt_g *rt_stack_get(struct rt_p *p)
 		got[n++] = pool_pop();
 	if (n == 0) {
 		fresh = true;
-		while (n < want && (got[n] = slot_carve()) != NULL)
-			n++;
+		if (pool_reserve(st.mapped + (size_t)want))
+			while (n < want && (got[n] = slot_carve()) != NULL)
+				n++;
+		else
+			rt_limit_set("out of memory for the stack pool");
 	}
 	rt_unlock(&st.lock);
 	if (n == 0) {
@@ -377,11 +391,10 @@ void rt_stack_put(struct rt_p *p, struct rt_stack *s)
 		return;
 	}
 	rt_lock(&st.lock);
-	bool ok = pool_push(s);
-	while (ok && p && p->nstack_cache > CACHE_BATCH)
-		ok = pool_push(p->stack_cache[--p->nstack_cache]);
+	pool_push(s);
+	while (p && p->nstack_cache > CACHE_BATCH)
+		pool_push(p->stack_cache[--p->nstack_cache]);
 	rt_unlock(&st.lock);
-	rt_assert(ok, "out of memory for the stack pool");
 }
 
 /* Give the memory of wholly free chunks back to the kernel while the pool

@@ -16,6 +16,9 @@
  *     the monitor polls (all Ms busy: timers and fds still fire).
  *   - Every 100 ms, and before it sleeps, it gives the memory of wholly
  *     free stack chunks back to the kernel (stack.c).
+ *   - After the OS refused a new thread (m.c), it tries again every
+ *     10 ms while Gs wait on the global queue and a P is idle, and does
+ *     not go to sleep meanwhile.
  *
  * The tick starts at 20 us and doubles after 1 ms without a retake, up to
  * 10 ms.  When every P is idle the monitor sleeps on a futex until a P
@@ -159,7 +162,8 @@ static void *sysmon_main(void *arg)
 		atomic_fetch_add_explicit(&mon.wakes, 1, memory_order_relaxed);
 		/* All idle: sleep, unless things wait on libev and nobody polls
 		 * (which the scheduler never allows; this is the safety net). */
-		if (all_idle() && !(rt_poll_has_waiters() && !rt_poll_active())) {
+		if (all_idle() && !(rt_poll_has_waiters() && !rt_poll_active()) &&
+		    !(rt_startm_failing() && rt_sched_has_work())) {
 			rt_stacks_trim();
 			deep_sleep();
 			continue;
@@ -170,6 +174,7 @@ static void *sysmon_main(void *arg)
 			last_trim = now;
 		}
 		poll_if_stale(now);
+		rt_startm_retry(now);
 		if (retake(now)) {
 			idle = 0;
 			delay = TICK_MIN_US;

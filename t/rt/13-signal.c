@@ -2,7 +2,9 @@
  * 13-signal.c - rt_signal_wait: cfg.signals = { SIGUSR1, SIGHUP }; a G
  * waits and another sends; a signal arriving with no waiter is kept for
  * the next call (one per signal number); a signal outside the config is
- * EINVAL; deadlines give ETIMEDOUT.
+ * EINVAL; deadlines give ETIMEDOUT.  Whichever wins, signal or deadline,
+ * the wait leaves nothing behind: the poller's count of waiters and its
+ * timer heap are back to zero (rt_dump), and a later signal is kept.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -13,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -59,6 +62,72 @@ static sigset_t set_of(int a, int b)
 	if (b)
 		sigaddset(&s, b);
 	return s;
+}
+
+/* The poller's "waiters N timers M" from rt_dump(); -1 if not found. */
+static void poll_counts(int *waiters, int *timers)
+{
+	char buf[8192];
+	*waiters = *timers = -1;
+	int fd = memfd_create("dump", 0);
+	if (fd < 0)
+		return;
+	rt_dump(fd);
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	const char *p = strstr(buf, " waiters ");
+	if (p)
+		sscanf(p, " waiters %d timers %d", waiters, timers);
+}
+
+/* Signal and deadline racing, both ways: each wait must unregister from
+ * the signal list and the timer heap, whoever won. */
+static void nothing_left_behind(void)
+{
+	sigset_t usr1 = set_of(SIGUSR1, 0);
+	struct waiter w = { .set = usr1, .timeout = 200 * MS };
+	rt_go(sig_waiter, &w);
+	wait_int(&w.started, 1, 2000 * MS);
+	rt_sleep(10 * MS);
+	kill(getpid(), SIGUSR1);
+	int fin = wait_int(&w.done, 1, 6000 * MS);
+	int nw, nt;
+	poll_counts(&nw, &nt);
+	ok(fin && w.got == SIGUSR1 && nw == 0 && nt == 0,
+	   "woken by the signal before its deadline: got %d, poller waiters %d timers %d", w.got, nw, nt);
+	rt_sleep(250 * MS); /* past that deadline: nothing fires for it */
+
+	struct waiter t = { .set = usr1, .timeout = 20 * MS };
+	rt_go(sig_waiter, &t);
+	fin = wait_int(&t.done, 1, 6000 * MS);
+	poll_counts(&nw, &nt);
+	ok(fin && t.got == -1 && t.err == ETIMEDOUT && nw == 0 && nt == 0,
+	   "timed out: got %d, poller waiters %d timers %d", t.got, nw, nt);
+
+	/* Many rounds with the signal sent right at the deadline. */
+	int bad = 0, got = 0;
+	for (int i = 0; i < 200; i++) {
+		struct waiter r = { .set = usr1, .timeout = 2 * MS };
+		rt_go(sig_waiter, &r);
+		wait_int(&r.started, 1, 2000 * MS);
+		rt_sleep((i % 4) * MS / 2);
+		kill(getpid(), SIGUSR1);
+		wait_int(&r.done, 1, 6000 * MS);
+		got += r.got == SIGUSR1;
+		if (r.got != SIGUSR1) {
+			/* the deadline won: the signal was kept for the next call */
+			int s = rt_signal_wait(&usr1, rt_now() + 2000 * MS);
+			bad += s != SIGUSR1;
+		}
+	}
+	poll_counts(&nw, &nt);
+	diag("signal first in %d of 200 rounds", got);
+	ok(bad == 0 && nw == 0 && nt == 0,
+	   "200 rounds of a signal racing the deadline: none lost (%d), poller waiters %d timers %d", bad,
+	   nw, nt);
 }
 
 static void main_fn(void *unused)
@@ -157,12 +226,14 @@ static void main_fn(void *unused)
 	rt_sleep(30 * MS);
 	s = rt_signal_wait(&usr1, rt_now() + 2000 * MS);
 	is_int(s, SIGUSR1, "after a timed-out wait, the next SIGUSR1 is still delivered");
+
+	nothing_left_behind();
 }
 
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(13);
+	tap_plan(16);
 	struct rt_config cfg;
 	rt_config_default(&cfg);
 	cfg.procs = 2;
