@@ -66,7 +66,7 @@ static int child_main(void *arg)
 	/* After the credentials change, which clears it: KILL when grun dies
 	 * (even by SIGKILL), and if it died already, do not start at all. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		return child_failed(SV_STEP_SETSID);
+		return child_failed(SV_STEP_PDEATHSIG);
 	if (getppid() != sp->parent)
 		_exit(128 + SIGKILL);
 	execve(sp->path, sp->argv, sp->envp);
@@ -84,7 +84,15 @@ void sv_spawn_error(const struct sv_spawn *sp, const struct sv_job *job, int cod
 	case SV_STEP_GROUP: snprintf(buf, len, "cannot switch to group %d: %s", (int)sp->gid, strerror(err)); break;
 	case SV_STEP_USER: snprintf(buf, len, "cannot switch to user %d: %s", (int)sp->uid, strerror(err)); break;
 	case SV_STEP_EXEC: snprintf(buf, len, "cannot run %s: %s", sp->path, strerror(err)); break;
-	default: snprintf(buf, len, "cannot run %s: %s", job->argv.v[0], strerror(err)); break;
+	case SV_STEP_PDEATHSIG: snprintf(buf, len, "cannot set the parent-death signal: %s", strerror(err)); break;
+	default:
+		/* the process was not even made */
+		if (err == EAGAIN || err == ENOMEM)
+			snprintf(buf, len, "cannot create a process for %s: %s (the user's process limit, "
+			         "RLIMIT_NPROC, or memory)", job->argv.v[0], strerror(err));
+		else
+			snprintf(buf, len, "cannot run %s: %s", job->argv.v[0], strerror(err));
+		break;
 	}
 }
 

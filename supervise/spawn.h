@@ -41,7 +41,8 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
  * child's exec error).  Closes the child's ends either way. */
 pid_t sv_spawn_run(struct sv_spawn *sp);
 /* The step of the child's set-up that failed (in sv_spawn_run()'s errno). */
-enum { SV_STEP_SETSID = 1, SV_STEP_FDS, SV_STEP_CHDIR, SV_STEP_GROUP, SV_STEP_USER, SV_STEP_EXEC };
+enum { SV_STEP_SETSID = 1, SV_STEP_FDS, SV_STEP_CHDIR, SV_STEP_GROUP, SV_STEP_USER, SV_STEP_EXEC,
+       SV_STEP_PDEATHSIG };
 /* sv_spawn_error() describes the failure sv_spawn_run() returned in errno. */
 void sv_spawn_error(const struct sv_spawn *sp, const struct sv_job *job, int code, char *buf,
                     size_t len);
