@@ -274,6 +274,15 @@ void sv_reload(struct sv_graph *g, struct sv_roster *r)
 	}
 	sv_roster_free(r);
 	*r = next;
+	if (t.added + t.removed + t.changed == 0) {
+		/* nothing to apply: the running nodes keep using the config they
+		 * have, and repeated reloads of an unchanged file cost nothing */
+		sv_config_free(cfg);
+		sv_info("reloaded %s: %d added, %d removed, %d changed, %d unchanged", g->cfg->path, 0, 0, 0,
+		        t.kept);
+		sv_notify_systemd("READY=1");
+		return;
+	}
 	g->old_cfgs = sv_xreallocarray(g->old_cfgs, (size_t)g->nold + 1, sizeof *g->old_cfgs, "a reload");
 	g->old_cfgs[g->nold++] = g->cfg;
 	g->cfg = cfg;

@@ -6,7 +6,7 @@
 # nor lose its summary.
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 11
 
 F=$T/s.ini
 # count_cmd WORD: tagged processes whose command line ends in WORD.
@@ -80,6 +80,27 @@ kill -TERM "$GRUN_PID"
 wait_grun 20
 is "$rc" 0 "storm: SIGTERM afterwards: exit 0"
 is "$(left)" 0 "storm: no process left behind"
+
+# ---- reloads of an unchanged file cost no memory ------------------------------------------
+printf '[job:a]\ncmd = sleep 1001\n\n[job:b]\ncmd = sleep 1002\n' >"$F"
+start_grun "$F"
+wait_count ': started' 2 10
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$GRUN_PID/status"; }
+hups() { i=0; while [ $i -lt "$1" ]; do kill -HUP "$GRUN_PID"; sleep 0.01; i=$((i + 1)); done; }
+hups 100
+wait_count '^grun: reloaded' 50 20
+sleep 0.5
+rss1=$(rss) n1=$(count '^grun: reloaded')
+hups 500
+wait_count '^grun: reloaded' $((n1 + 300)) 30
+sleep 0.5
+rss2=$(rss) n2=$(count '^grun: reloaded')
+# each kept config cost ~1.7 kB (850 kB over 500 reloads on the previous main)
+ok "$([ $((n2 - n1)) -ge 300 ] && [ $((rss2 - rss1)) -lt 200 ]; echo $?)" \
+	"unchanged file: $((n2 - n1)) more reloads, RSS $rss1 -> $rss2 kB (under 200 kB growth)"
+kill -TERM "$GRUN_PID"
+wait_grun 20
+is "$rc:$(left)" "0:0" "unchanged file: SIGTERM: exit 0, nothing left"
 
 # ---- SIGHUPs while grun is finishing --------------------------------------------------
 printf '[job:short]\ncmd = sleep 0.5\n' >"$F"
