@@ -99,7 +99,8 @@ struct sv_job {
 	char *dir;                /* NULL: grun's */
 	struct sv_strv env;       /* NAME=VALUE set or overriding grun's environment */
 	uid_t uid;                /* (uid_t)-1: unchanged */
-	gid_t gid;                /* (gid_t)-1: unchanged */
+	gid_t gid;                /* (gid_t)-1: unchanged (never with has_user) */
+	gid_t user_gid;           /* the user's group in the password database, or (gid_t)-1 */
 	int has_user;
 	int umask;                /* -1: grun's */
 	enum sv_restart restart;
@@ -122,6 +123,7 @@ struct sv_job {
 	int selected;             /* to run in this invocation (JOB... on the command line) */
 	/* lines of the keys the graph checks refer to (0: not written) */
 	int cmd_line, needs_line, ready_line, ready_timeout_line, significant_line;
+	int dir_line, user_line;
 };
 
 struct sv_sup {
@@ -147,6 +149,7 @@ struct sv_config {
 	int nsups;
 	struct sv_chan *chans;    /* in order of first appearance */
 	int nchans;
+	struct sv_names *names;   /* name -> index of jobs, sups and chans (names.c) */
 };
 
 /* sv_config_find_chan() is the index of the channel called name, or -1. */
@@ -177,6 +180,8 @@ int sv_parse_duration(const char *s, int64_t *ns, const char **why);
 int sv_parse_bool(const char *s, int *b, const char **why);
 int sv_parse_signal(const char *s, int *sig, const char **why);
 const char *sv_signal_name(int sig);
+/* sv_strategy_name() is the name grun.ini(5) gives s ("one_for_all"). */
+const char *sv_strategy_name(enum sv_strategy s);
 /* sv_split_argv() splits s into words with sh-like quoting ('...',
  * "...", backslash); *why on unbalanced quotes. */
 int sv_split_argv(const char *s, struct sv_strv *out, const char **why);
