@@ -47,7 +47,8 @@ static void add_message(struct sv_loader *ld, int line, const char *kind, const 
 	vsnprintf(text + strlen(text), n - strlen(text), fmt, ap2);
 	va_end(ap2);
 	ld->messages = sv_grow(ld->messages, ld->nerrors, sizeof *ld->messages, "config error messages");
-	ld->messages[ld->nerrors++] = (struct sv_message){ .line = line, .text = text };
+	ld->messages[ld->nerrors] = (struct sv_message){ .line = line, .seq = ld->nerrors, .text = text };
+	ld->nerrors++;
 }
 
 void sv_load_error(struct sv_loader *ld, int line, const char *fmt, ...)
@@ -72,15 +73,13 @@ static int by_line(const void *a, const void *b)
 	const struct sv_message *x = a, *y = b;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
-	/* stable: one line's problems keep the order they were found in */
-	return x < y ? -1 : x > y;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* Prints every problem, in line order. */
 static void flush_messages(struct sv_loader *ld)
 {
-	/* qsort is not stable, but the messages sit in one array in the
-	 * order found, so comparing addresses last makes it so */
+	/* by line, then in the order found (qsort is not stable) */
 	if (ld->nerrors > 1)
 		qsort(ld->messages, (size_t)ld->nerrors, sizeof *ld->messages, by_line);
 	for (int i = 0; i < ld->nerrors; i++) {

@@ -45,6 +45,7 @@ struct sv_defaults {
 /* One problem found, printed once the whole file has been read. */
 struct sv_message {
 	int line;
+	int seq;               /* order found: one line's problems keep it */
 	char *text;            /* "FILE:LINE: message" */
 };
 
