@@ -16,10 +16,10 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "supervise/config.h"
 #include "supervise/config_internal.h"
+#include "supervise/xalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,12 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *devnull;
 	if (!devnull && !(devnull = fopen("/dev/null", "w")))
-		abort();
+		sv_fatal("config-fuzz: cannot open /dev/null");
 	if (size == 0)
 		return 0; /* fmemopen() refuses an empty buffer */
 	FILE *in = fmemopen((void *)data, size, "r");
 	if (!in)
-		abort();
+		sv_fatal("config-fuzz: fmemopen of %zu bytes failed", size);
 	struct sv_config *cfg = sv_config_load_stream(in, "fuzz.ini", devnull);
 	fclose(in);
 	if (!cfg)
