@@ -157,7 +157,9 @@ int sv_config_find_chan(const struct sv_config *cfg, const char *name);
 
 /* sv_config_load() reads path.  Returns the config, or NULL after writing
  * every problem found to errs (one "FILE:LINE: message" line each) or
- * when the file cannot be read.  environ supplies ${VAR}. */
+ * when the file cannot be opened.  A file without errors may still get
+ * "FILE:LINE: warning: message" lines (a dir or a program that is not
+ * there), and loads.  environ supplies ${VAR}. */
 struct sv_config *sv_config_load(const char *path, FILE *errs);
 
 /* sv_config_select() marks the named jobs and everything they need as

@@ -102,7 +102,8 @@ void sv_read_chan(struct sv_loader *ld, struct sv_section *s, struct sv_config *
                   struct sv_chan *c);
 /* sv_chan_get() finds or adds the channel called name (first used at line). */
 int sv_chan_get(struct sv_config *cfg, const char *name, int line);
-/* check.c: the graph as a whole, then check_fs.c's warnings. */
+/* check.c: the graph as a whole; then, if the file has no error, the
+ * warnings about programs and directories that are not there. */
 void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg);
 void sv_check_files(struct sv_loader *ld, struct sv_config *cfg);
 #endif
