@@ -1,13 +1,164 @@
 /*
- * check.c - checks of the graph as a whole: references between jobs and
- * supervisors, cycles (printed as a path), combinations of settings that
- * cannot work; then selection of the jobs to run, and --graph output.
+ * check.c - checks of the graph as a whole, once every section is read:
+ * references between jobs and supervisors, cycles, channels nobody
+ * uses, combinations of settings that cannot work; and, when the file
+ * has no error, warnings about programs and directories that do not
+ * exist.  Selection of the jobs to run is in select.c, --graph in
+ * print.c.
+ *
+ * Every walk here is iterative, with its stack on the heap: a valid file
+ * may chain 100,000 jobs by needs or by channels, and the loader also
+ * runs on a green thread (reloads).  Cycles in needs and in channel feeds
+ * are found by one depth-first search over a graph in compressed form;
+ * parents, where each supervisor has one, by following them.  A cycle is
+ * printed whole when it is short, as its first and last names and its
+ * length when it is long.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "supervise/config_internal.h"
+#include "supervise/xalloc.h"
 
+/* ---- cycle text -------------------------------------------------------- */
+
+/* Cycles of at most this many names are printed whole. */
+#define CYCLE_WHOLE 8
+
+/* "a -> b -> c -> a", or "a -> b -> c -> d -> ... -> y -> z -> a" for a
+ * long one.  name(i, ctx) names the i-th member.  Returns a malloc'd
+ * string. */
+static char *cycle_text(int n, const char *(*name)(int i, const void *ctx), const void *ctx)
+{
+	size_t size = (CYCLE_WHOLE + 2) * (SV_NAME_MAX + 4) + 16;
+	char *out = sv_xmalloc(size, "a cycle's text");
+	size_t len = 0;
+	for (int i = 0; i < n; i++) {
+		if (n > CYCLE_WHOLE && i == CYCLE_WHOLE / 2) {
+			len += (size_t)snprintf(out + len, size - len, "... -> ");
+			i = n - CYCLE_WHOLE / 2;
+		}
+		len += (size_t)snprintf(out + len, size - len, "%s -> ", name(i, ctx));
+	}
+	snprintf(out + len, size - len, "%s", name(0, ctx));
+	return out;
+}
+
+struct named_cycle {
+	const struct sv_config *cfg;
+	const int *v;     /* indexes into cfg->jobs or cfg->sups */
+};
+
+static const char *job_at(int i, const void *ctx)
+{
+	const struct named_cycle *c = ctx;
+	return c->cfg->jobs[c->v[i]].name;
+}
+
+static const char *sup_at(int i, const void *ctx)
+{
+	const struct named_cycle *c = ctx;
+	return c->cfg->sups[c->v[i]].name;
+}
+
+/* " of N jobs" for a cycle too long to print whole, else "". */
+static const char *cycle_size(int n, const char *what, char *buf, size_t len)
+{
+	if (n <= CYCLE_WHOLE)
+		return "";
+	snprintf(buf, len, " of %d %s", n, what);
+	return buf;
+}
+
+/* ---- one depth-first search ---------------------------------------------- */
+
+/* A directed graph: node i's successors are adj[first[i]] to
+ * adj[first[i + 1] - 1]. */
+struct digraph {
+	int n;
+	int *first;   /* n + 1 offsets */
+	int *adj;
+};
+
+static void digraph_free(struct digraph *g)
+{
+	free(g->first);
+	free(g->adj);
+}
+
+/* Finds a cycle through nodes reachable from nodes 0 to nroots - 1.
+ * Returns its length and its nodes in *cycle (malloc'd, in edge order,
+ * the earliest on the search path first), or 0 if there is none.
+ * Iterative: the path is kept in two arrays, not in C frames. */
+static int find_cycle(const struct digraph *g, int nroots, int **cycle)
+{
+	int *color = sv_xcalloc((size_t)g->n + 1, sizeof *color, "a graph search"); /* 0 new, 1 on path, 2 done */
+	int *path = sv_xmalloc(((size_t)g->n + 1) * sizeof *path, "a graph search");
+	int *next = sv_xmalloc(((size_t)g->n + 1) * sizeof *next, "a graph search"); /* next edge of path[d] */
+	int found = 0;
+	for (int root = 0; root < nroots && !found; root++) {
+		if (color[root])
+			continue;
+		int depth = 0;
+		path[0] = root;
+		next[0] = g->first[root];
+		color[root] = 1;
+		while (depth >= 0 && !found) {
+			int u = path[depth];
+			if (next[depth] == g->first[u + 1]) {
+				color[u] = 2;
+				depth--;
+				continue;
+			}
+			int v = g->adj[next[depth]++];
+			if (color[v] == 1) {
+				int d = depth;
+				while (path[d] != v)
+					d--;
+				found = depth - d + 1;
+				*cycle = sv_xmalloc((size_t)found * sizeof **cycle, "a cycle");
+				memcpy(*cycle, path + d, (size_t)found * sizeof **cycle);
+			} else if (color[v] == 0) {
+				color[v] = 1;
+				depth++;
+				path[depth] = v;
+				next[depth] = g->first[v];
+			}
+		}
+	}
+	free(color);
+	free(path);
+	free(next);
+	return found;
+}
+
+/* ---- supervisors ------------------------------------------------------------ */
+
+static void report_parent_cycle(struct sv_loader *ld, const struct sv_config *cfg, int p)
+{
+	/* from its first supervisor in the file */
+	int m = p, n = 1;
+	for (int q = cfg->sups[p].parent; q != p; q = cfg->sups[q].parent, n++)
+		m = q < m ? q : m;
+	int *v = sv_xmalloc((size_t)n * sizeof *v, "a cycle");
+	for (int i = 0, q = m; i < n; i++, q = cfg->sups[q].parent)
+		v[i] = q;
+	struct named_cycle nc = { cfg, v };
+	char *text = cycle_text(n, sup_at, &nc);
+	char size[48];
+	sv_load_error(ld, cfg->sups[m].parent_line, "supervisor parents form a cycle%s: %s",
+	              cycle_size(n, "supervisors", size, sizeof size), text);
+	free(text);
+	free(v);
+}
+
+/* Resolves parent = NAME, then reports every cycle of parents once: each
+ * supervisor has one parent, so following them from each supervisor not
+ * yet seen either reaches the root, a supervisor seen before, or one seen
+ * on this walk (a new cycle).  O(supervisors). */
 static void resolve_parents(struct sv_loader *ld, struct sv_config *cfg)
 {
 	for (int i = 1; i < cfg->nsups; i++) {
@@ -20,40 +171,28 @@ static void resolve_parents(struct sv_loader *ld, struct sv_config *cfg)
 		else
 			s->parent = p;
 	}
-	/* cycles: follow parents at most nsups steps */
+	char *color = sv_xcalloc((size_t)cfg->nsups, 1, "a parent walk"); /* 0 new, 1 this walk, 2 done */
 	for (int i = 1; i < cfg->nsups; i++) {
-		int p = i, steps = 0;
-		while (p > 0 && steps <= cfg->nsups)
-			p = cfg->sups[p].parent, steps++;
-		if (p > 0) {
-			/* report each cycle once, from its first supervisor in the file */
-			int r = cfg->sups[i].parent, first = 1;
-			for (int n = 0; r != i && n <= cfg->nsups; n++, r = cfg->sups[r].parent)
-				first &= r > i;
-			if (r != i || !first)
-				continue;
-			char path[1024] = "";
-			size_t len = 0;
-			int q = i;
-			for (int n = 0; n <= cfg->nsups && len < sizeof path - 80; n++) {
-				len += (size_t)snprintf(path + len, sizeof path - len, "%s%s", n ? " -> " : "", cfg->sups[q].name);
-				q = cfg->sups[q].parent;
-				if (q == i) {
-					snprintf(path + len, sizeof path - len, " -> %s", cfg->sups[i].name);
-					break;
-				}
-			}
-			if (q == i)
-				sv_load_error(ld, cfg->sups[i].parent_line, "supervisor parents form a cycle: %s", path);
+		int p = i;
+		while (p > 0 && color[p] == 0) {
+			color[p] = 1;
+			p = cfg->sups[p].parent;
 		}
+		if (p > 0 && color[p] == 1)
+			report_parent_cycle(ld, cfg, p);
+		for (p = i; p > 0 && color[p] == 1; p = cfg->sups[p].parent)
+			color[p] = 2;
 	}
+	free(color);
 }
+
+/* ---- needs ------------------------------------------------------------------- */
 
 static void resolve_needs(struct sv_loader *ld, struct sv_config *cfg)
 {
 	for (int i = 0; i < cfg->njobs; i++) {
 		struct sv_job *j = &cfg->jobs[i];
-		j->need_idx = calloc((size_t)j->needs.n + 1, sizeof *j->need_idx);
+		j->need_idx = sv_xcalloc((size_t)j->needs.n + 1, sizeof *j->need_idx, "needs");
 		for (int k = 0; k < j->needs.n; k++) {
 			int n = sv_config_find_job(cfg, j->needs.v[k]);
 			if (n < 0)
@@ -66,83 +205,47 @@ static void resolve_needs(struct sv_loader *ld, struct sv_config *cfg)
 	}
 }
 
-/* "a -> b -> ... -> a": the jobs of stack[] from job back (its first
- * appearance) to depth, and job again. */
-static void cycle_text(const struct sv_config *cfg, const int *stack, int depth, int back,
-                       char *out, size_t size)
+/* Jobs, with an edge from each job to each job it needs. */
+static void needs_graph(const struct sv_config *cfg, struct digraph *g)
 {
-	size_t len = 0;
-	int start = depth;
-	while (stack[start] != back)
-		start--;
-	out[0] = '\0';
-	for (int d = start; d <= depth && len < size - 2 * SV_NAME_MAX; d++)
-		len += (size_t)snprintf(out + len, size - len, "%s -> ", cfg->jobs[stack[d]].name);
-	snprintf(out + len, size - len, "%s", cfg->jobs[back].name);
-}
-
-/* Depth-first search for a cycle in needs; color 0 new, 1 on stack, 2 done. */
-static int find_cycle(struct sv_config *cfg, int i, int *color, int *stack, int depth,
-                      struct sv_loader *ld)
-{
-	color[i] = 1;
-	stack[depth] = i;
-	struct sv_job *j = &cfg->jobs[i];
-	for (int k = 0; k < j->needs.n; k++) {
-		int n = j->need_idx[k];
-		if (n < 0 || n == i)
-			continue;
-		if (color[n] == 1) {
-			char path[2048];
-			cycle_text(cfg, stack, depth, n, path, sizeof path);
-			sv_load_error(ld, cfg->jobs[n].needs_line, "dependency cycle: %s", path);
-			return 1;
+	g->n = cfg->njobs;
+	g->first = sv_xmalloc(((size_t)g->n + 1) * sizeof *g->first, "the needs graph");
+	size_t m = 0;
+	for (int i = 0; i < cfg->njobs; i++)
+		m += (size_t)cfg->jobs[i].needs.n;
+	g->adj = sv_xmalloc((m + 1) * sizeof *g->adj, "the needs graph");
+	int e = 0;
+	for (int i = 0; i < cfg->njobs; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		g->first[i] = e;
+		for (int k = 0; k < j->needs.n; k++) {
+			if (j->need_idx[k] >= 0 && j->need_idx[k] != i)
+				g->adj[e++] = j->need_idx[k];
 		}
-		if (color[n] == 0 && find_cycle(cfg, n, color, stack, depth + 1, ld))
-			return 1;
 	}
-	color[i] = 2;
-	return 0;
+	g->first[g->n] = e;
 }
 
-static void check_cycles(struct sv_loader *ld, struct sv_config *cfg)
+static void check_needs_cycles(struct sv_loader *ld, struct sv_config *cfg)
 {
-	int *color = calloc((size_t)cfg->njobs + 1, sizeof *color);
-	int *stack = calloc((size_t)cfg->njobs + 1, sizeof *stack);
-	for (int i = 0; i < cfg->njobs; i++) {
-		if (color[i] == 0 && find_cycle(cfg, i, color, stack, 0, ld))
-			break; /* one cycle is enough to fix first */
+	struct digraph g;
+	needs_graph(cfg, &g);
+	int *cycle = NULL;
+	int n = find_cycle(&g, g.n, &cycle);
+	if (n) {
+		/* one cycle is enough to fix first */
+		struct named_cycle nc = { cfg, cycle };
+		char *text = cycle_text(n, job_at, &nc);
+		char size[48];
+		sv_load_error(ld, cfg->jobs[cycle[0]].needs_line, "dependency cycle%s: %s",
+		              cycle_size(n, "jobs", size, sizeof size), text);
+		free(text);
 	}
-	free(color);
-	free(stack);
+	free(cycle);
+	digraph_free(&g);
 }
 
-static void check_job(struct sv_loader *ld, struct sv_config *cfg, struct sv_job *j)
-{
-	if (j->ready == SV_READY_EXITED && j->restart == SV_PERMANENT)
-		sv_load_error(ld, j->ready_line, "ready = exited cannot work with restart = permanent "
-		              "(a permanent job is restarted whenever it exits)");
-	if (j->significant && j->restart == SV_PERMANENT)
-		sv_load_error(ld, j->significant_line, "significant = yes needs restart = transient or temporary "
-		              "(a permanent job never ends for good)");
-	if (j->ready_timeout && j->ready == SV_READY_STARTED)
-		sv_load_error(ld, j->ready_timeout_line, "ready_timeout needs a ready = condition other than started");
-	if (j->in.kind == SV_IO_INHERIT && j->instances > 1)
-		sv_load_error(ld, j->line, "job %s: stdin = inherit with instances = %d "
-		              "(the instances would race for grun's stdin)", j->name, j->instances);
-}
-
-static void check_significant(struct sv_loader *ld, struct sv_config *cfg)
-{
-	if (cfg->exit_policy == SV_EXIT_AUTO)
-		return;
-	for (int i = 0; i < cfg->njobs; i++) {
-		if (cfg->jobs[i].significant)
-			return;
-	}
-	sv_load_error(ld, cfg->sups[0].line, "exit = %s but no job has significant = yes",
-	              cfg->exit_policy == SV_EXIT_ANY_SIGNIFICANT ? "any_significant" : "all_significant");
-}
+/* ---- channels -------------------------------------------------------------- */
 
 /* Counts each channel's producers and consumers and reports the channels
  * that cannot work. */
@@ -179,44 +282,97 @@ static void check_chans(struct sv_loader *ld, struct sv_config *cfg)
 	}
 }
 
-/* Does job i reach job `target` through channels (i writes a channel
- * that some job reading it ... writes one that target reads)? */
-static int feeds(const struct sv_config *cfg, int i, int *seen, int *path, int depth, struct sv_loader *ld)
+/* Jobs (nodes 0 to njobs - 1) and channels (njobs + c), with an edge from
+ * each job to the channels it writes and from each channel to the jobs
+ * that read it: a cycle is a pipeline that feeds itself.  Through channel
+ * nodes, the edges stay as many as the endpoints, however many jobs share
+ * one channel. */
+static void feeds_graph(const struct sv_config *cfg, struct digraph *g)
 {
-	const struct sv_job *j = &cfg->jobs[i];
-	seen[i] = 1;
-	path[depth] = i;
-	for (int k = 0; k < cfg->njobs; k++) {
-		const struct sv_job *c = &cfg->jobs[k];
-		if (c->in.kind != SV_IO_CHAN)
-			continue;
-		int linked = (j->out.kind == SV_IO_CHAN && j->out.chan == c->in.chan) ||
-		             (j->err.kind == SV_IO_CHAN && j->err.chan == c->in.chan);
-		if (!linked)
-			continue;
-		if (seen[k] == 1) {
-			char text[2048];
-			cycle_text(cfg, path, depth, k, text, sizeof text);
-			sv_load_error(ld, cfg->chans[c->in.chan].line, "channels form a cycle: %s", text);
-			return 1;
-		}
-		if (seen[k] == 0 && feeds(cfg, k, seen, path, depth + 1, ld))
-			return 1;
+	int nj = cfg->njobs;
+	g->n = nj + cfg->nchans;
+	g->first = sv_xcalloc((size_t)g->n + 2, sizeof *g->first, "the channel graph");
+	g->adj = sv_xmalloc(((size_t)nj * 3 + 1) * sizeof *g->adj, "the channel graph");
+	int *fill = g->first + 1; /* counts, then offsets, of each node's edges */
+	for (int i = 0; i < nj; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		fill[i] = (j->out.kind == SV_IO_CHAN) +
+		          (j->err.kind == SV_IO_CHAN && !(j->out.kind == SV_IO_CHAN && j->out.chan == j->err.chan));
+		if (j->in.kind == SV_IO_CHAN)
+			fill[nj + j->in.chan]++;
 	}
-	seen[i] = 2;
-	return 0;
+	for (int v = 1; v <= g->n; v++)
+		g->first[v] += g->first[v - 1];
+	int *at = sv_xmalloc(((size_t)g->n + 1) * sizeof *at, "the channel graph");
+	memcpy(at, g->first, ((size_t)g->n + 1) * sizeof *at);
+	for (int i = 0; i < nj; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		if (j->out.kind == SV_IO_CHAN)
+			g->adj[at[i]++] = nj + j->out.chan;
+		if (j->err.kind == SV_IO_CHAN && !(j->out.kind == SV_IO_CHAN && j->out.chan == j->err.chan))
+			g->adj[at[i]++] = nj + j->err.chan;
+		if (j->in.kind == SV_IO_CHAN)
+			g->adj[at[nj + j->in.chan]++] = i;
+	}
+	free(at);
 }
 
 static void check_chan_cycles(struct sv_loader *ld, struct sv_config *cfg)
 {
-	int *seen = calloc((size_t)cfg->njobs + 1, sizeof *seen);
-	int *path = calloc((size_t)cfg->njobs + 1, sizeof *path);
-	for (int i = 0; i < cfg->njobs; i++) {
-		if (!seen[i] && feeds(cfg, i, seen, path, 0, ld))
-			break;
+	struct digraph g;
+	feeds_graph(cfg, &g);
+	int *cycle = NULL;
+	int n = find_cycle(&g, cfg->njobs, &cycle);
+	if (n) {
+		/* the jobs of the cycle, from the first job on it; the error is
+		 * at the channel through which the cycle enters that job */
+		int nj = cfg->njobs, first = cycle[0] < nj ? 0 : 1, njobs = 0;
+		int chan = (first ? cycle[0] : cycle[n - 1]) - nj;
+		int *jobs = sv_xmalloc((size_t)n * sizeof *jobs, "a cycle");
+		for (int i = 0; i < n; i++) {
+			int v = cycle[(first + i) % n];
+			if (v < nj)
+				jobs[njobs++] = v;
+		}
+		struct named_cycle nc = { cfg, jobs };
+		char *text = cycle_text(njobs, job_at, &nc);
+		char size[48];
+		sv_load_error(ld, cfg->chans[chan].line, "channels form a cycle%s: %s",
+		              cycle_size(njobs, "jobs", size, sizeof size), text);
+		free(text);
+		free(jobs);
 	}
-	free(seen);
-	free(path);
+	free(cycle);
+	digraph_free(&g);
+}
+
+/* ---- single jobs and the whole ---------------------------------------------- */
+
+static void check_job(struct sv_loader *ld, struct sv_config *cfg, struct sv_job *j)
+{
+	if (j->ready == SV_READY_EXITED && j->restart == SV_PERMANENT)
+		sv_load_error(ld, j->ready_line, "ready = exited cannot work with restart = permanent "
+		              "(a permanent job is restarted whenever it exits)");
+	if (j->significant && j->restart == SV_PERMANENT)
+		sv_load_error(ld, j->significant_line, "significant = yes needs restart = transient or temporary "
+		              "(a permanent job never ends for good)");
+	if (j->ready_timeout && j->ready == SV_READY_STARTED)
+		sv_load_error(ld, j->ready_timeout_line, "ready_timeout needs a ready = condition other than started");
+	if (j->in.kind == SV_IO_INHERIT && j->instances > 1)
+		sv_load_error(ld, j->line, "job %s: stdin = inherit with instances = %d "
+		              "(the instances would race for grun's stdin)", j->name, j->instances);
+}
+
+static void check_significant(struct sv_loader *ld, struct sv_config *cfg)
+{
+	if (cfg->exit_policy == SV_EXIT_AUTO)
+		return;
+	for (int i = 0; i < cfg->njobs; i++) {
+		if (cfg->jobs[i].significant)
+			return;
+	}
+	sv_load_error(ld, cfg->sups[0].line, "exit = %s but no job has significant = yes",
+	              cfg->exit_policy == SV_EXIT_ANY_SIGNIFICANT ? "any_significant" : "all_significant");
 }
 
 void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
@@ -225,129 +381,124 @@ void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
 	check_chan_cycles(ld, cfg);
 	resolve_parents(ld, cfg);
 	resolve_needs(ld, cfg);
-	check_cycles(ld, cfg);
+	check_needs_cycles(ld, cfg);
 	for (int i = 0; i < cfg->njobs; i++)
 		check_job(ld, cfg, &cfg->jobs[i]);
 	check_significant(ld, cfg);
-	if (cfg->njobs == 0 && ld->nerrors == 0)
+	if (cfg->njobs == 0 && ld->nfatal == 0)
 		sv_load_error(ld, ld->line, "no jobs (add a [job:NAME] section with a cmd)");
 }
 
-static int chan_of(const struct sv_iospec *io)
-{
-	return io->kind == SV_IO_CHAN ? io->chan : -1;
-}
+/* ---- programs and directories (warnings) ------------------------------------ */
 
-/* Do jobs a and b share a channel, one writing what the other reads? */
-static int linked(const struct sv_job *a, const struct sv_job *b)
+/* Words that /bin/sh runs itself (keywords and builtins), for which
+ * there is no program to look for. */
+static int shell_word(const char *w)
 {
-	int ai = chan_of(&a->in), bi = chan_of(&b->in);
-	int ao[2] = { chan_of(&a->out), chan_of(&a->err) }, bo[2] = { chan_of(&b->out), chan_of(&b->err) };
-	for (int k = 0; k < 2; k++) {
-		if ((ai >= 0 && bo[k] == ai) || (bi >= 0 && ao[k] == bi))
+	static const char *const words[] = {
+		"!", "{", "}", "[", "[[", ".", ":", "alias", "bg", "break", "case", "cd", "command",
+		"continue", "do", "done", "echo", "elif", "else", "esac", "eval", "exec", "exit",
+		"export", "false", "fg", "fi", "for", "function", "getopts", "hash", "if", "jobs",
+		"kill", "local", "printf", "pwd", "read", "readonly", "return", "set", "shift",
+		"source", "test", "then", "time", "times", "trap", "true", "type", "ulimit",
+		"umask", "unalias", "unset", "until", "wait", "while", NULL,
+	};
+	for (int i = 0; words[i]; i++) {
+		if (strcmp(w, words[i]) == 0)
 			return 1;
 	}
 	return 0;
 }
 
-/* A selected job brings what it needs and, for a pipeline, every job at
- * the other end of its channels. */
-static void select_job(struct sv_config *cfg, int i)
+/* The program a job runs, if it can be known before running it: argv[0],
+ * or for shell = yes the first word of cmd when it is a plain word (not
+ * a keyword, builtin, assignment, redirection, expansion or quote).
+ * Returns NULL when there is nothing to check. */
+static const char *job_program(const struct sv_job *j, char *buf, size_t len)
 {
-	struct sv_job *j = &cfg->jobs[i];
-	if (j->selected)
-		return;
-	j->selected = 1;
-	for (int k = 0; k < j->needs.n; k++)
-		select_job(cfg, j->need_idx[k]);
-	for (int k = 0; k < cfg->njobs; k++) {
-		if (k != i && linked(j, &cfg->jobs[k]))
-			select_job(cfg, k);
-	}
+	if (!j->shell)
+		return j->argv.n > 0 ? j->argv.v[0] : NULL;
+	const char *p = j->cmd;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+,@%");
+	if (n == 0 || n >= len || (p[n] && !strchr(" \t;&|", p[n])))
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)n, p);
+	return shell_word(buf) ? NULL : buf;
 }
 
-int sv_config_select(struct sv_config *cfg, char **names, int n, FILE *errs)
+static const char *job_path_env(const struct sv_job *j)
 {
-	int bad = 0;
-	for (int i = 0; i < cfg->njobs; i++)
-		cfg->jobs[i].selected = n == 0;
-	for (int k = 0; k < n; k++) {
-		int i = sv_config_find_job(cfg, names[k]);
-		if (i < 0) {
-			fprintf(errs, "%s: no job called %s\n", cfg->path, names[k]);
-			bad = 1;
-			continue;
+	for (int i = 0; i < j->env.n; i++) {
+		if (strncmp(j->env.v[i], "PATH=", 5) == 0)
+			return j->env.v[i] + 5;
+	}
+	const char *path = getenv("PATH");
+	return path ? path : "/usr/local/bin:/usr/bin:/bin";
+}
+
+static int runnable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Looks for prog as the job's start would (spawn.c find_exec): a name
+ * with a '/' as is (after entering dir), else along the PATH the job
+ * gets.  Returns 0, or -1 with errno. */
+static int find_program(const struct sv_job *j, const char *prog)
+{
+	char *buf = sv_xmalloc(4096 + 2 * SV_LINE_MAX, "a program path");
+	int rc = -1;
+	if (strchr(prog, '/')) {
+		if (prog[0] != '/' && j->dir)
+			snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%s/%s", j->dir, prog);
+		else
+			snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%s", prog);
+		errno = 0;
+		rc = runnable(buf) ? 0 : -1;
+		if (rc < 0 && errno == 0)
+			errno = EACCES; /* there, but not an executable file */
+	} else {
+		const char *path = job_path_env(j);
+		while (rc < 0 && *path) {
+			size_t n = strcspn(path, ":");
+			snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%.*s%s%s", (int)n, path, n ? "/" : "", prog);
+			rc = runnable(buf) ? 0 : -1;
+			path += n + (path[n] == ':');
 		}
-		select_job(cfg, i);
+		errno = ENOENT;
 	}
-	return bad ? -1 : 0;
+	free(buf);
+	return rc;
 }
 
-/* ---- --graph ---------------------------------------------------------------- */
-
-static const char *strategy_name(enum sv_strategy s)
+/* What a job's start would fail on now: a dir that is not there, a
+ * program that cannot be found.  Warnings only: an earlier job may create
+ * them (grun.ini(5) VALIDATION). */
+void sv_check_files(struct sv_loader *ld, struct sv_config *cfg)
 {
-	return s == SV_ONE_FOR_ALL ? "one_for_all" : s == SV_REST_FOR_ONE ? "rest_for_one" : "one_for_one";
-}
-
-static const char *restart_name(enum sv_restart r)
-{
-	return r == SV_PERMANENT ? "permanent" : r == SV_TRANSIENT ? "transient" : "temporary";
-}
-
-static void print_tree(const struct sv_config *cfg, FILE *out, int sup, int depth)
-{
-	const struct sv_sup *s = &cfg->sups[sup];
-	char dur[32];
-	fprintf(out, "%*ssupervisor %s (%s, intensity %d in %s)\n", depth * 2, "",
-	        sup ? s->name : "(root)", strategy_name(s->strategy), s->intensity,
-	        sv_duration_str(s->period, dur, sizeof dur));
 	for (int i = 0; i < cfg->njobs; i++) {
 		const struct sv_job *j = &cfg->jobs[i];
-		if (j->sup != sup || !j->selected)
+		struct stat st;
+		int dir_ok = 1;
+		if (j->dir) {
+			int err = stat(j->dir, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+			if (err) {
+				sv_load_warning(ld, j->dir_line, "dir = %s: %s", j->dir, strerror(err));
+				dir_ok = 0;
+			}
+		}
+		char word[256];
+		const char *prog = job_program(j, word, sizeof word);
+		if (!prog || (!dir_ok && prog[0] != '/' && strchr(prog, '/')))
 			continue;
-		fprintf(out, "%*sjob %s (%s", depth * 2 + 2, "", j->name, restart_name(j->restart));
-		if (j->instances > 1)
-			fprintf(out, ", %d instances", j->instances);
-		fputc(')', out);
-		for (int k = 0; k < j->needs.n; k++)
-			fprintf(out, "%s%s", k ? ", " : " needs ", j->needs.v[k]);
-		fputc('\n', out);
+		if (find_program(j, prog) < 0) {
+			if (strchr(prog, '/'))
+				sv_load_warning(ld, j->cmd_line, "cmd: cannot run %s: %s", prog, strerror(errno));
+			else
+				sv_load_warning(ld, j->cmd_line, "cmd: %s is not on PATH", prog);
+		}
 	}
-	for (int c = 1; c < cfg->nsups; c++) {
-		if (cfg->sups[c].parent == sup)
-			print_tree(cfg, out, c, depth + 1);
-	}
-}
-
-static void print_dot_sup(const struct sv_config *cfg, FILE *out, int sup, int depth)
-{
-	fprintf(out, "%*ssubgraph \"cluster_%s\" {\n%*slabel=\"%s (%s)\";\n", depth * 2, "",
-	        sup ? cfg->sups[sup].name : "root", depth * 2 + 2, "",
-	        sup ? cfg->sups[sup].name : "root", strategy_name(cfg->sups[sup].strategy));
-	for (int i = 0; i < cfg->njobs; i++) {
-		if (cfg->jobs[i].sup == sup && cfg->jobs[i].selected)
-			fprintf(out, "%*s\"%s\";\n", depth * 2 + 2, "", cfg->jobs[i].name);
-	}
-	for (int c = 1; c < cfg->nsups; c++) {
-		if (cfg->sups[c].parent == sup)
-			print_dot_sup(cfg, out, c, depth + 1);
-	}
-	fprintf(out, "%*s}\n", depth * 2, "");
-}
-
-void sv_graph_print(const struct sv_config *cfg, FILE *out, int dot)
-{
-	if (!dot) {
-		print_tree(cfg, out, 0, 0);
-		return;
-	}
-	fprintf(out, "digraph grun {\n  rankdir=LR;\n");
-	print_dot_sup(cfg, out, 0, 1);
-	for (int i = 0; i < cfg->njobs; i++) {
-		const struct sv_job *j = &cfg->jobs[i];
-		for (int k = 0; j->selected && k < j->needs.n; k++)
-			fprintf(out, "  \"%s\" -> \"%s\";\n", j->needs.v[k], j->name);
-	}
-	fprintf(out, "}\n");
 }

@@ -2,13 +2,17 @@
  * config.c - reading grun.ini(5) with inih into a struct sv_config.
  *
  * Two passes.  The first lets inih split the file into sections and
- * key = value pairs; a line-counting reader gives each pair its line
- * number (Debian's inih passes none) and sees the section headers
- * itself, so an empty section still exists.  The pairs are only stored.
- * The second pass interprets each section's pairs, which needs them all:
- * ${VAR} in cmd may come from an env key written below it.  check.c then
- * checks the graph as a whole.  Every problem is reported, with its line,
- * before the load fails.
+ * key = value pairs.  inih reads through our reader, which reads each
+ * physical line whole (up to SV_LINE_MAX bytes; a NUL byte in it is an
+ * error), counts lines (Debian's inih passes no line numbers) and sees
+ * the section headers itself, so an empty section still exists.
+ * Debian builds inih with a 200-byte line buffer and no realloc: a longer
+ * line is handed to inih cut to fit, so inih still classifies it, and
+ * on_pair takes the value from the whole line by inih's own rules
+ * (long_value()).  The pairs are only stored.  The second pass interprets
+ * each section's pairs, which needs them all: ${VAR} in cmd may come from
+ * an env key written below it.  check.c then checks the graph as a whole.
+ * Every problem is reported, with its line, before the load fails.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,57 +20,72 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <grp.h>
-#include <pwd.h>
 
 #include <ini.h>
 
 #include "supervise/config.h"
 #include "supervise/config_internal.h"
+#include "supervise/xalloc.h"
+
+void *sv_grow(void *p, int n, size_t size, const char *what)
+{
+	if (n > 0 && (n & (n - 1)) != 0)
+		return p;
+	return sv_xreallocarray(p, n ? (size_t)n * 2 : 1, size, what);
+}
+
+static void add_message(struct sv_loader *ld, int line, const char *kind, const char *fmt,
+                        va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	int head = snprintf(NULL, 0, "%s:%d: %s", ld->path, line, kind);
+	int body = vsnprintf(NULL, 0, fmt, ap);
+	size_t n = (size_t)(head > 0 ? head : 0) + (size_t)(body > 0 ? body : 0) + 1;
+	char *text = sv_xmalloc(n, "a config error message");
+	snprintf(text, n, "%s:%d: %s", ld->path, line, kind);
+	vsnprintf(text + strlen(text), n - strlen(text), fmt, ap2);
+	va_end(ap2);
+	ld->messages = sv_grow(ld->messages, ld->nerrors, sizeof *ld->messages, "config error messages");
+	ld->messages[ld->nerrors] = (struct sv_message){ .line = line, .seq = ld->nerrors, .text = text };
+	ld->nerrors++;
+}
 
 void sv_load_error(struct sv_loader *ld, int line, const char *fmt, ...)
 {
-	va_list ap, ap2;
+	va_list ap;
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	int head = snprintf(NULL, 0, "%s:%d: ", ld->path, line);
-	int body = vsnprintf(NULL, 0, fmt, ap);
+	add_message(ld, line, "", fmt, ap);
 	va_end(ap);
-	size_t n = (size_t)(head > 0 ? head : 0) + (size_t)(body > 0 ? body : 0) + 1;
-	char *text = malloc(n);
-	struct sv_message *m = realloc(ld->messages, (size_t)(ld->nerrors + 1) * sizeof *m);
-	if (!text || !m)
-		abort();
-	snprintf(text, n, "%s:%d: ", ld->path, line);
-	vsnprintf(text + strlen(text), n - strlen(text), fmt, ap2);
-	va_end(ap2);
-	ld->messages = m;
-	ld->messages[ld->nerrors++] = (struct sv_message){ .line = line, .text = text };
+	ld->nfatal++;
+}
+
+void sv_load_warning(struct sv_loader *ld, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	add_message(ld, line, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct sv_message *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* Prints every problem, in line order. */
 static void flush_messages(struct sv_loader *ld)
 {
-	int *idx = malloc((size_t)ld->nerrors * sizeof *idx + 1);
-	if (!idx)
-		abort();
-	for (int i = 0; i < ld->nerrors; i++)
-		idx[i] = i;
-	/* insertion sort: stable (one line's problems keep the order they
-	 * were found in), and a file has few of them */
-	for (int i = 1; i < ld->nerrors; i++) {
-		int v = idx[i], k = i;
-		while (k > 0 && ld->messages[idx[k - 1]].line > ld->messages[v].line) {
-			idx[k] = idx[k - 1];
-			k--;
-		}
-		idx[k] = v;
-	}
+	/* by line, then in the order found (qsort is not stable) */
+	if (ld->nerrors > 1)
+		qsort(ld->messages, (size_t)ld->nerrors, sizeof *ld->messages, by_line);
 	for (int i = 0; i < ld->nerrors; i++) {
-		fprintf(ld->errs, "%s\n", ld->messages[idx[i]].text);
-		free(ld->messages[idx[i]].text);
+		fprintf(ld->errs, "%s\n", ld->messages[i].text);
+		free(ld->messages[i].text);
 	}
-	free(idx);
 	free(ld->messages);
 	ld->messages = NULL;
 }
@@ -75,19 +94,17 @@ static void flush_messages(struct sv_loader *ld)
 
 static struct sv_section *section_add(struct sv_loader *ld, const char *name, int line)
 {
-	struct sv_section *s = realloc(ld->sections, (size_t)(ld->nsections + 1) * sizeof *s);
-	if (!s)
-		abort();
-	ld->sections = s;
-	s = &ld->sections[ld->nsections++];
+	ld->sections = sv_grow(ld->sections, ld->nsections, sizeof *ld->sections, "config sections");
+	struct sv_section *s = &ld->sections[ld->nsections++];
 	memset(s, 0, sizeof *s);
 	snprintf(s->header, sizeof s->header, "%s", name);
 	s->line = line;
 	return s;
 }
 
-/* The reader sees every physical line: count it, note section headers
- * and continuation lines, and refuse lines longer than inih's buffer. */
+/* inih reports only its first syntax error: a line that was neither
+ * blank, a comment nor a header and that inih did not pass on to
+ * on_pair is one. */
 static void check_unparsed(struct sv_loader *ld)
 {
 	if (ld->unparsed) {
@@ -98,28 +115,49 @@ static void check_unparsed(struct sv_loader *ld)
 	}
 }
 
-static char *read_line(char *str, int num, void *stream)
+/* Reads the next physical line into ld->buf without its newline.
+ * Returns 0, or -1 at the end of the file.  A NUL byte, or more than
+ * SV_LINE_MAX bytes, is reported; after a line that long the rest of
+ * the file is not read (it may be /dev/zero). */
+static int next_line(struct sv_loader *ld)
 {
-	struct sv_loader *ld = stream;
-	/* inih reports only its first syntax error: a line that was neither
-	 * blank, a comment nor a header and that inih did not pass on to
-	 * on_pair is one */
-	check_unparsed(ld);
-	if (!fgets(str, num, ld->file))
-		return NULL;
-	ld->line++;
-	size_t len = strlen(str);
-	if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(ld->file)) {
-		sv_load_error(ld, ld->line, "line longer than %d characters "
-		              "(continue a long value on indented lines)", num - 2);
-		int c;
-		while ((c = fgetc(ld->file)) != EOF && c != '\n')
-			;
-		str[0] = '\n', str[1] = '\0';
-		return str;
+	size_t n = 0;
+	int c, nul = 0;
+	if (ld->stop)
+		return -1;
+	while ((c = getc_unlocked(ld->file)) != EOF && c != '\n') {
+		if (n == SV_LINE_MAX) {
+			ld->line++;
+			sv_load_error(ld, ld->line, "line longer than %d bytes (the rest of the file "
+			              "was not read)", SV_LINE_MAX);
+			ld->stop = 1;
+			return -1;
+		}
+		if (c == '\0' && !nul)
+			nul = (int)n + 1;
+		ld->buf[n++] = (char)c;
 	}
-	ld->continuation = len > 0 && (str[0] == ' ' || str[0] == '\t');
-	const char *p = str;
+	if (c == EOF && ferror(ld->file))
+		ld->read_errno = errno;
+	if (c == EOF && n == 0)
+		return -1;
+	ld->buf[n] = '\0';
+	ld->len = n;
+	ld->line++;
+	if (nul) {
+		sv_load_error(ld, ld->line, "NUL byte in the line (at byte %d)", nul);
+		ld->buf[0] = '\0';
+		ld->len = 0;
+	}
+	return 0;
+}
+
+/* Notes what the reader sees itself: continuation lines, lines inih
+ * should pass on, section headers. */
+static void classify(struct sv_loader *ld)
+{
+	const char *p = ld->buf;
+	ld->continuation = ld->len > 0 && (p[0] == ' ' || p[0] == '\t');
 	if (ld->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
 		p += 3; /* a UTF-8 BOM, which inih skips too */
 	while (isspace((unsigned char)*p))
@@ -142,7 +180,88 @@ static char *read_line(char *str, int num, void *stream)
 			section_add(ld, a, ld->line);
 		}
 	}
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+	struct sv_loader *ld = stream;
+	check_unparsed(ld);
+	if (next_line(ld) < 0)
+		return NULL;
+	classify(ld);
+	/* inih gets the line and its newline; a longer line cut to fit:
+	 * on_pair takes its value from ld->buf */
+	size_t room = (size_t)num - 2;
+	size_t n = ld->len <= room ? ld->len : room;
+	ld->long_line = ld->len > room ? ld->line : 0;
+	memcpy(str, ld->buf, n);
+	str[n] = '\n';
+	str[n + 1] = '\0';
 	return str;
+}
+
+/* inih's rules (r55, as Debian builds it: inline comments start with a
+ * ';' after a blank, not on continuation lines). */
+static char *skip_blanks(char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static void strip_blanks_end(char *s)
+{
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+}
+
+static char *find_chars_or_comment(char *s, const char *chars)
+{
+	int was_space = 0;
+	while (*s && (!chars || !strchr(chars, *s)) && !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+/* The value inih would have passed for the whole line in ld->buf, which
+ * it saw cut: it found the line to be a key = value pair or, when
+ * continuation, a continuation line. */
+static const char *long_value(struct sv_loader *ld, int continuation)
+{
+	char *start = ld->buf;
+	if (ld->line == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
+		start += 3;
+	start = skip_blanks(start);
+	char *eq = find_chars_or_comment(start, "=:");
+	if (!continuation && (*eq == '=' || *eq == ':')) {
+		start = eq + 1;
+		*find_chars_or_comment(start, NULL) = '\0';
+		start = skip_blanks(start);
+	}
+	strip_blanks_end(start);
+	return start;
+}
+
+static void append_value(struct sv_loader *ld, struct sv_pair *p, const char *value)
+{
+	if (p->too_long)
+		return;
+	size_t add = strlen(value);
+	size_t sep = p->len > 0 ? 1 : 0;
+	if (p->len + sep + add > SV_LINE_MAX) {
+		sv_load_error(ld, ld->line, "%s = ...: the value and its continuation lines are "
+		              "longer than %d bytes", p->key, SV_LINE_MAX);
+		p->too_long = 1;
+		return;
+	}
+	p->value = sv_xreallocarray(p->value, p->len + sep + add + 1, 1, "a config value");
+	if (sep)
+		p->value[p->len] = ' ';
+	memcpy(p->value + p->len + sep, value, add + 1);
+	p->len += sep + add;
 }
 
 static int on_pair(void *user, const char *section, const char *name, const char *value)
@@ -163,24 +282,20 @@ static int on_pair(void *user, const char *section, const char *name, const char
 		return 1;
 	}
 	struct sv_section *s = &ld->sections[ld->nsections - 1];
-	if (ld->continuation && s->npairs > 0 && strcmp(s->pairs[s->npairs - 1].key, name) == 0) {
-		struct sv_pair *p = &s->pairs[s->npairs - 1];
-		size_t n = strlen(p->value) + strlen(value) + 2;
-		char *v = malloc(n);
-		if (!v)
-			abort();
-		snprintf(v, n, "%s%s%s", p->value, *p->value ? " " : "", value);
-		free(p->value);
-		p->value = v;
+	int continuation = ld->continuation && s->npairs > 0 &&
+	                   strcmp(s->pairs[s->npairs - 1].key, name) == 0;
+	if (ld->long_line == ld->line)
+		value = long_value(ld, continuation);
+	if (continuation) {
+		append_value(ld, &s->pairs[s->npairs - 1], value);
 		return 1;
 	}
-	struct sv_pair *pairs = realloc(s->pairs, (size_t)(s->npairs + 1) * sizeof *pairs);
-	if (!pairs)
-		abort();
-	s->pairs = pairs;
+	s->pairs = sv_grow(s->pairs, s->npairs, sizeof *s->pairs, "config pairs");
 	struct sv_pair *p = &s->pairs[s->npairs++];
+	memset(p, 0, sizeof *p);
 	snprintf(p->key, sizeof p->key, "%s", name);
-	p->value = strdup(value);
+	p->value = sv_xstrdup(value, "a config value");
+	p->len = strlen(value);
 	p->line = ld->line;
 	return 1;
 }
@@ -193,6 +308,7 @@ static void loader_free(struct sv_loader *ld)
 		free(ld->sections[i].pairs);
 	}
 	free(ld->sections);
+	free(ld->buf);
 }
 
 /* ---- pass 2: interpreting sections -------------------------------------- */
@@ -283,48 +399,38 @@ static void declare_sections(struct sv_loader *ld, struct sv_config *cfg)
 				sv_load_error(ld, s->line, "duplicate job \"%s\" (first at line %d)", name, cfg->jobs[dup].line);
 				continue;
 			}
-			cfg->jobs = realloc(cfg->jobs, (size_t)(cfg->njobs + 1) * sizeof *cfg->jobs);
-			if (!cfg->jobs)
-				abort();
+			cfg->jobs = sv_grow(cfg->jobs, cfg->njobs, sizeof *cfg->jobs, "jobs");
 			s->index = cfg->njobs++;
 			struct sv_job *j = &cfg->jobs[s->index];
 			memset(j, 0, sizeof *j);
 			snprintf(j->name, sizeof j->name, "%s", name);
 			j->line = s->line;
+			sv_names_add(cfg, 'j', s->index);
 		} else {
 			int dup = sv_find_sup(cfg, name);
 			if (dup >= 0) {
 				sv_load_error(ld, s->line, "duplicate supervisor \"%s\" (first at line %d)", name, cfg->sups[dup].line);
 				continue;
 			}
-			cfg->sups = realloc(cfg->sups, (size_t)(cfg->nsups + 1) * sizeof *cfg->sups);
-			if (!cfg->sups)
-				abort();
+			cfg->sups = sv_grow(cfg->sups, cfg->nsups, sizeof *cfg->sups, "supervisors");
 			s->index = cfg->nsups++;
 			struct sv_sup *sp = &cfg->sups[s->index];
 			memset(sp, 0, sizeof *sp);
 			snprintf(sp->name, sizeof sp->name, "%s", name);
 			sp->line = s->line;
+			sv_names_add(cfg, 's', s->index);
 		}
 	}
 }
 
 int sv_find_sup(const struct sv_config *cfg, const char *name)
 {
-	for (int i = 1; i < cfg->nsups; i++) {
-		if (strcmp(cfg->sups[i].name, name) == 0)
-			return i;
-	}
-	return -1;
+	return sv_names_find(cfg, 's', name);
 }
 
 int sv_config_find_chan(const struct sv_config *cfg, const char *name)
 {
-	for (int i = 0; i < cfg->nchans; i++) {
-		if (strcmp(cfg->chans[i].name, name) == 0)
-			return i;
-	}
-	return -1;
+	return sv_names_find(cfg, 'c', name);
 }
 
 int sv_chan_get(struct sv_config *cfg, const char *name, int line)
@@ -332,61 +438,80 @@ int sv_chan_get(struct sv_config *cfg, const char *name, int line)
 	int i = sv_config_find_chan(cfg, name);
 	if (i >= 0)
 		return i;
-	cfg->chans = realloc(cfg->chans, (size_t)(cfg->nchans + 1) * sizeof *cfg->chans);
-	if (!cfg->chans)
-		abort();
+	cfg->chans = sv_grow(cfg->chans, cfg->nchans, sizeof *cfg->chans, "channels");
 	struct sv_chan *c = &cfg->chans[cfg->nchans];
 	memset(c, 0, sizeof *c);
 	snprintf(c->name, sizeof c->name, "%s", name);
 	c->line = line;
 	c->capacity = 16;
+	sv_names_add(cfg, 'c', cfg->nchans);
 	return cfg->nchans++;
 }
 
 int sv_config_find_job(const struct sv_config *cfg, const char *name)
 {
-	for (int i = 0; i < cfg->njobs; i++) {
-		if (strcmp(cfg->jobs[i].name, name) == 0)
-			return i;
-	}
-	return -1;
+	return sv_names_find(cfg, 'j', name);
 }
 
-/* Reports keys given twice in one section. */
+static int by_key(const void *a, const void *b)
+{
+	const struct sv_pair *const *x = a, *const *y = b;
+	int c = strcmp((*x)->key, (*y)->key);
+	return c ? c : (*x)->line - (*y)->line;
+}
+
+/* Reports keys given twice in one section and marks them, so that only
+ * the first is applied (and nothing it allocated leaks).  Sorted, so a
+ * section of 100,000 keys costs no more than sorting them. */
 static void check_duplicate_keys(struct sv_loader *ld, struct sv_section *s)
 {
-	for (int i = 0; i < s->npairs; i++) {
-		if (strcmp(s->pairs[i].key, "env") == 0)
-			continue; /* env may be repeated */
-		for (int j = 0; j < i; j++) {
-			if (strcmp(s->pairs[i].key, s->pairs[j].key) == 0) {
-				sv_load_error(ld, s->pairs[i].line, "duplicate key %s (first at line %d)",
-				              s->pairs[i].key, s->pairs[j].line);
-				break;
-			}
+	if (s->npairs < 2)
+		return;
+	struct sv_pair **v = sv_xreallocarray(NULL, (size_t)s->npairs, sizeof *v, "config pairs");
+	for (int i = 0; i < s->npairs; i++)
+		v[i] = &s->pairs[i];
+	qsort(v, (size_t)s->npairs, sizeof *v, by_key);
+	for (int i = 1, first = 0; i < s->npairs; i++) {
+		if (strcmp(v[i]->key, v[first]->key) != 0) {
+			first = i;
+			continue;
 		}
+		if (strcmp(v[i]->key, "env") == 0)
+			continue; /* env may be repeated */
+		v[i]->duplicate = 1;
+		sv_load_error(ld, v[i]->line, "duplicate key %s (first at line %d)", v[i]->key, v[first]->line);
 	}
+	free(v);
 }
 
 struct sv_config *sv_config_load(const char *path, FILE *errs)
 {
-	struct sv_loader ld = { .path = path, .errs = errs };
-	ld.file = fopen(path, "r");
-	if (!ld.file) {
+	FILE *f = fopen(path, "r");
+	if (!f) {
 		fprintf(errs, "%s: %s\n", path, strerror(errno));
 		return NULL;
 	}
+	struct sv_config *cfg = sv_config_load_stream(f, path, errs);
+	fclose(f);
+	return cfg;
+}
+
+struct sv_config *sv_config_load_stream(FILE *in, const char *path, FILE *errs)
+{
+	struct sv_loader ld = { .path = path, .errs = errs, .file = in };
+	ld.buf = sv_xmalloc(SV_LINE_MAX + 1, "the config line buffer");
 	int rc = ini_parse_stream(read_line, &ld, on_pair, &ld);
-	fclose(ld.file);
 	check_unparsed(&ld);
-	if (rc > 0 && rc != ld.first_syntax)
+	if (ld.read_errno)
+		sv_load_error(&ld, ld.line + 1, "cannot read: %s", strerror(ld.read_errno));
+	else if (rc > 0 && rc != ld.first_syntax)
 		sv_load_error(&ld, rc, "syntax error (expected [section], key = value, or a comment)");
 	else if (rc < 0)
 		sv_load_error(&ld, 0, "cannot parse (out of memory)");
 
-	struct sv_config *cfg = calloc(1, sizeof *cfg);
-	cfg->path = strdup(path);
-	cfg->sups = calloc(1, sizeof *cfg->sups);
+	struct sv_config *cfg = sv_xcalloc(1, sizeof *cfg, "the config");
+	cfg->path = sv_xstrdup(path, "the config path");
+	cfg->sups = sv_grow(NULL, 0, sizeof *cfg->sups, "supervisors");
 	cfg->nsups = 1;
 	root_sup(cfg);
 	struct sv_defaults defaults = { 0 };
@@ -411,9 +536,11 @@ struct sv_config *sv_config_load(const char *path, FILE *errs)
 			sv_read_chan(&ld, s, cfg, &cfg->chans[s->index]);
 	}
 	sv_check_graph(&ld, cfg);
+	if (!ld.nfatal)
+		sv_check_files(&ld, cfg);
 	loader_free(&ld);
 	flush_messages(&ld);
-	if (ld.nerrors) {
+	if (ld.nfatal) {
 		sv_config_free(cfg);
 		return NULL;
 	}
@@ -446,5 +573,6 @@ void sv_config_free(struct sv_config *cfg)
 	free(cfg->sups);
 	free(cfg->chans);
 	free(cfg->path);
+	sv_names_free(cfg);
 	free(cfg);
 }

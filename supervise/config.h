@@ -99,7 +99,8 @@ struct sv_job {
 	char *dir;                /* NULL: grun's */
 	struct sv_strv env;       /* NAME=VALUE set or overriding grun's environment */
 	uid_t uid;                /* (uid_t)-1: unchanged */
-	gid_t gid;                /* (gid_t)-1: unchanged */
+	gid_t gid;                /* (gid_t)-1: unchanged (never with has_user) */
+	gid_t user_gid;           /* the user's group in the password database, or (gid_t)-1 */
 	int has_user;
 	int umask;                /* -1: grun's */
 	enum sv_restart restart;
@@ -122,6 +123,7 @@ struct sv_job {
 	int selected;             /* to run in this invocation (JOB... on the command line) */
 	/* lines of the keys the graph checks refer to (0: not written) */
 	int cmd_line, needs_line, ready_line, ready_timeout_line, significant_line;
+	int dir_line, user_line;
 };
 
 struct sv_sup {
@@ -147,6 +149,7 @@ struct sv_config {
 	int nsups;
 	struct sv_chan *chans;    /* in order of first appearance */
 	int nchans;
+	struct sv_names *names;   /* name -> index of jobs, sups and chans (names.c) */
 };
 
 /* sv_config_find_chan() is the index of the channel called name, or -1. */
@@ -154,7 +157,9 @@ int sv_config_find_chan(const struct sv_config *cfg, const char *name);
 
 /* sv_config_load() reads path.  Returns the config, or NULL after writing
  * every problem found to errs (one "FILE:LINE: message" line each) or
- * when the file cannot be read.  environ supplies ${VAR}. */
+ * when the file cannot be opened.  A file without errors may still get
+ * "FILE:LINE: warning: message" lines (a dir or a program that is not
+ * there), and loads.  environ supplies ${VAR}. */
 struct sv_config *sv_config_load(const char *path, FILE *errs);
 
 /* sv_config_select() marks the named jobs and everything they need as
@@ -177,6 +182,8 @@ int sv_parse_duration(const char *s, int64_t *ns, const char **why);
 int sv_parse_bool(const char *s, int *b, const char **why);
 int sv_parse_signal(const char *s, int *sig, const char **why);
 const char *sv_signal_name(int sig);
+/* sv_strategy_name() is the name grun.ini(5) gives s ("one_for_all"). */
+const char *sv_strategy_name(enum sv_strategy s);
 /* sv_split_argv() splits s into words with sh-like quoting ('...',
  * "...", backslash); *why on unbalanced quotes. */
 int sv_split_argv(const char *s, struct sv_strv *out, const char **why);

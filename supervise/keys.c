@@ -6,13 +6,16 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "supervise/config_internal.h"
+#include "supervise/xalloc.h"
 
 struct keyctx {
 	struct sv_loader *ld;
@@ -172,7 +175,7 @@ static int s_period(struct keyctx *k, const char *v, const char **why)
 
 static int s_parent(struct keyctx *k, const char *v, const char **why)
 {
-	k->sup->parent_name = strdup(v);
+	k->sup->parent_name = sv_xstrdup(v, "a parent name");
 	k->sup->parent_line = k->line;
 	return 0;
 }
@@ -229,7 +232,7 @@ static int j_cmd(struct keyctx *k, const char *v, const char **why)
 		*why = "cmd is empty";
 		return -1;
 	}
-	k->job->cmd = strdup(v);
+	k->job->cmd = sv_xstrdup(v, "a cmd");
 	k->job->cmd_line = k->line;
 	return 0;
 }
@@ -241,7 +244,8 @@ static int j_shell(struct keyctx *k, const char *v, const char **why)
 
 static int j_dir(struct keyctx *k, const char *v, const char **why)
 {
-	k->job->dir = strdup(v);
+	k->job->dir = sv_xstrdup(v, "a dir");
+	k->job->dir_line = k->line;
 	return 0;
 }
 
@@ -262,11 +266,11 @@ static int env_add(struct sv_job *j, const char *name_value, const char **why)
 	for (int i = 0; i < j->env.n; i++) {
 		if (strncmp(j->env.v[i], name_value, n) == 0) {
 			free(j->env.v[i]);
-			j->env.v[i] = strdup(name_value);
+			j->env.v[i] = sv_xstrdup(name_value, "an env value");
 			return 0;
 		}
 	}
-	sv_strv_push(&j->env, strdup(name_value));
+	sv_strv_push(&j->env, sv_xstrdup(name_value, "an env value"));
 	return 0;
 }
 
@@ -283,20 +287,67 @@ static int j_env(struct keyctx *k, const char *v, const char **why)
 	return rc;
 }
 
+/* Reads at most SV_ENV_FILE_MAX bytes of path into a NUL-terminated
+ * buffer.  Non-blocking, so a FIFO nobody writes is empty rather than a
+ * hang, and /dev/zero is "too long" rather than a loop for ever. */
+static char *read_env_file(struct keyctx *k, const char *path, size_t *len, const char **why)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		fd = -1;
+		errno = EISDIR;
+	}
+	if (fd < 0) {
+		snprintf(k->whybuf, sizeof k->whybuf, "env_file %s: %s", path, strerror(errno));
+		*why = k->whybuf;
+		return NULL;
+	}
+	char *buf = sv_xmalloc(SV_ENV_FILE_MAX + 2, "an env_file");
+	size_t n = 0;
+	ssize_t r = 0;
+	while (n <= SV_ENV_FILE_MAX &&
+	       ((r = read(fd, buf + n, SV_ENV_FILE_MAX + 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+		n += r > 0 ? (size_t)r : 0;
+	int err = errno;
+	close(fd);
+	if (r < 0 || n > SV_ENV_FILE_MAX) {
+		if (r < 0)
+			snprintf(k->whybuf, sizeof k->whybuf, "env_file %s: %s", path, strerror(err));
+		else
+			snprintf(k->whybuf, sizeof k->whybuf, "env_file %s: longer than %d bytes", path,
+			         SV_ENV_FILE_MAX);
+		*why = k->whybuf;
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
 static int j_env_file(struct keyctx *k, const char *v, const char **why)
 {
-	FILE *f = fopen(v, "r");
-	if (!f) {
-		snprintf(k->whybuf, sizeof k->whybuf, "env_file %s: %s", v, strerror(errno));
-		*why = k->whybuf;
+	size_t len;
+	char *buf = read_env_file(k, v, &len, why);
+	if (!buf)
 		return -1;
-	}
-	char line[4096];
 	int n = 0, rc = 0;
-	while (rc == 0 && fgets(line, sizeof line, f)) {
+	for (char *line = buf; rc == 0 && line < buf + len;) {
 		n++;
-		line[strcspn(line, "\r\n")] = '\0';
+		char *nl = memchr(line, '\n', (size_t)(buf + len - line));
+		char *next = nl ? nl + 1 : buf + len;
+		if (nl)
+			*nl = '\0';
+		if (strlen(line) != (size_t)((nl ? nl : buf + len) - line)) {
+			*why = "NUL byte in the line";
+			rc = -1;
+			break;
+		}
+		line[strcspn(line, "\r")] = '\0';
 		char *p = line;
+		line = next;
 		while (isspace((unsigned char)*p))
 			p++;
 		if (!*p || *p == '#')
@@ -304,21 +355,50 @@ static int j_env_file(struct keyctx *k, const char *v, const char **why)
 		if (strncmp(p, "export ", 7) == 0)
 			p += 7;
 		rc = env_add(k->job, p, why);
-		if (rc) {
-			snprintf(k->whybuf, sizeof k->whybuf, "env_file %s line %d: %s", v, n, *why);
-			*why = k->whybuf;
-		}
 	}
-	fclose(f);
+	if (rc) {
+		snprintf(k->whybuf, sizeof k->whybuf, "env_file %s line %d: %s", v, n, *why);
+		*why = k->whybuf;
+	}
+	free(buf);
 	return rc;
+}
+
+/* A numeric user or group id: 0 to 4294967294.  (uid_t)-1 and (gid_t)-1
+ * mean "leave unchanged" to setresuid(2) and setresgid(2), so they can
+ * never be a job's id.  Returns 1 for an id, 0 for something that is not
+ * a number, -1 for a number out of that range. */
+#define SV_ID_MAX 4294967294UL
+static int parse_id(const char *v, unsigned long *id)
+{
+	const char *p = v;
+	if (*p == '-' || *p == '+')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	for (const char *q = p; *q; q++) {
+		if (!isdigit((unsigned char)*q))
+			return 0;
+	}
+	if (*v == '-' || *v == '+' || strlen(p) > 10)
+		return -1;
+	unsigned long long n = strtoull(p, NULL, 10);
+	if (n > SV_ID_MAX || (uid_t)n == (uid_t)-1 || (gid_t)n == (gid_t)-1)
+		return -1;
+	*id = (unsigned long)n;
+	return 1;
 }
 
 static int j_user(struct keyctx *k, const char *v, const char **why)
 {
 	struct passwd *pw = getpwnam(v);
-	char *end;
-	long id = strtol(v, &end, 10);
-	if (!pw && (*end || !*v)) {
+	unsigned long id = 0;
+	int numeric = pw ? 0 : parse_id(v, &id);
+	if (numeric < 0) {
+		*why = "a uid is a number from 0 to 4294967294";
+		return -1;
+	}
+	if (!pw && !numeric) {
 		*why = "no such user";
 		return -1;
 	}
@@ -326,19 +406,26 @@ static int j_user(struct keyctx *k, const char *v, const char **why)
 		*why = "user = needs grun to run as root";
 		return -1;
 	}
+	if (!pw)
+		pw = getpwuid((uid_t)id);
 	k->job->has_user = 1;
-	k->job->uid = pw ? pw->pw_uid : (uid_t)id;
-	if (k->job->gid == (gid_t)-1 && pw)
-		k->job->gid = pw->pw_gid;
+	k->job->user_line = k->line;
+	k->job->uid = numeric ? (uid_t)id : pw->pw_uid;
+	if (pw)
+		k->job->user_gid = pw->pw_gid;
 	return 0;
 }
 
 static int j_group(struct keyctx *k, const char *v, const char **why)
 {
 	struct group *gr = getgrnam(v);
-	char *end;
-	long id = strtol(v, &end, 10);
-	if (!gr && (*end || !*v)) {
+	unsigned long id = 0;
+	int numeric = gr ? 0 : parse_id(v, &id);
+	if (numeric < 0) {
+		*why = "a gid is a number from 0 to 4294967294";
+		return -1;
+	}
+	if (!gr && !numeric) {
 		*why = "no such group";
 		return -1;
 	}
@@ -346,7 +433,7 @@ static int j_group(struct keyctx *k, const char *v, const char **why)
 		*why = "group = needs grun to run as root";
 		return -1;
 	}
-	k->job->gid = gr ? gr->gr_gid : (gid_t)id;
+	k->job->gid = numeric ? (gid_t)id : gr->gr_gid;
 	return 0;
 }
 
@@ -405,8 +492,8 @@ static int j_ready(struct keyctx *k, const char *v, const char **why)
 			return -1;
 		}
 		j->ready = SV_READY_TCP;
-		j->ready_host = strndup(v + 4, (size_t)(colon - v - 4));
-		j->ready_port = strdup(colon + 1);
+		j->ready_host = sv_xstrndup(v + 4, (size_t)(colon - v - 4), "a ready host");
+		j->ready_port = sv_xstrdup(colon + 1, "a ready port");
 		return 0;
 	}
 	if (strncmp(v, "file:", 5) == 0) {
@@ -415,7 +502,7 @@ static int j_ready(struct keyctx *k, const char *v, const char **why)
 			return -1;
 		}
 		j->ready = SV_READY_FILE;
-		j->ready_path = strdup(v + 5);
+		j->ready_path = sv_xstrdup(v + 5, "a ready path");
 		return 0;
 	}
 	if (strncmp(v, "delay:", 6) == 0) {
@@ -460,7 +547,7 @@ static int parse_io(struct keyctx *k, const char *v, int stream, struct sv_iospe
 		return io->kind = SV_IO_STDOUT, 0;
 	if (strncmp(v, "file:", 5) == 0 && v[5]) {
 		io->kind = SV_IO_FILE;
-		io->path = strdup(v + 5);
+		io->path = sv_xstrdup(v + 5, "a file path");
 		return 0;
 	}
 	if (strncmp(v, "chan:", 5) == 0) {
@@ -560,6 +647,8 @@ static void apply(struct keyctx *k, struct sv_section *s, const struct keydef *t
 {
 	for (int i = 0; i < s->npairs; i++) {
 		struct sv_pair *p = &s->pairs[i];
+		if (p->duplicate)
+			continue; /* reported; only the first is applied */
 		int is_env = strcmp(p->key, "env") == 0 || strcmp(p->key, "env_file") == 0;
 		if ((pass == 1 && !is_env) || (pass == 2 && is_env))
 			continue;
@@ -614,6 +703,7 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 {
 	j->uid = (uid_t)-1;
 	j->gid = (gid_t)-1;
+	j->user_gid = (gid_t)-1;
 	j->umask = -1;
 	j->restart = d->restart;
 	j->instances = 1;
@@ -627,6 +717,10 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	struct keyctx k = { .ld = ld, .cfg = cfg, .job = j };
 	apply(&k, s, job_keys, "[job:]", 1);
 	apply(&k, s, job_keys, "[job:]", 2);
+	/* the user's group unless group = says otherwise; a uid with no
+	 * passwd entry keeps grun's group (grun.ini(5) user) */
+	if (j->has_user && j->gid == (gid_t)-1)
+		j->gid = j->user_gid;
 
 	/* fingerprint of the settings, for reload */
 	uint64_t h = 1469598103934665603ULL;
@@ -651,9 +745,9 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	}
 	const char *why;
 	if (j->shell) {
-		sv_strv_push(&j->argv, strdup("/bin/sh"));
-		sv_strv_push(&j->argv, strdup("-c"));
-		sv_strv_push(&j->argv, strdup(j->cmd));
+		sv_strv_push(&j->argv, sv_xstrdup("/bin/sh", "argv"));
+		sv_strv_push(&j->argv, sv_xstrdup("-c", "argv"));
+		sv_strv_push(&j->argv, sv_xstrdup(j->cmd, "argv"));
 	} else if (sv_split_argv(j->cmd, &j->argv, &why) < 0) {
 		sv_load_error(ld, j->cmd_line, "cmd = %s: %s", j->cmd, why);
 	} else if (j->argv.n == 0) {

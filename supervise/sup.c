@@ -68,11 +68,6 @@ struct sup {
 	int gave_up;           /* in this run of supervise() */
 };
 
-static const char *strategy_name(enum sv_strategy s)
-{
-	return s == SV_ONE_FOR_ALL ? "one_for_all" : s == SV_REST_FOR_ONE ? "rest_for_one" : "one_for_one";
-}
-
 /* A run at least this long (or backoff_max, if longer) resets the
  * backoff to backoff_min. */
 #define BACKOFF_RESET_MIN (1000 * 1000000LL)
@@ -281,7 +276,7 @@ static void restart(struct sup *s, int i)
 		}
 		char dur[32];
 		sv_info("supervisor %s (%s): %s ended; restarting %s in %s", sup_label(s),
-		        strategy_name(st), s->c[i].node->name, names, sv_duration_str(delay, dur, sizeof dur));
+		        sv_strategy_name(st), s->c[i].node->name, names, sv_duration_str(delay, dur, sizeof dur));
 		return;
 	}
 	schedule_restart(s, i, now + delay);
