@@ -986,14 +986,21 @@ void rt_poll_fini(void)
 	memset(&pl, 0, sizeof pl);
 }
 
+/* As rt_dump: what is under mu only if mu is free at once. */
 void rt_poll_dump(int fd)
 {
-	int64_t now = rt_now(), next = atomic_load(&pl.next_when);
+	int64_t now = rt_now(), next = atomic_load(&pl.next_when), sleep_until = INT64_MAX;
+	int ntimers = -1;
+	if (rt_trylock(&pl.mu)) {
+		ntimers = rt_timers_count();
+		sleep_until = pl.sleep_until;
+		rt_unlock(&pl.mu);
+	}
 	dprintf(fd, "poll: polling %d blocked %d waiters %d timers %d next in %lld us, "
 			"sleep_until in %lld us, last poll %lld us ago\n",
 			atomic_load(&pl.polling), atomic_load(&pl.blocked), atomic_load(&pl.nwaiters),
-			rt_timers_count(), next == INT64_MAX ? -1LL : (long long)(next - now) / 1000,
-			pl.sleep_until == INT64_MAX ? -1LL : (long long)(pl.sleep_until - now) / 1000,
+			ntimers, next == INT64_MAX ? -1LL : (long long)(next - now) / 1000,
+			sleep_until == INT64_MAX ? -1LL : (long long)(sleep_until - now) / 1000,
 			(long long)(now - atomic_load(&pl.last_poll)) / 1000);
 }
 

@@ -187,11 +187,19 @@ static void dump_one(struct rt_g *g, void *arg)
 			s == G_WAITING ? " " : "", s == G_WAITING && g->wait_reason ? g->wait_reason : "");
 }
 
+/* The fields under sched.lock are read only if the lock is free at once:
+ * a dump must not hang on the lock of a hung runtime (-1 then). */
 void rt_dump(int fd)
 {
+	int nm = -1, nmidle = -1;
+	if (rt_trylock(&rt_sched.lock)) {
+		nm = rt_sched.nm;
+		nmidle = rt_sched.nmidle;
+		rt_unlock(&rt_sched.lock);
+	}
 	dprintf(fd, "sched: procs %d idle %d spinning %d; Ms %d parked %d; global queue %d; stopping %d\n",
 			rt_sched.nprocs, atomic_load(&rt_sched.npidle), atomic_load(&rt_sched.nmspinning),
-			rt_sched.nm, rt_sched.nmidle, atomic_load(&rt_sched.runqsize),
+			nm, nmidle, atomic_load(&rt_sched.runqsize),
 			(int)atomic_load(&rt_sched.stopping));
 	for (int i = 0; i < rt_sched.nprocs; i++) {
 		struct rt_p *p = &rt_sched.allp[i];

@@ -64,8 +64,20 @@ static sigset_t set_of(int a, int b)
 	return s;
 }
 
-/* The poller's "waiters N timers M" from rt_dump(); -1 if not found. */
+/* The poller's "waiters N timers M" from rt_dump(); -1 if not found
+ * (rt_dump prints -1 timers while the poll lock is busy: ask again). */
+static void poll_counts1(int *waiters, int *timers);
 static void poll_counts(int *waiters, int *timers)
+{
+	for (int i = 0; i < 100; i++) {
+		poll_counts1(waiters, timers);
+		if (*timers != -1)
+			return;
+		rt_sleep(MS);
+	}
+}
+
+static void poll_counts1(int *waiters, int *timers)
 {
 	char buf[8192];
 	*waiters = *timers = -1;

@@ -35,7 +35,7 @@
 #include "tap.h"
 #include "rt_test.h"
 
-static struct rt_wg done;
+static struct rt_wg done, echo_done;
 static _Atomic int finished;
 static struct rt_chan *ping;
 
@@ -53,6 +53,7 @@ static void echo(void *arg)
 	int v;
 	while (rt_chan_recv(ping, &v) == 1)
 		rt_sleep(10 * US);
+	rt_wg_done(&echo_done);
 }
 
 static void worker(void *arg)
@@ -88,6 +89,7 @@ static void main_fn(void *arg)
 {
 	(void)arg;
 	ping = rt_chan_make(sizeof(int), 0);
+	rt_wg_add(&echo_done, 1);
 	rt_go(echo, NULL);
 	for (long i = 0; i < nworkers; i++) {
 		rt_wg_add(&done, 1);
@@ -98,7 +100,8 @@ static void main_fn(void *arg)
 	block_for(30 * MS);
 	rt_wg_wait(&done);
 	rt_chan_close(ping);
-	rt_sleep(MS);
+	rt_wg_wait(&echo_done);
+	rt_chan_free(ping);
 	rt_stats_get(&stats);
 }
 
@@ -131,6 +134,7 @@ static void capped_main(void *arg)
 	/* Spawn the workers first (their stacks come from a chunk mapped
 	 * now), then cap the address space at what is mapped. */
 	ping = rt_chan_make(sizeof(int), 0);
+	rt_wg_add(&echo_done, 1);
 	rt_go(echo, NULL);
 	for (long i = 0; i < nworkers; i++) {
 		rt_wg_add(&done, 1);
@@ -141,6 +145,8 @@ static void capped_main(void *arg)
 	block_for(30 * MS);
 	rt_wg_wait(&done);
 	rt_chan_close(ping);
+	rt_wg_wait(&echo_done);
+	rt_chan_free(ping);
 	struct rt_stats st;
 	rt_stats_get(&st);
 	printf("capped %d finished %d failed %llu ms %llu msg %s\n", capped, atomic_load(&finished),
@@ -153,11 +159,13 @@ static void real_refusal(void)
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	for (int i = 0; i < 3; i++)
 		printf("ok %d # SKIP sanitizers reserve terabytes of address space\n", ++tap_n);
+	fflush(stdout);
 	return;
 #endif
 	if (under_valgrind()) {
 		for (int i = 0; i < 3; i++)
 			printf("ok %d # SKIP valgrind manages the address space itself\n", ++tap_n);
+		fflush(stdout);
 		return;
 	}
 	int out[2];
