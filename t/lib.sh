@@ -141,7 +141,12 @@ wait_file() {
 # Processes (other than this shell and its subshells) whose environment
 # has our tag, zombies excepted.  One grep over every environ file.
 tagged_pids() {
-	grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null |
+	# the whole list first: the loop's own commands (sed, cut, their
+	# subshells, children of the loop and not of this shell) must not
+	# be in it, as they were when grep ran alongside the loop
+	_tp_list=$(grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null)
+	[ -n "$_tp_list" ] || return 0
+	printf '%s\n' "$_tp_list" |
 	while IFS= read -r _e; do
 		_p=${_e#/proc/}; _p=${_p%/environ}
 		[ "$_p" = $$ ] && continue
