@@ -194,8 +194,9 @@ is "$(left)" 0 "period $(secs 6)s: no process left"
 # ---- the window slides: old restarts expire ---------------------------------
 # intensity 2 in P: two quick crashes, a pause longer than P, two more
 # (the first two have expired: no giving up), then a fifth crash soon
-# after: 3 restarts within P, giving up.
-P=$(secs 2)
+# after: 3 restarts within P, giving up.  P is 3 s (x MULT): the last three
+# crash-restart rounds must fit in it, which takes a moment on a loaded machine.
+P=$(secs 3)
 reset
 cat >"$T/slide.ini" <<EOF
 [grun]
@@ -307,12 +308,15 @@ is "$(left)" 0 "supervisor child: no process left"
 # sub (intensity 1) gives up when c crash-loops; the root (default
 # intensity 5) restarts sub: c and d run again, and e (the root's) keeps
 # running.  c's 3rd run exits 0 (transient), so sub is done and only e
-# is left: SIGTERM ends grun.
+# is left: SIGTERM ends grun.  c's 1st and 3rd runs end only once grun
+# has logged the start of d beside them (d's 1st and 2nd start).
 cat >"$T/c.sh" <<'EOF'
 #!/bin/sh
 echo $$ >>"$GRUN_TEST_TAG/c.pids"
-sleep 0.3
-[ "$(wc -l <"$GRUN_TEST_TAG/c.pids")" -ge 3 ] && exit 0
+run=$(wc -l <"$GRUN_TEST_TAG/c.pids")
+d=$(( run >= 3 ? 2 : 1 ))
+until [ "$(grep -c '^grun: d: started' "$GRUN_TEST_TAG/err")" -ge $d ]; do sleep 0.02; done
+[ "$run" -ge 3 ] && exit 0
 exit 1
 EOF
 reset
