@@ -20,6 +20,12 @@ exit 1
 EOF
 
 runs() { if [ -e "$T/$1.pids" ]; then wc -l <"$T/$1.pids" | tr -d ' '; else echo 0; fi; }
+# starts NAME: how many times grun started NAME, from its log.  A run that
+# grun stops soon after starting it may not have written its pid yet, so
+# a job that another's crash stops is counted by this, not by runs.
+starts() { count "^grun: $1: started"; }
+# has_runs NAME N: NAME has recorded at least N runs (for wait_for).
+has_runs() { [ "$(runs "$1")" -ge "$2" ]; }
 crash() { : >"$T/crash-$1"; }
 reset() { rm -f "$T"/*.pids "$T"/crash-*; }
 running() { kill -0 "$GRUN_PID" 2>/dev/null; echo $?; }
@@ -51,7 +57,7 @@ is "$(count 'giving up')" 1 "root: one giving up"
 is "$(events '^grun: (loop|steady|supervisor|failed)' | sed 's/ (pid [0-9]*)//' | tail -n 5 | tr '\n' '/')" \
 	"loop: exited with status 2/supervisor root: giving up: loop crash-looped (more than 3 restarts in 30s)/steady: stopping (TERM, KILL after 10s)/steady: killed by signal TERM/failed: loop crash-looped (more than 3 restarts in 30s)/" \
 	"root: the 4th crash gave up, steady was stopped, grun failed naming loop"
-is "$(runs steady) $(stopped)" "1 steady" "root: steady ran once and was stopped by the giving up"
+is "$(starts steady) $(stopped)" "1 steady" "root: steady ran once and was stopped by the giving up"
 is "$(tail -n 1 "$T/err")" "grun: failed: loop crash-looped (more than 3 restarts in 30s)" \
 	"root: the last line names the job that crash-looped"
 is "$(left)" 0 "root: no process left"
@@ -139,7 +145,7 @@ is "$(count '^grun: supervisor root: giving up: outer crash-looped \(more than 1
 is "$(count '^grun: inner: restarting in 0s') $(count '^grun: outer: restarting in 0s')" "2 1" \
 	"escalation: outer restarted inner twice, the root restarted outer once"
 is "$(count '^grun: j: restarting in 0s')" 8 "escalation: inner restarted j twice per life (8)"
-is "$(runs o1) $(runs steady)" "2 1" "escalation: o1 ran once per life of outer, steady once"
+is "$(starts o1) $(starts steady)" "2 1" "escalation: o1 ran once per life of outer, steady once"
 is "$(stopped)" "o1 o1 steady" "escalation: o1 stopped by each giving up of outer, steady by the root's"
 is "$(tail -n 1 "$T/err")" "grun: failed: outer crash-looped (more than 1 restarts in 60s)" \
 	"escalation: grun failed naming outer"
@@ -188,8 +194,9 @@ is "$(left)" 0 "period $(secs 6)s: no process left"
 # ---- the window slides: old restarts expire ---------------------------------
 # intensity 2 in P: two quick crashes, a pause longer than P, two more
 # (the first two have expired: no giving up), then a fifth crash soon
-# after: 3 restarts within P, giving up.
-P=$(secs 2)
+# after: 3 restarts within P, giving up.  P is 3 s (x MULT): the last three
+# crash-restart rounds must fit in it, which takes a moment on a loaded machine.
+P=$(secs 3)
 reset
 cat >"$T/slide.ini" <<EOF
 [grun]
@@ -245,6 +252,7 @@ start_grun "$T/group.ini"
 wait_count '^grun: [abc]: started' 3
 crash b
 wait_count '^grun: c: started' 2
+wait_for 10 has_runs a 2; wait_for 10 has_runs b 2; wait_for 10 has_runs c 2
 like "$(cat "$T/err")" 'supervisor root \(one_for_all\): b ended; restarting a, b, c in 0s' "group: b's crash restarted a, b, c"
 is "$(count 'giving up')" 0 "group: one group restart is within intensity 1"
 ok "$(running)" "group: grun still running"
@@ -286,6 +294,7 @@ wait_file "$T/j.pids"
 n=$(wc -l <"$T/err")
 crash j
 wait_count '^grun: j: started' 2
+wait_for 10 has_runs o1 2; wait_for 10 has_runs j 2
 is "$(sed -n "$((n + 1)),\$p" "$T/err" | sed 's/^grun: //; s/ (pid [0-9]*)//' | tr '\n' '/')" \
 	"j: exited with status 1/supervisor inner: giving up: j crash-looped (more than 0 restarts in 30s)/o1: stopping (TERM, KILL after 10s)/o1: killed by signal TERM/supervisor outer (one_for_all): inner ended; restarting o1, inner in 0s/o1: started/j: started/" \
 	"supervisor child: inner gave up; outer stopped o1 and restarted o1 and inner in 0s"
@@ -299,12 +308,15 @@ is "$(left)" 0 "supervisor child: no process left"
 # sub (intensity 1) gives up when c crash-loops; the root (default
 # intensity 5) restarts sub: c and d run again, and e (the root's) keeps
 # running.  c's 3rd run exits 0 (transient), so sub is done and only e
-# is left: SIGTERM ends grun.
+# is left: SIGTERM ends grun.  c's 1st and 3rd runs end only once grun
+# has logged the start of d beside them (d's 1st and 2nd start).
 cat >"$T/c.sh" <<'EOF'
 #!/bin/sh
 echo $$ >>"$GRUN_TEST_TAG/c.pids"
-sleep 0.3
-[ "$(wc -l <"$GRUN_TEST_TAG/c.pids")" -ge 3 ] && exit 0
+run=$(wc -l <"$GRUN_TEST_TAG/c.pids")
+d=$(( run >= 3 ? 2 : 1 ))
+until [ "$(grep -c '^grun: d: started' "$GRUN_TEST_TAG/err")" -ge $d ]; do sleep 0.02; done
+[ "$run" -ge 3 ] && exit 0
 exit 1
 EOF
 reset
@@ -333,6 +345,7 @@ start_grun "$T/sub.ini"
 wait_log '^grun: sub: restarting in 0s \(restart 1\)$'
 wait_count '^grun: c: exited with status 0$' 1
 wait_count '^grun: d: started' 2
+wait_for 10 has_runs d 2; wait_for 10 has_runs e 1
 is "$(events '^grun: (c|d|sub|supervisor)' | sed 's/ (pid [0-9]*)//' | tr '\n' '/')" \
 	"c: started/d: started/c: exited with status 1/c: restarting in 0s (restart 1)/c: started/c: exited with status 1/supervisor sub: giving up: c crash-looped (more than 1 restarts in 30s)/d: stopping (TERM, KILL after 10s)/d: killed by signal TERM/sub: restarting in 0s (restart 1)/c: started/d: started/c: exited with status 0/" \
 	"sub: c crash-looped, sub stopped d and gave up, the root restarted sub (c and d)"

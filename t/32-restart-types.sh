@@ -285,7 +285,7 @@ crash s1 0
 wait_count '^grun: s1: exited' 1
 crash other 0
 wait_count '^grun: other: exited' 1
-sleep 0.5
+settle 500
 ok "$(running)" "all_significant: grun goes on after s1 (one of two significant jobs) ended"
 is "$(stopped)" "" "all_significant: nothing stopped yet"
 crash s2 2
@@ -326,7 +326,7 @@ start_grun "$T/sigstop.ini"
 wait_run a 1; wait_run s 1
 crash a
 wait_count '^grun: a: started' 2
-sleep 0.5
+settle 500
 like "$(cat "$T/err")" 'supervisor root \(one_for_all\): a ended; restarting a in 0s' \
 	"significant stopped: a's crash stopped s and restarted a alone"
 ok "$( [ "$(running)" = 0 ] && [ "$(count 'significant job ended')" = 0 ]; echo $?)" \

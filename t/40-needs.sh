@@ -10,11 +10,22 @@ plan 56
 
 # left [SECS]: 0 once no tagged process is left (for ok).
 
-# rec.sh NAME SECS [STATUS]: appends "S <ms> NAME" when it starts and
-# "E <ms> NAME" when it is done to $T/rec, then exits with STATUS.
+# rec.sh NAME SECS [STATUS [N]]: appends "S <ms> NAME" when it starts and
+# "E <ms> NAME" when it is done to $T/rec, then exits with STATUS.  With
+# N, it first waits until $REC_W (default 1) recorded runs are in progress
+# at once, or N runs have started: a run that should overlap others does,
+# however slowly the machine starts them (a bound above, -j, still shows).
 cat >"$T/rec.sh" <<'EOF'
 #!/bin/sh
 echo "S $(date +%s%3N) $1" >>"$GRUN_TEST_TAG/rec"
+if [ -n "${4:-}" ]; then
+	end=$(( $(date +%s) + 20 * ${GRUN_TEST_TIMEOUT_MULT:-1} ))
+	until awk -v w="${REC_W:-1}" -v n="$4" '$1 == "S" { s++ } $1 == "E" { e++ }
+		END { exit !(s - e >= w || s >= n) }' "$GRUN_TEST_TAG/rec"; do
+		[ "$(date +%s)" -ge "$end" ] && break
+		sleep 0.02
+	done
+fi
 sleep "$2"
 echo "E $(date +%s%3N) $1" >>"$GRUN_TEST_TAG/rec"
 exit "${3:-0}"
@@ -52,9 +63,11 @@ is "$(events '^grun: [ab]: (started|exited)' | sed 's/ (pid [0-9]*)//' | tr '\n'
 ok "$(left)" "order: no process left"
 
 # ---- ready = started: the dependent does not wait for the exit ----------
+# a ends only once grun has logged b's end (if b waited for a's exit,
+# nothing would end: run_grun's bound fails the checks)
 cat >"$T/started.ini" <<'EOF'
 [job:a]
-cmd = sleep 0.6
+cmd = sh -c 'until grep -q "^grun: b: exited" ${GRUN_TEST_TAG}/err; do sleep 0.02; done'
 
 [job:b]
 needs = a
@@ -103,17 +116,17 @@ ready = exited
 
 [job:x]
 needs = p
-cmd = ${GRUN_TEST_TAG}/rec.sh x 0.5
+cmd = ${GRUN_TEST_TAG}/rec.sh x 0.5 0 4
 ready = exited
 
 [job:y]
 needs = p
-cmd = ${GRUN_TEST_TAG}/rec.sh y 0.3
+cmd = ${GRUN_TEST_TAG}/rec.sh y 0.3 0 4
 ready = exited
 
 [job:z]
 needs = p
-cmd = ${GRUN_TEST_TAG}/rec.sh z 0.4
+cmd = ${GRUN_TEST_TAG}/rec.sh z 0.4 0 4
 ready = exited
 
 [job:j]
@@ -121,6 +134,7 @@ needs = x, y, z
 cmd = ${GRUN_TEST_TAG}/rec.sh j 0.1
 ready = exited
 EOF
+# x, y and z wait for each other (REC_W of them at once, or all started)
 # dag_checks LABEL: the ordering every run of dag.ini must respect.
 dag_checks() {
 	_bad=
@@ -132,6 +146,7 @@ dag_checks() {
 	is "$(awk '$1 == "S"' "$T/rec" | wc -l | tr -d ' ')" 5 "$1: each job ran once"
 }
 : >"$T/rec"
+export REC_W=3
 run_grun 10 "$T/dag.ini"
 is "$rc" 0 "dag: exit status 0"
 dag_checks dag
@@ -140,6 +155,7 @@ like "$(tail -n 1 "$T/err")" '^grun: 5 jobs ended: 5 succeeded, 0 stopped$' "dag
 ok "$(left)" "dag: no process left"
 
 : >"$T/rec"
+REC_W=2
 run_grun 10 -j 2 "$T/dag.ini"
 is "$rc" 0 "dag -j 2: exit status 0"
 dag_checks "dag -j 2"
@@ -229,11 +245,13 @@ ok "$(left)" "select: no process left"
 # ---- -j N bounds the number of running jobs ------------------------------
 {
 	for i in 1 2 3 4 5 6; do
-		printf '[job:w%s]\ncmd = ${GRUN_TEST_TAG}/rec.sh w%s 0.4\n\n' "$i" "$i"
+		printf '[job:w%s]\ncmd = ${GRUN_TEST_TAG}/rec.sh w%s 0.4 0 6\n\n' "$i" "$i"
 	done
 } >"$T/par.ini"
 
+# each w waits for REC_W running at once (or all 6 started) before its 0.4 s
 : >"$T/rec"
+REC_W=1
 t0=$(date +%s%3N)
 run_grun 15 -j 1 "$T/par.ini"
 t1=$(date +%s%3N)
@@ -244,6 +262,7 @@ ok "$( [ $((t1 - t0)) -ge 2400 ]; echo $?)" "-j 1: took at least 6 x 0.4s ($((t1
 ok "$(left)" "-j 1: no process left"
 
 : >"$T/rec"
+REC_W=2
 run_grun 15 -j 2 "$T/par.ini"
 is "$rc" 0 "-j 2: exit status 0"
 is "$(awk '$1 == "E"' "$T/rec" | wc -l | tr -d ' ')" 6 "-j 2: all 6 jobs ran to the end"
@@ -252,6 +271,7 @@ ok "$(left)" "-j 2: no process left"
 
 # the same limit from [grun] jobs = 2
 : >"$T/rec"
+REC_W=2
 { printf '[grun]\njobs = 2\n\n'; cat "$T/par.ini"; } >"$T/par2.ini"
 run_grun 15 "$T/par2.ini"
 is "$rc" 0 "jobs = 2: exit status 0"
@@ -259,6 +279,7 @@ is "$(max_overlap)" 2 "jobs = 2: at most (and here exactly) 2 at once"
 
 # and without a limit all 6 overlap (the measure can see it)
 : >"$T/rec"
+REC_W=6
 run_grun 15 "$T/par.ini"
 is "$rc" 0 "no -j: exit status 0"
 is "$(max_overlap)" 6 "no -j: all 6 at once"

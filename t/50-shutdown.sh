@@ -10,16 +10,19 @@
 plan 39
 
 # left [SECS]: 0 once no tagged process is left (for ok).
+# trapped NAME...: until each job NAME has set its traps.
+trapped() { for _j in "$@"; do wait_file "$T/trapped.$_j" 10 || return 1; done; }
 flow() { events "$1" | sed 's/ (pid [0-9]*)//' | tr '\n' '/'; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
 # job NAME: runs until TERM or INT, then appends "NAME SIGNAL" to $T/got
-# and exits 0.
+# and exits 0.  Creates $T/trapped.NAME once its traps are set.
 cat >"$T/job" <<'EOF'
 #!/bin/sh
 trap 'echo "$1 TERM" >>"$GRUN_TEST_TAG/got"; exit 0' TERM
 trap 'echo "$1 INT" >>"$GRUN_TEST_TAG/got"; exit 0' INT
 trap 'echo "$1 USR1" >>"$GRUN_TEST_TAG/got"; exit 0' USR1
+: >"$GRUN_TEST_TAG/trapped.$1"
 sleep 100 &
 wait
 EOF
@@ -56,9 +59,10 @@ sed -i 's/^cmd = sleep 100$/&\nready = exited/' "$T/tree.ini"
 # ---- SIGTERM and SIGINT: reverse start order across the tree --------------
 for sig in TERM INT; do
 	: >"$T/got"
+	rm -f "$T"/trapped.*
 	start_grun "$T/tree.ini"
 	wait_log '^grun: c: started' 10
-	sleep 0.3 # let the jobs set their traps
+	trapped a b s1 s2
 	kill -$sig "$GRUN_PID"
 	wait_grun 15
 	is "$rc" 0 "SIG$sig: exit status 0"
@@ -92,7 +96,7 @@ stop_signal = USR1
 EOF
 start_grun "$T/sig.ini"
 wait_log '^grun: plain: started' 10
-sleep 0.3
+trapped i u
 kill -TERM "$GRUN_PID"
 wait_grun 15
 is "$rc" 0 "stop_signal: exit status 0"
@@ -110,7 +114,7 @@ stop_timeout = 500ms
 EOF
 start_grun "$T/deaf.ini"
 wait_file "$T/deaf.pid" 10
-sleep 0.2
+wait_log '^grun: deaf: started' 10
 deaf=$(cat "$T/deaf.pid")
 t0=$(now_ms)
 kill -TERM "$GRUN_PID"
@@ -120,8 +124,8 @@ is "$rc" 0 "stop_timeout: exit status 0"
 is "$(flow '^grun: deaf: (stopping|still|exited|killed)')" \
 	"deaf: stopping (TERM, KILL after 500ms)/deaf: still running 500ms after TERM; sending KILL/deaf: killed by signal KILL/" \
 	"stop_timeout: TERM, then KILL after 500ms"
-ok "$( [ $((t1 - t0)) -ge 500 ] && [ $((t1 - t0)) -lt 5000 ]; echo $?)" \
-	"stop_timeout: grun took 500ms or a little more ($((t1 - t0)) ms)"
+ok "$( [ $((t1 - t0)) -ge 500 ] && [ $((t1 - t0)) -lt $((5000 * MULT)) ]; echo $?)" \
+	"stop_timeout: grun took 500ms or a little more ($((t1 - t0)) ms, bound $((5000 * MULT)) ms)"
 ok "$(! alive "$deaf"; echo $?)" "stop_timeout: the job is dead"
 ok "$(left)" "stop_timeout: no process left"
 
@@ -137,17 +141,18 @@ EOF
 start_grun "$T/int2.ini"
 wait_file "$T/deaf2.pid" 10
 wait_log '^grun: deaf: started' 10
-sleep 0.2
+wait_log '^grun: calm: started' 10
 kill -INT "$GRUN_PID"
 wait_log '^grun: deaf: stopping' 10
-sleep 0.3
+settle 300
 ok "$(alive "$(cat "$T/deaf2.pid")"; echo $?)" "second SIGINT: the job ignoring TERM still runs after the first"
 t0=$(now_ms)
 kill -INT "$GRUN_PID"
 wait_grun 10
 t1=$(now_ms)
 is "$rc" 130 "second SIGINT: exit status 130"
-ok "$( [ $((t1 - t0)) -lt 3000 ]; echo $?)" "second SIGINT: grun exits at once ($((t1 - t0)) ms), not after stop_timeout"
+ok "$( [ $((t1 - t0)) -lt $((3000 * MULT)) ]; echo $?)" \
+	"second SIGINT: grun exits at once ($((t1 - t0)) ms, bound $((3000 * MULT)) ms), not after stop_timeout"
 like "$(cat "$T/err")" '^grun: second SIGINT: killing every job$' "second SIGINT: logged"
 ok "$(left)" "second SIGINT: no process left (calm and deaf both killed)"
 
@@ -164,11 +169,11 @@ EOF
 chmod +x "$T/kid"
 cat >"$T/group.ini" <<'EOF'
 [job:parent]
-cmd = sh -c '${GRUN_TEST_TAG}/kid & trap "wait; exit 0" TERM; wait'
+cmd = sh -c '${GRUN_TEST_TAG}/kid & trap "wait; exit 0" TERM; touch ${GRUN_TEST_TAG}/parent.trapped; wait'
 EOF
 start_grun "$T/group.ini"
 wait_file "$T/grandkid.pid" 10
-sleep 0.3
+wait_file "$T/parent.trapped" 10
 kid=$(cat "$T/kid.pid")
 grandkid=$(cat "$T/grandkid.pid")
 kill -TERM "$GRUN_PID"
@@ -185,8 +190,11 @@ cmd = sh -c '(trap "" TERM; exec sleep 100) & echo $$! >${GRUN_TEST_TAG}/stray.p
 EOF
 start_grun "$T/group2.ini"
 wait_file "$T/stray.pid" 10
-sleep 0.3
 stray=$(cat "$T/stray.pid")
+# the pid is written at the fork: wait until the child has set its trap
+# and become the sleep (which keeps ignoring TERM)
+is_sleep() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = sleep ]; }
+wait_for 10 is_sleep "$stray"
 ok "$(alive "$stray"; echo $?)" "group: the TERM-ignoring child runs"
 kill -TERM "$GRUN_PID"
 wait_grun 15

@@ -22,12 +22,18 @@ is "$(grep -c ': started (pid' "$T/err")" 500 "500 permanent: all 500 started"
 ok "$( [ $((t1 - t0)) -lt $(secs 20)000 ]; echo $?)" "500 permanent: within $(secs 20)s ($((t1 - t0)) ms)"
 is "$(sed -n 's/^grun: s[0-9]*: started (pid \([0-9]*\))$/\1/p' "$T/err" | sort -u | wc -l | tr -d ' ')" 500 \
 	"500 permanent: 500 distinct pids"
-running=0
-for p in $(sed -n 's/^grun: s[0-9]*: started (pid \([0-9]*\))$/\1/p' "$T/err"); do
-	c=
-	{ read -r c <"/proc/$p/comm"; } 2>/dev/null
-	[ "$c" = sleep ] && running=$((running + 1))
-done
+# sleeping: how many of the logged pids are a running sleep (the last
+# ones started may still be on their way to exec it)
+sleeping() {
+	running=0
+	for p in $(sed -n 's/^grun: s[0-9]*: started (pid \([0-9]*\))$/\1/p' "$T/err"); do
+		c=
+		{ read -r c <"/proc/$p/comm"; } 2>/dev/null
+		[ "$c" = sleep ] && running=$((running + 1))
+	done
+}
+all_sleeping() { sleeping; [ "$running" -ge 500 ]; }
+wait_for 10 all_sleeping
 is "$running" 500 "500 permanent: 500 sleep processes running"
 t2=$(now_ms)
 kill -TERM "$GRUN_PID"

@@ -191,14 +191,14 @@ unlike "$(cat "$T/out" "$T/err")" "$ESC" "--color never overrides [grun] color =
 
 if command -v script >/dev/null 2>&1; then
 	# on a terminal: colors unless NO_COLOR is set (and not empty)
-	timeout 10 script -qec "$GRUN $T/color.ini" /dev/null >"$T/tty1" 2>&1
+	timeout "$(secs 10)" script -qec "$GRUN $T/color.ini" /dev/null >"$T/tty1" 2>&1
 	like "$(cat "$T/tty1")" 'out-a' "tty, NO_COLOR=1: ran"
 	unlike "$(cat "$T/tty1")" "$ESC" "tty, NO_COLOR=1: no escape"
-	env -u NO_COLOR timeout 10 script -qec "$GRUN $T/color.ini" /dev/null >"$T/tty2" 2>&1
+	env -u NO_COLOR timeout "$(secs 10)" script -qec "$GRUN $T/color.ini" /dev/null >"$T/tty2" 2>&1
 	like "$(cat "$T/tty2")" "$ESC\\[[0-9;]*ma  \\|$ESC\\[0m out-a" "tty, no NO_COLOR: colors"
-	NO_COLOR= timeout 10 script -qec "$GRUN $T/color.ini" /dev/null >"$T/tty3" 2>&1
+	NO_COLOR= timeout "$(secs 10)" script -qec "$GRUN $T/color.ini" /dev/null >"$T/tty3" 2>&1
 	like "$(cat "$T/tty3")" "$ESC\\[" "tty, NO_COLOR empty: colors"
-	timeout 10 script -qec "$GRUN --color always $T/color.ini" /dev/null >"$T/tty4" 2>&1
+	timeout "$(secs 10)" script -qec "$GRUN --color always $T/color.ini" /dev/null >"$T/tty4" 2>&1
 	like "$(cat "$T/tty4")" "$ESC\\[" "tty, NO_COLOR=1, --color always: colors"
 else
 	for d in "ran" "no escape" "colors" "NO_COLOR empty: colors" "--color always: colors"; do

@@ -145,7 +145,7 @@ ok "$(left)" "proc: no process left"
 
 # the same with grun on a terminal: the job still has none
 if command -v script >/dev/null 2>&1; then
-	timeout 10 script -qec "$GRUN $T/proc.ini" /dev/null >"$T/tty.out" 2>&1
+	timeout "$(secs 10)" script -qec "$GRUN $T/proc.ini" /dev/null >"$T/tty.out" 2>&1
 	like "$(grep '^st ' "$T/tty.out" | tr -d '\r')" '^st  \| ([0-9]+) \1 \1 0$' "proc, grun on a tty: the job has no controlling terminal"
 else
 	ok 0 "proc, grun on a tty: no controlling terminal # SKIP no script(1)"

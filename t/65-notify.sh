@@ -34,20 +34,23 @@ start_ms=$(date +%s%3N)
 NOTIFY_SOCKET=$T/notify.sock start_grun "$T/svc.ini"
 wait_log 'slow: ready' 10
 wait_file "$T/env" 5
-n=0; until grep -q 'READY=1' "$T/notes" 2>/dev/null || [ $n -ge 100 ]; do sleep 0.05; n=$((n + 1)); done
+wait_grep 'READY=1' "$T/notes" 5
 ready_ms=$(awk '/READY=1/ { print $1; exit }' "$T/notes")
 ok "$([ -n "$ready_ms" ] && [ "$ready_ms" -ge 500 ]; echo $?)" "READY=1 sent once the slow job is ready (after ${ready_ms:-never} ms, delay 600 ms)"
 is "$(cat "$T/env")" "NOTIFY_SOCKET=unset" "the job does not get grun's NOTIFY_SOCKET"
 
 kill -HUP "$GRUN_PID"
 wait_log 'reloaded' 10
-n=0; until [ "$(grep -c 'READY=1' "$T/notes")" -ge 2 ] || [ $n -ge 100 ]; do sleep 0.05; n=$((n + 1)); done
+two_ready() { [ "$(grep -c 'READY=1' "$T/notes")" -ge 2 ]; }
+wait_for 5 two_ready
 is "$(sed 's/^[0-9]* //' "$T/notes" | grep -o 'READY=1\|RELOADING=1' | tr '\n' ' ')" "READY=1 RELOADING=1 READY=1 " \
 	"SIGHUP: RELOADING=1, then READY=1"
 
 kill -TERM "$GRUN_PID"
 wait_grun 15
 is "$rc" 0 "SIGTERM: exit status 0"
+# sent before grun exited, but the listener may not have written it yet
+wait_grep 'STOPPING=1' "$T/notes" 5
 like "$(cat "$T/notes")" 'STOPPING=1' "SIGTERM: STOPPING=1 sent"
 
 kill "$LISTENER" 2>/dev/null

@@ -258,11 +258,25 @@ ok "$([ "$rc" = 0 ] && [ "$(grep -c ': started' "$T/err")" = 3 ] && cmp -s "$T/t
 ok "$(left)" "three stages: no process left"
 
 # ---- 7. a worker killed mid-stream is restarted, nothing in the channel is lost --------
-# gen writes 100000 fixed-width numbers, 1000 at a time every 20 ms; the
-# workers write each line whole (fflush per line).
+# gen writes 100000 fixed-width numbers, 1000 at a time every 20 ms, and
+# after the first 50000 waits until the test has killed the worker ($T/go;
+# at most 60 s x MULT), so the kill always lands while gen still writes;
+# the workers write each line whole (fflush per line).
+cat >"$T/genk" <<'EOF'
+#!/bin/sh
+exec awk 'BEGIN {
+	for (i = 1; i <= 100000; i++) {
+		printf "%08d\n", i
+		if (i % 1000 == 0) { fflush(); system("sleep 0.02") }
+		if (i == 50000)
+			system("n=0; while [ ! -e \"$GRUN_TEST_TAG/go\" ] && [ $n -lt $((3000 * ${GRUN_TEST_TIMEOUT_MULT:-1})) ]; do sleep 0.02; n=$((n + 1)); done")
+	}
+}'
+EOF
+chmod +x "$T/genk"
 cat >"$T/kill.ini" <<'EOF'
 [job:gen]
-cmd = awk 'BEGIN { for (i = 1; i <= 100000; i++) { printf "%08d\n", i; if (i % 1000 == 0) { fflush(); system("sleep 0.02") } } }'
+cmd = ${GRUN_TEST_TAG}/genk
 stdout = chan:nums
 
 [job:work]
@@ -287,6 +301,7 @@ midstream=1
 grep -q '^grun: gen: exited' "$T/err" && midstream=0
 before=$(lines "$T/kill.out")
 [ -n "$victim" ] && kill -KILL "$victim"
+: >"$T/go"
 wait_grun 60
 ok "$([ -n "$victim" ] && [ $midstream = 1 ]; echo $?)" \
 	"kill: work#2 (pid $victim) killed while gen still wrote ($before lines out)"

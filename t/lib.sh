@@ -9,6 +9,10 @@
 #           wait_grun [SECS]          wait for the background grun; sets $rc
 #           wait_file PATH [SECS]     wait until PATH exists
 #           wait_count ERE N [SECS]   wait until N log lines match ERE; count ERE
+#           wait_grep ERE FILE [SECS] wait until FILE has a line matching ERE
+#           wait_for SECS CMD...      wait until CMD succeeds
+#           settle MS                 sleep MS x GRUN_TEST_TIMEOUT_MULT ms: the window
+#                                     of a "nothing more happens" check
 # cleanup:  every process a test starts carries GRUN_TEST_TAG in its
 #           environment; tagged_pids lists those still alive, and the EXIT
 #           trap kills them all (and says so: a leak fails the test).
@@ -137,7 +141,12 @@ wait_file() {
 # Processes (other than this shell and its subshells) whose environment
 # has our tag, zombies excepted.  One grep over every environ file.
 tagged_pids() {
-	grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null |
+	# the whole list first: the loop's own commands (sed, cut, their
+	# subshells, children of the loop and not of this shell) must not
+	# be in it, as they were when grep ran alongside the loop
+	_tp_list=$(grep -lzxF "GRUN_TEST_TAG=$T" /proc/[0-9]*/environ 2>/dev/null)
+	[ -n "$_tp_list" ] || return 0
+	printf '%s\n' "$_tp_list" |
 	while IFS= read -r _e; do
 		_p=${_e#/proc/}; _p=${_p%/environ}
 		[ "$_p" = $$ ] && continue
@@ -178,6 +187,38 @@ wait_count() {
 		sleep 0.02
 	done
 }
+
+# wait_grep ERE FILE [SECS]: until FILE (not grun's log) has a line matching ERE.
+wait_grep() {
+	_end=$(( $(date +%s) + $(secs "${3:-10}") ))
+	until grep -Eq -- "$1" "$2" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$_end" ]; then
+			diag "no line matching '$1' in $2 within $(secs "${3:-10}")s"
+			return 1
+		fi
+		sleep 0.02
+	done
+	return 0
+}
+
+# wait_for SECS CMD [ARGS...]: until CMD succeeds (0), or 1 after SECS
+# (times GRUN_TEST_TIMEOUT_MULT), with a diag naming CMD.
+wait_for() {
+	_wf_end=$(( $(date +%s) + $(secs "$1") )); _wf_s=$1; shift
+	until "$@"; do
+		if [ "$(date +%s)" -ge "$_wf_end" ]; then
+			diag "still not true after $(secs "$_wf_s")s: $*"
+			return 1
+		fi
+		sleep 0.02
+	done
+	return 0
+}
+
+# settle MS: sleeps MS x GRUN_TEST_TIMEOUT_MULT milliseconds, the window
+# in which a "nothing more happens" check gives grun time to (wrongly)
+# react; never a way to wait for something that should happen.
+settle() { sleep "$(awk -v m="$1" -v k="$MULT" 'BEGIN { printf "%.3f", m * k / 1000 }')"; }
 
 # left [SECS]: 0 if no tagged process is left (as a status for ok), else 1.
 left() { no_tagged_left "$@"; echo $?; }
