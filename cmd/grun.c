@@ -6,6 +6,7 @@
  * reference for every option and exit status.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +34,9 @@ static const char usage_text[] =
 	"  -V, --version        print the version and exit\n"
 	"  -h, --help           print this help and exit\n"
 	"\n"
-	"Exit status: 0 all jobs succeeded, 1 a job failed or a supervisor gave up,\n"
-	"2 usage or configuration error, 130 killed by a second SIGINT.\n";
+	"Exit status: 0 all jobs succeeded (or only services were stopped), 1 a job\n"
+	"failed or a supervisor gave up, 2 usage or configuration error, 71 out of\n"
+	"memory, 128+N stopped by signal N before the work was done.\n";
 
 struct main_args {
 	struct sv_config *cfg;
@@ -42,12 +44,41 @@ struct main_args {
 	int code;
 };
 
+/* Interrupted by signal sig before the work was done: leave by that
+ * signal, as a shell command does (the cooperative exit make and bash
+ * use), so a caller's `&&` does not go on and systemd sees a service
+ * stopped by its stop signal as a clean stop.  LeakSanitizer runs only
+ * at exit(), so sanitizer builds exit with 128 + sig instead. */
+static void exit_by_signal(int sig)
+{
+#ifndef RT_SANITIZE_ADDRESS
+	fflush(NULL);
+	if (sig == SIGQUIT)
+		exit(128 + sig); /* its default action would dump core */
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+#endif
+	exit(128 + sig);
+}
+
 static void grun_main(void *arg)
 {
 	struct main_args *a = arg;
 	a->code = sv_graph_run(a->cfg, &a->opts);
-	if (a->code == SV_EXIT_KILLED)
-		_exit(SV_EXIT_KILLED); /* every job killed: nothing to tear down */
+	if (a->code == SV_EXIT_KILLED) {
+		/* every job killed: nothing to tear down; leave by SIGINT */
+		signal(SIGINT, SIG_DFL);
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		raise(SIGINT);
+		_exit(SV_EXIT_KILLED);
+	}
 	if (sv_output_stuck())
 		_exit(a->code); /* a writer is blocked for good on a reader that never reads */
 }
@@ -167,5 +198,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sv_config_free(a.cfg);
+	if (a.code > 128 && a.code < 128 + NSIG)
+		exit_by_signal(a.code - 128);
 	return a.code;
 }

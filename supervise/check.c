@@ -363,6 +363,36 @@ static void check_job(struct sv_loader *ld, struct sv_config *cfg, struct sv_job
 		              "(the instances would race for grun's stdin)", j->name, j->instances);
 }
 
+/* A need on a one-shot job that is ready as soon as it starts: the
+ * dependent starts alongside it, not after it (the footgun of task files
+ * that forget ready = exited).  One warning, at the first, with a count. */
+static void check_oneshot_needs(struct sv_loader *ld, struct sv_config *cfg)
+{
+	const struct sv_job *first = NULL, *first_need = NULL;
+	int count = 0;
+	for (int i = 0; i < cfg->njobs; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		for (int k = 0; k < j->needs.n && j->need_idx; k++) {
+			if (j->need_idx[k] < 0)
+				continue;
+			const struct sv_job *n = &cfg->jobs[j->need_idx[k]];
+			if (n->restart == SV_PERMANENT || n->ready != SV_READY_STARTED)
+				continue;
+			if (!first || j->needs_line < first->needs_line)
+				first = j, first_need = n;
+			count++;
+		}
+	}
+	if (!first)
+		return;
+	char more[64] = "";
+	if (count > 1)
+		snprintf(more, sizeof more, " (and %d more needs like it)", count - 1);
+	sv_load_warning(ld, first->needs_line, "needs = %s: %s is a one-shot job that is ready when it starts, "
+	                "so %s starts alongside it, not after it%s; write ready = exited on such jobs, "
+	                "or [grun] ready = exited", first_need->name, first_need->name, first->name, more);
+}
+
 static void check_significant(struct sv_loader *ld, struct sv_config *cfg)
 {
 	if (cfg->exit_policy == SV_EXIT_AUTO)
@@ -385,6 +415,8 @@ void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
 	for (int i = 0; i < cfg->njobs; i++)
 		check_job(ld, cfg, &cfg->jobs[i]);
 	check_significant(ld, cfg);
+	if (ld->nfatal == 0)
+		check_oneshot_needs(ld, cfg);
 	if (cfg->njobs == 0 && ld->nfatal == 0)
 		sv_load_error(ld, ld->line, "no jobs (add a [job:NAME] section with a cmd)");
 }

@@ -126,6 +126,10 @@ struct sv_job {
 	int dir_line, user_line;
 };
 
+/* Stopping everything: children in parallel (within what needs asks
+ * for), or one at a time in reverse start order as OTP does. */
+enum sv_shutdown_order { SV_SHUTDOWN_PARALLEL = 0, SV_SHUTDOWN_SEQUENTIAL };
+
 struct sv_sup {
 	char name[SV_NAME_MAX];   /* "" for the root */
 	int line;
@@ -135,6 +139,7 @@ struct sv_sup {
 	int parent;               /* index into sv_config.sups; -1 for the root (index 0) */
 	char *parent_name;        /* as written, until checked */
 	int parent_line;
+	enum sv_shutdown_order shutdown; /* how its children are stopped with everything */
 };
 
 struct sv_config {

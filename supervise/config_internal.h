@@ -37,6 +37,7 @@ struct sv_section {
 /* Job settings [grun] may change for every job. */
 struct sv_defaults {
 	enum sv_restart restart;
+	enum sv_ready ready;      /* [grun] ready: started or exited */
 	int64_t stop_timeout;
 	int64_t backoff_min, backoff_max;
 	int stop_signal;

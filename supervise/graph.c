@@ -25,6 +25,7 @@
 #include "supervise/pipeline.h"
 #include "supervise/reaper.h"
 #include "supervise/reload.h"
+#include "supervise/shutdown.h"
 #include "supervise/spawn.h"
 #include "supervise/tree.h"
 #include "supervise/xalloc.h"
@@ -39,12 +40,18 @@ _Static_assert(SV_EXIT_OOM == SV_EXIT_NOMEM, "one out-of-memory status");
 
 /* ---- signals -------------------------------------------------------------------- */
 
+/* Every signal a user or a terminal may send grun; each has a meaning
+ * (on_signal below, grun(1) SIGNALS), none kills grun with its jobs left
+ * behind.  SIGPIPE is taken too, so a write to a reader that went away
+ * fails with EPIPE instead of killing grun. */
+static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+                                       SIGALRM, SIGPIPE, SIGTSTP, SIGCONT, SIGWINCH };
+
 void sv_graph_signals(sigset_t *set)
 {
 	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
+	for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++)
+		sigaddset(set, handled_signals[i]);
 }
 
 void sv_graph_prepare(void)
@@ -101,8 +108,57 @@ static const char *outcome_name(enum sv_outcome o)
 	return o == OUT_OK ? "succeeded" : o == OUT_FAILED ? "failed" : o == OUT_SKIPPED ? "skipped" : "stopped";
 }
 
-static int summarize(struct sv_graph *g, const struct tally *t, const char *tree_text,
-                     enum sv_outcome tree_out)
+/* The outcome the tally has for n, 0 if none (stopped with everything). */
+static enum sv_outcome outcome_of(const struct tally *t, const struct sv_node *n)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->node[i] == n)
+			return t->out[i];
+	return 0;
+}
+
+/* After a stop by signal: did work remain undone?  Every job that is not
+ * a permanent service should have ended by itself; those stopped, or
+ * never started, are named.  Permanent services stopped by a signal are
+ * a clean stop (as systemd sees a service stopped by SIGTERM). */
+static int unfinished(struct sv_graph *g, const struct tally *t, const struct sv_roster *roster,
+                      int stop_signal)
+{
+	(void)g;
+	if (!stop_signal)
+		return 0;
+	char stopped[400] = "", never[400] = "";
+	size_t ls = 0, ln = 0;
+	int nstopped = 0, nnever = 0;
+	for (size_t i = 0; i < roster->n; i++) {
+		const struct sv_node *n = roster->v[i];
+		enum sv_outcome o = outcome_of(t, n);
+		if (n->job->restart == SV_PERMANENT || (o && o != OUT_STOPPED))
+			continue;
+		int ran = __atomic_load_n(&n->ran, __ATOMIC_RELAXED);
+		char *buf = ran ? stopped : never;
+		size_t *len = ran ? &ls : &ln;
+		ran ? nstopped++ : nnever++;
+		if (*len < 320)
+			*len += (size_t)snprintf(buf + *len, 400 - *len, "%s%s", *len ? ", " : "", n->name);
+		else if (*len < 396)
+			*len += (size_t)snprintf(buf + *len, 400 - *len, ", ...");
+	}
+	if (nstopped + nnever == 0)
+		return 0;
+	char ran[480] = "", not_ran[480] = "";
+	if (nstopped)
+		snprintf(ran, sizeof ran, "%d job%s stopped before finishing (%s)", nstopped,
+		         nstopped == 1 ? "" : "s", stopped);
+	if (nnever)
+		snprintf(not_ran, sizeof not_ran, "%d never ran (%s)", nnever, never);
+	sv_err("interrupted by SIG%s: %s%s%s", sv_signal_name(stop_signal), ran, nstopped && nnever ? "; " : "",
+	       not_ran);
+	return 1;
+}
+
+static int summarize(struct sv_graph *g, const struct tally *t, const struct sv_roster *roster,
+                     int stop_signal, const char *tree_text, enum sv_outcome tree_out)
 {
 	uint64_t lost = sv_pipes_lost(g);
 	if (lost)
@@ -131,6 +187,8 @@ static int summarize(struct sv_graph *g, const struct tally *t, const char *tree
 		        count[OUT_OK], count[OUT_STOPPED]);
 	else
 		sv_info("every job stopped");
+	if (unfinished(g, t, roster, stop_signal))
+		return 128 + stop_signal; /* as a shell reports a command a signal ended */
 	return bad ? SV_EXIT_FAILED : SV_EXIT_OK;
 }
 
@@ -174,8 +232,11 @@ static int quiesce(struct sv_graph *g)
 	rt_chan_close(g->quit);
 	kill(getpid(), SIGHUP); /* wakes the signal thread, which now ends */
 	rt_wg_wait(&g->watchers);
-	/* a SIGHUP from now on would find no one to take it */
-	signal(SIGHUP, SIG_IGN);
+	/* a signal from now on would find no one to take it: none may kill
+	 * grun between its summary and its exit (INT and TERM still end it) */
+	for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++)
+		if (handled_signals[i] != SIGINT && handled_signals[i] != SIGTERM && handled_signals[i] != SIGCONT)
+			signal(handled_signals[i], SIG_IGN);
 	/* every job has ended: the channels drain, and everything bound for
 	 * chan:stdout is written (however slow the reader) before grun exits */
 	sv_pipes_close_ends(g);
@@ -267,31 +328,75 @@ struct run {
 	struct tally t;
 	struct sv_roster roster;
 	int stopping;
+	int stop_signal;               /* the signal that stopped every job, 0 if none */
+	struct sv_shutdown *shutdown;  /* stopping everything: the plan, else NULL */
 	int done;
 	enum sv_outcome tree_out;
 	char tree_text[200];
 };
 
+static void signal_job(struct sv_node *n, void *arg)
+{
+	int pid = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
+	if (pid > 0)
+		kill(-pid, *(int *)arg);
+}
+
+/* Ctrl-Z: the jobs run in sessions of their own, so the terminal's
+ * SIGTSTP reaches only grun; it stops every job's group, then itself. */
+static void suspend_all(struct sv_graph *g)
+{
+	int sig = SIGSTOP;
+	sv_info("SIGTSTP: suspending every job and grun");
+	sv_tree_each_job(g, g->root, signal_job, &sig);
+	raise(SIGSTOP);
+}
+
 /* Returns 1 when every job should be stopped, -1 on a second SIGINT. */
 static int on_signal(struct sv_graph *g, struct run *r, int sig)
 {
-	if (sig == SIGHUP && !r->stopping) {
-		sv_info("SIGHUP: reloading %s", g->cfg->path);
-		sv_reload(g, &r->roster);
-	} else if (sig == SIGHUP) {
-		sv_info("SIGHUP ignored: stopping");
-	} else if (r->stopping && sig == SIGINT) {
-		return -1;
-	} else if (!r->stopping) {
-		sv_info("%s: stopping every job", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	switch (sig) {
+	case SIGHUP:
+		if (r->stopping)
+			sv_info("SIGHUP ignored: stopping");
+		else {
+			sv_info("SIGHUP: reloading %s", g->cfg->path);
+			sv_reload(g, &r->roster);
+		}
+		return 0;
+	case SIGINT:
+	case SIGTERM:
+	case SIGQUIT:
+		if (r->stopping)
+			return sig == SIGINT ? -1 : 0;
+		sv_info("SIG%s: stopping every job", sv_signal_name(sig));
+		r->stop_signal = sig;
 		return 1;
+	case SIGTSTP:
+		suspend_all(g);
+		return 0;
+	case SIGCONT: {
+		int cont = SIGCONT;
+		sv_info("SIGCONT: resuming every job");
+		sv_tree_each_job(g, g->root, signal_job, &cont);
+		return 0;
 	}
-	return 0;
+	case SIGUSR1:
+		sv_info("SIGUSR1: no log files to reopen");
+		return 0;
+	case SIGPIPE:
+	case SIGWINCH:
+		return 0; /* EPIPE tells the writer; a terminal's size means nothing here */
+	default:
+		sv_info("SIG%s ignored", sv_signal_name(sig));
+		return 0;
+	}
 }
 
 static int on_final(struct sv_graph *g, struct run *r, struct sv_node *n, enum sv_outcome out)
 {
 	record(&r->t, n, out);
+	sv_shutdown_final(r->shutdown, n);
 	/* as OTP's auto_shutdown: only a significant child that ended by
 	 * itself, not one its supervisor stopped */
 	if (r->stopping || out == OUT_STOPPED || !significant_exit(g, &r->t, n))
@@ -299,6 +404,11 @@ static int on_final(struct sv_graph *g, struct run *r, struct sv_node *n, enum s
 	sv_info("%s: significant job ended (exit = %s): stopping every job", n->name,
 	        g->exit_policy == SV_EXIT_ANY_SIGNIFICANT ? "any_significant" : "all_significant");
 	return 1;
+}
+
+static int ended_for_good(const struct sv_node *n, void *arg)
+{
+	return outcome_of(arg, n) != 0;
 }
 
 /* Takes messages until the root supervisor has ended: 0, or -1 on a
@@ -323,8 +433,7 @@ static int main_loop(struct sv_graph *g, struct run *r)
 		if (stop) {
 			r->stopping = 1;
 			sv_notify_systemd("STOPPING=1");
-			struct sv_msg sm = { .type = MSG_STOP, .gen = 1 };
-			sv_mbox_post(&g->root->mbox, &sm);
+			r->shutdown = sv_shutdown_begin(g, &r->roster, ended_for_good, &r->t);
 		}
 	}
 	return 0;
@@ -355,7 +464,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	/* the summary comes after the pipes have drained: a feeder that finds
 	 * its consumer gone counts what it could not write on its way out */
 	int freeable = quiesce(&g);
-	int code = summarize(&g, &r.t, r.tree_text, r.tree_out);
+	int code = summarize(&g, &r.t, &r.roster, r.stop_signal, r.tree_text, r.tree_out);
+	sv_shutdown_free(r.shutdown);
 	free(r.t.node);
 	free(r.t.out);
 	sv_roster_free(&r.roster);

@@ -242,6 +242,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	r->pid = pid;
 	r->started_at = rt_now();
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
+	__atomic_store_n(&n->ran, 1, __ATOMIC_RELAXED);
 	if ((sp->out_read >= 0 || sp->err_read >= 0) &&
 	    sv_pump_start(sp->out_read, sp->err_read, n->name, n->color, &r->pump_end) == 0)
 		sp->out_read = sp->err_read = -1;

@@ -137,6 +137,16 @@ static int g_restart(struct keyctx *k, const char *v, const char **why)
 	return parse_restart(v, &k->defaults->restart, why);
 }
 
+static int g_ready(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "started") == 0)
+		return k->defaults->ready = SV_READY_STARTED, 0;
+	if (strcmp(v, "exited") == 0)
+		return k->defaults->ready = SV_READY_EXITED, 0;
+	*why = "expected started or exited (the other kinds are set per job)";
+	return -1;
+}
+
 static int g_stop_timeout(struct keyctx *k, const char *v, const char **why)
 {
 	return sv_parse_duration(v, &k->defaults->stop_timeout, why);
@@ -173,6 +183,16 @@ static int s_period(struct keyctx *k, const char *v, const char **why)
 	return 0;
 }
 
+static int s_shutdown(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "parallel") == 0)
+		return k->sup->shutdown = SV_SHUTDOWN_PARALLEL, 0;
+	if (strcmp(v, "sequential") == 0)
+		return k->sup->shutdown = SV_SHUTDOWN_SEQUENTIAL, 0;
+	*why = "expected parallel or sequential";
+	return -1;
+}
+
 static int s_parent(struct keyctx *k, const char *v, const char **why)
 {
 	k->sup->parent_name = sv_xstrdup(v, "a parent name");
@@ -182,9 +202,10 @@ static int s_parent(struct keyctx *k, const char *v, const char **why)
 
 static const struct keydef grun_keys[] = {
 	{ "procs", g_procs }, { "jobs", g_jobs }, { "exit", g_exit }, { "color", g_color },
-	{ "restart", g_restart }, { "stop_timeout", g_stop_timeout },
+	{ "restart", g_restart }, { "ready", g_ready }, { "stop_timeout", g_stop_timeout },
 	{ "stop_signal", g_stop_signal }, { "backoff", g_backoff },
 	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
+	{ "shutdown", s_shutdown },
 	{ NULL, NULL },
 };
 
@@ -220,7 +241,7 @@ static const struct keydef chan_keys[] = {
 
 static const struct keydef sup_keys[] = {
 	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
-	{ "parent", s_parent },
+	{ "parent", s_parent }, { "shutdown", s_shutdown },
 	{ NULL, NULL },
 };
 
@@ -698,6 +719,14 @@ void sv_read_chan(struct sv_loader *ld, struct sv_section *s, struct sv_config *
 	apply(&k, s, chan_keys, "[chan:]", 0);
 }
 
+static int has_key(const struct sv_section *s, const char *key)
+{
+	for (int i = 0; i < s->npairs; i++)
+		if (strcmp(s->pairs[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
 void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *cfg,
                  struct sv_job *j, const struct sv_defaults *d)
 {
@@ -706,6 +735,9 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	j->user_gid = (gid_t)-1;
 	j->umask = -1;
 	j->restart = d->restart;
+	/* [grun] ready = exited is for one-shot jobs: a permanent one keeps
+	 * started (it is restarted whenever it exits) */
+	j->ready = d->ready == SV_READY_EXITED && d->restart == SV_PERMANENT ? SV_READY_STARTED : d->ready;
 	j->instances = 1;
 	j->stop_signal = d->stop_signal;
 	j->stop_timeout = d->stop_timeout;
@@ -717,6 +749,9 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	struct keyctx k = { .ld = ld, .cfg = cfg, .job = j };
 	apply(&k, s, job_keys, "[job:]", 1);
 	apply(&k, s, job_keys, "[job:]", 2);
+	if (j->restart == SV_PERMANENT && j->ready == SV_READY_EXITED && d->ready == SV_READY_EXITED &&
+	    !has_key(s, "ready"))
+		j->ready = SV_READY_STARTED; /* the file's default, not meant for a permanent job */
 	/* the user's group unless group = says otherwise; a uid with no
 	 * passwd entry keeps grun's group (grun.ini(5) user) */
 	if (j->has_user && j->gid == (gid_t)-1)

@@ -24,6 +24,9 @@ enum sv_msg_type {
 	MSG_ADD_CHILD,   /* ptr: a new node, its green thread running, to start last */
 	MSG_REMOVE_CHILD,/* ptr: a child node to stop and forget (it gets QUIT);
 	                    ptr2: its replacement, started in its place, or NULL */
+	/* the graph -> every supervisor (stopping everything, shutdown.c) */
+	MSG_SHUTDOWN,    /* restart nothing from now on; end when every child has */
+	MSG_STOP_CHILD,  /* ptr: a job child to stop now (its dependents are down) */
 	/* child -> parent */
 	MSG_ACK,         /* the START was taken: spawned, or waiting for needs or a slot */
 	MSG_STARTED,     /* a job's process exists (a = pid) */

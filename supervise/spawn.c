@@ -22,6 +22,7 @@
 
 #include "rt.h"
 #include "supervise/spawn.h"
+#include "supervise/xalloc.h"
 
 extern char **environ;
 
@@ -127,10 +128,10 @@ static char **build_env(const struct sv_job *job, int inst, const char *notify)
 	for (char **e = environ; e && *e; e++) {
 		if (name_in(*e, job->env.v) || name_in(*e, (char **)drop))
 			continue;
-		sv_strv_push(&env, strdup(*e));
+		sv_strv_push(&env, sv_xstrdup(*e, "a job's environment"));
 	}
 	for (int i = 0; i < job->env.n; i++)
-		sv_strv_push(&env, strdup(job->env.v[i]));
+		sv_strv_push(&env, sv_xstrdup(job->env.v[i], "a job's environment"));
 	char *buf;
 	if (asprintf(&buf, "GRUN_JOB=%s", job->name) >= 0)
 		sv_strv_push(&env, buf);

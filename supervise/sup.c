@@ -42,6 +42,7 @@ enum child_is {
 	C_UP,       /* START sent and ACKed: waiting, starting or running */
 	C_BACKOFF,  /* ended; restart due at restart_at */
 	C_DONE,     /* ended for good */
+	C_STOPPING, /* shutdown: STOP sent, its EXITED not yet seen (not awaited) */
 };
 
 struct child {
@@ -66,6 +67,7 @@ struct sup {
 	struct sv_msg *deferred, *deferred_tail;
 	unsigned seed;
 	int gave_up;           /* in this run of supervise() */
+	int shutdown;          /* MSG_SHUTDOWN seen: restart nothing, end with the children */
 };
 
 /* A run at least this long (or backoff_max, if longer) resets the
@@ -289,12 +291,12 @@ static void exited(struct sup *s, struct sv_msg *m)
 {
 	int i = m->child;
 	struct child *c = &s->c[i];
-	if (c->is != C_UP || m->gen != c->gen)
+	if ((c->is != C_UP && c->is != C_STOPPING) || m->gen != c->gen)
 		return; /* the answer to a STOP we no longer wait for */
 	c->is = C_IDLE;
 	c->last = m->outcome;
 	enum sv_restart rt = restart_type(c);
-	int again = m->outcome != OUT_SKIPPED &&
+	int again = m->outcome != OUT_SKIPPED && !s->shutdown &&
 	            (rt == SV_PERMANENT || (rt == SV_TRANSIENT && m->outcome == OUT_FAILED));
 	if (!again) {
 		if (m->outcome != OUT_SKIPPED)
@@ -434,6 +436,44 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 	}
 }
 
+/* ---- stopping everything (shutdown.c decides the order) ----------------- */
+
+/* MSG_SHUTDOWN: no restart from now on.  Children waiting for one are
+ * stopped for good: a supervisor at once, a job when its turn comes. */
+static void begin_shutdown(struct sup *s)
+{
+	s->shutdown = 1;
+	for (int i = 0; i < s->nc; i++) {
+		struct child *c = &s->c[i];
+		if (c->removed || (c->is != C_BACKOFF && c->is != C_IDLE))
+			continue;
+		if (c->node->is_sup)
+			c->is = C_DONE;
+		else
+			c->is = C_IDLE;
+	}
+}
+
+/* MSG_STOP_CHILD: stop that job now, without waiting for its EXITED (it
+ * comes as a message like any other); one not running is done at once. */
+static void stop_child_async(struct sup *s, struct sv_node *node)
+{
+	for (int i = 0; i < s->nc; i++) {
+		struct child *c = &s->c[i];
+		if (c->node != node || c->removed)
+			continue;
+		if (c->is == C_UP) {
+			send_child(s, i, MSG_STOP);
+			c->is = C_STOPPING;
+		} else if (c->is == C_IDLE || c->is == C_BACKOFF) {
+			child_done(s, i, OUT_STOPPED, "stopped");
+		}
+		return;
+	}
+	/* not among the children (a removed node): nothing to stop */
+	sv_final(node, OUT_STOPPED, "stopped");
+}
+
 /* Runs the children until they are all done, the supervisor gives up, or
  * the parent says STOP.  Returns 1 if the parent said QUIT. */
 static int supervise(struct sup *s)
@@ -443,7 +483,10 @@ static int supervise(struct sup *s)
 	for (;;) {
 		if (all_done(s)) {
 			sv_debug("supervisor %s: every child ended", sup_label(s));
-			report(s, OUT_OK, "done");
+			if (s->shutdown)
+				report(s, OUT_STOPPED, "stopped");
+			else
+				report(s, OUT_OK, "done");
 			return 0;
 		}
 		struct sv_msg *m = next_msg(s, next_restart(s));
@@ -469,7 +512,13 @@ static int supervise(struct sup *s)
 			return 1;
 		case MSG_ADD_CHILD:
 		case MSG_REMOVE_CHILD:
-			membership(s, m, 1);
+			membership(s, m, !s->shutdown);
+			break;
+		case MSG_SHUTDOWN:
+			begin_shutdown(s);
+			break;
+		case MSG_STOP_CHILD:
+			stop_child_async(s, m->ptr);
 			break;
 		default:
 			break;
@@ -506,6 +555,10 @@ void sv_sup_main(void *arg)
 		} else if (t == MSG_ADD_CHILD || t == MSG_REMOVE_CHILD) {
 			struct sv_msg copy = { .type = t, .ptr = ptr, .ptr2 = ptr2 };
 			membership(&s, &copy, 0);
+		} else if (t == MSG_SHUTDOWN) {
+			begin_shutdown(&s);
+		} else if (t == MSG_STOP_CHILD) {
+			stop_child_async(&s, ptr);
 		}
 		/* replies of children to an older generation are dropped here */
 	}

@@ -251,6 +251,34 @@ struct sv_node **sv_tree_jobs(struct sv_graph *g, struct sv_node *n, size_t *cou
 	return l.v;
 }
 
+static void collect_sup(struct sv_node *n, void *arg)
+{
+	if (n->is_sup)
+		collect(n, arg);
+}
+
+struct sv_node **sv_tree_sups(struct sv_graph *g, size_t *count)
+{
+	struct node_list l = { NULL, 0, 0 };
+	sv_lock(&g->tree_mu);
+	each_node(g->root, collect_sup, &l);
+	sv_unlock(&g->tree_mu);
+	*count = l.n;
+	return l.v;
+}
+
+struct sv_node **sv_tree_children(struct sv_graph *g, struct sv_node *sup, size_t *count)
+{
+	struct node_list l = { NULL, 0, 0 };
+	sv_lock(&g->tree_mu);
+	for (int i = 0; i < sup->nchildren; i++)
+		if (!__atomic_load_n(&sup->children[i]->removed, __ATOMIC_ACQUIRE))
+			collect(sup->children[i], &l);
+	sv_unlock(&g->tree_mu);
+	*count = l.n;
+	return l.v;
+}
+
 struct sup_search {
 	const char *name;
 	struct sv_node *found;

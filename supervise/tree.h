@@ -48,6 +48,7 @@ struct sv_node {
 	int pid;                       /* atomic: running process group, 0 if none */
 	struct sv_ends *ends;          /* pipeline.c: held channel pipe ends, NULL if none */
 	int removed;                   /* atomic: a reload removed it */
+	int ran;                       /* atomic: a process of it was started at least once */
 
 	/* supervisors */
 	const struct sv_sup *sup;
@@ -105,6 +106,11 @@ void sv_tree_each_job(struct sv_graph *g, struct sv_node *n, void (*fn)(struct s
  * (caller frees the array; *count gets their number): for walks whose
  * work may park, which must not hold tree_mu. */
 struct sv_node **sv_tree_jobs(struct sv_graph *g, struct sv_node *n, size_t *count);
+/* sv_tree_sups() is a snapshot of every supervisor node (root first);
+ * sv_tree_children() of sup's children, in start order, removed ones
+ * left out.  The caller frees the array. */
+struct sv_node **sv_tree_sups(struct sv_graph *g, size_t *count);
+struct sv_node **sv_tree_children(struct sv_graph *g, struct sv_node *sup, size_t *count);
 /* sv_tree_find_sup() is the running node of the supervisor called name. */
 struct sv_node *sv_tree_find_sup(struct sv_graph *g, const char *name);
 /* sv_tree_quit() sends QUIT to every node; sv_tree_free() frees them

@@ -144,6 +144,7 @@ n63=$(awk 'BEGIN { while (length(s) < 63) s = s "n"; print s }')
 cat >"$T/long_name.ini" <<EOF
 [job:$n63]
 cmd = true
+ready = exited
 [job:b]
 cmd = true
 needs = $n63

@@ -26,7 +26,7 @@ ulimit -s 1024
 # needs_chain N: job j0 ... jN-1, each needing the one after it, so that
 # a depth-first search from j0 goes N deep.
 needs_chain() {
-	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) {
+	awk -v n="$1" 'BEGIN { print "[grun]\nready = exited"; for (i = 0; i < n; i++) {
 		printf "[job:j%d]\ncmd = true\n", i
 		if (i < n - 1) printf "needs = j%d\n", i + 1 } }'
 }
@@ -42,7 +42,7 @@ is "$rc|$(cat "$T/err")" "0|" "selecting the first job of a 100,000-job chain (i
 # the same chain closed into a cycle: j99999 needs j0
 { needs_chain 100000; echo 'needs = j0'; } >"$T/cycle.ini"
 run_grun 60 --check "$T/cycle.ini"
-err_is cycle '3: dependency cycle of 100000 jobs: j0 -> j1 -> j2 -> j3 -> ... -> j99996 -> j99997 -> j99998 -> j99999 -> j0'
+err_is cycle '5: dependency cycle of 100000 jobs: j0 -> j1 -> j2 -> j3 -> ... -> j99996 -> j99997 -> j99998 -> j99999 -> j0'
 
 # a pipeline of 50,000 jobs: p_i reads c_i and writes c_{i+1}
 awk 'BEGIN { n = 50000
@@ -82,7 +82,7 @@ ulimit -s "$stack_was"
 # Every job needs the one before and writes a channel the next one reads
 # (names looked up by hash, not by scanning): --check must finish within
 # the timeout, which is generous; this asserts completion, not a rate.
-awk 'BEGIN { n = 60000
+awk 'BEGIN { n = 60000; print "[grun]\nready = exited"
 	for (i = 0; i < n; i++) {
 		printf "[job:w%d]\ncmd = true\n", i
 		if (i) printf "needs = w%d\nstdin = chan:k%d\n", i - 1, i

@@ -56,11 +56,14 @@ since() {
 }
 lines() { wc -l <"$T/err" | tr -d ' '; }
 reset() { rm -f "$T"/*.pids "$T"/stops "$T"/crash-*; }
-# stop_grun LABEL: SIGTERM to grun, which must exit 0 leaving nothing.
+# stop_grun LABEL [STATUS]: SIGTERM to grun, which must exit STATUS
+# (default 0: only permanent jobs were running; 143 when a temporary job
+# had been stopped by a group restart, so its work was never done)
+# leaving nothing.
 stop_grun() {
 	kill -TERM "$GRUN_PID"
 	wait_grun 20
-	is "$rc" 0 "$1: grun exits 0 on SIGTERM"
+	is "$rc" "${2:-0}" "$1: grun exits ${2:-0} on SIGTERM"
 	ok "$(no_tagged_left; echo $?)" "$1: no process left"
 }
 
@@ -71,6 +74,7 @@ cat >"$T/ofo.ini" <<'EOF'
 strategy = one_for_one
 restart = permanent
 backoff = 0
+shutdown = sequential
 
 [job:a]
 cmd = sh ${GRUN_TEST_TAG}/job.sh a
@@ -115,12 +119,14 @@ cat >"$T/ofa.ini" <<'EOF'
 [grun]
 restart = permanent
 backoff = 0
+shutdown = sequential
 
 [job:solo]
 cmd = sh ${GRUN_TEST_TAG}/job.sh solo
 
 [supervisor:grp]
 strategy = one_for_all
+shutdown = sequential
 
 [job:a]
 supervisor = grp
@@ -179,7 +185,7 @@ wait_runs 2 solo
 is "$(since "$n" '^grun: ')" "solo: exited with status 1/solo: restarting in 0s (restart 1)/solo: started/" \
 	"one_for_all: solo crashed: the root (one_for_one) restarted only solo"
 is "$(pids a)/$(pids b)/$(pids c)" "$a3/$b3/$c3" "one_for_all: grp's jobs kept their pids"
-stop_grun one_for_all
+stop_grun one_for_all 143
 is "$(stops)" "c b a solo" "one_for_all: SIGTERM stops grp's c, b, a, then solo"
 
 # ---- one_for_all at the root, with a supervisor among its children ----------
@@ -189,11 +195,13 @@ cat >"$T/rootall.ini" <<'EOF'
 strategy = one_for_all
 restart = permanent
 backoff = 0
+shutdown = sequential
 
 [job:x]
 cmd = sh ${GRUN_TEST_TAG}/job.sh x
 
 [supervisor:sub]
+shutdown = sequential
 
 [job:s1]
 supervisor = sub
@@ -304,7 +312,7 @@ is "$(since "$n" '^grun: ')" \
 is "$(stops)" "d c b" "rest_for_one: TERM order d, c, b"
 is "$(pids a | wc -w) $(pids b | wc -w) $(pids c | wc -w) $(pids d | wc -w) $(pids t | wc -w)" "2 3 3 4 1" \
 	"rest_for_one: run counts a 2, b 3, c 3, d 4, t 1"
-stop_grun rest_for_one
+stop_grun rest_for_one 143
 
 # ---- rest_for_one restarts a later child that had ended normally -----------
 # Children of chain: a, b, tr (transient, exits 0 at once), tmp (temporary,
@@ -364,6 +372,7 @@ cat >"$T/rootrest.ini" <<'EOF'
 strategy = rest_for_one
 restart = permanent
 backoff = 300ms
+shutdown = sequential
 
 [job:p]
 cmd = sh ${GRUN_TEST_TAG}/job.sh p

@@ -323,9 +323,11 @@ reset
 cat >"$T/sub.ini" <<'EOF'
 [grun]
 backoff = 0
+shutdown = sequential
 
 [supervisor:sub]
 intensity = 1
+shutdown = sequential
 
 [job:c]
 supervisor = sub
@@ -353,7 +355,7 @@ is "$(runs c) $(runs d) $(runs e) $(stopped)" "3 2 1 d" "sub: c ran 3 times, d t
 ok "$(kill -0 "$GRUN_PID" 2>/dev/null; echo $?)" "sub: grun still running"
 kill -TERM "$GRUN_PID"
 wait_grun 10
-is "$rc" 0 "sub: exit 0 after SIGTERM"
+is "$rc" 143 "sub: d (transient) stopped before finishing: grun leaves by SIGTERM"
 is "$(stopped)" "d e d" "sub: SIGTERM stopped e, then sub's d (reverse start order)"
 is "$(left)" 0 "sub: no process left"
 

@@ -74,7 +74,7 @@ ok "$(running)" "permanent: grun is still running (a permanent job never ends fo
 kill -TERM "$GRUN_PID"
 wait_grun 10
 is "$rc" 0 "permanent: exit 0 after SIGTERM"
-is "$(tail -n 1 "$T/err")" "grun: every job stopped" "permanent: summary: every job stopped"
+is "$(tail -n 1 "$T/err")" "grun: 1 job ended: 0 succeeded, 1 stopped" "permanent: summary: the job was stopped"
 is "$(left)" 0 "permanent: no process left"
 
 # ---- transient: restarted after failures only -----------------------------
@@ -194,6 +194,7 @@ cat >"$T/any.ini" <<'EOF'
 [grun]
 exit = any_significant
 backoff = 0
+shutdown = sequential
 
 [job:svc]
 restart = permanent
@@ -223,7 +224,7 @@ is "$(events '^grun: (main|svc|svc2): (exited|stopping|killed)|significant' | se
 like "$(cat "$T/err")" 'grun: main: significant job ended \(exit = any_significant\): stopping every job' \
 	"any_significant: the log says why"
 is "$(runs svc) $(runs main) $(runs svc2)" "1 2 1" "any_significant: svc and svc2 ran once, main twice"
-is "$(tail -n 1 "$T/err")" "grun: 1 job ended: 1 succeeded, 0 stopped" "any_significant: summary: main succeeded"
+is "$(tail -n 1 "$T/err")" "grun: 3 jobs ended: 1 succeeded, 2 stopped" "any_significant: summary: main succeeded, svc and svc2 stopped"
 is "$(left)" 0 "any_significant: no process left"
 
 # a temporary significant job that fails: everything stops, exit 1
@@ -247,7 +248,7 @@ crash main 5
 wait_grun 10
 is "$rc" 1 "any_significant, main fails: exit 1"
 is "$(stopped)" "svc" "any_significant, main fails: svc was stopped"
-is "$(tail -n 1 "$T/err")" "grun: 1 job ended: 0 succeeded, 1 failed, 0 skipped, 0 stopped (main failed)" \
+is "$(tail -n 1 "$T/err")" "grun: 2 jobs ended: 0 succeeded, 1 failed, 0 skipped, 1 stopped (main failed)" \
 	"any_significant, main fails: summary names main"
 is "$(runs svc) $(runs main)" "1 1" "any_significant, main fails: nothing restarted"
 is "$(left)" 0 "any_significant, main fails: no process left"
@@ -298,7 +299,7 @@ like "$(cat "$T/err")" 'grun: s2: significant job ended \(exit = all_significant
 	"all_significant: the log names s2, the last significant job to end"
 is "$(stopped)" "svc" "all_significant: svc (permanent) was stopped"
 is "$(count 'significant job ended')" 1 "all_significant: one significant-end line"
-is "$(tail -n 1 "$T/err")" "grun: 3 jobs ended: 3 succeeded, 0 stopped" "all_significant: summary"
+is "$(tail -n 1 "$T/err")" "grun: 4 jobs ended: 3 succeeded, 1 stopped" "all_significant: summary"
 is "$(left)" 0 "all_significant: no process left"
 
 # ---- a significant job stopped by its supervisor is not an end ---------------
@@ -333,7 +334,7 @@ ok "$( [ "$(running)" = 0 ] && [ "$(count 'significant job ended')" = 0 ]; echo 
 	"significant stopped: grun goes on after its supervisor stopped s (OTP auto_shutdown ignores it)"
 [ -n "$GRUN_PID" ] && kill -TERM "$GRUN_PID" 2>/dev/null
 wait_grun 10
-is "$rc" 0 "significant stopped: exit 0"
+is "$rc" 143 "significant stopped: s (temporary) was stopped before it finished: exit 143"
 is "$(left)" 0 "significant stopped: no process left"
 
 done_testing

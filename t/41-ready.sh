@@ -48,7 +48,7 @@ long_case() {
 	wait_log '^grun: b: exited' 10
 	kill -TERM "$GRUN_PID" 2>/dev/null
 	wait_grun 10
-	is "$rc" 0 "$1: exit status 0 after SIGTERM"
+	is "$rc" 143 "$1: exit status 143 after SIGTERM (a temporary job stopped)"
 	ok "$(le "$(ts R a)" "$(ts S b)"; echo $?)" \
 		"$1: b started after a said it was ready ($(ts R a) <= $(ts S b))"
 	is "$(flow '^grun: (a: ready|b: started|b: exited)')" \
@@ -96,7 +96,7 @@ is "$(flow '^grun: (a|b): (started|exited)')" "a: started/b: started/b: exited w
 	"started: b runs as soon as a has started, while a runs"
 kill -TERM "$GRUN_PID" 2>/dev/null
 wait_grun 10
-is "$rc" 0 "started: exit status 0 after SIGTERM"
+is "$rc" 143 "started: exit status 143 after SIGTERM"
 ok "$(left)" "started: no process left"
 
 # ---- exited ----------------------------------------------------------------
@@ -334,7 +334,7 @@ wait_log '^grun: b: exited' 10
 sa=$(started_ms "$(sed -n 's/^grun: a: started (pid \([0-9]*\))$/\1/p' "$T/err")")
 kill -TERM "$GRUN_PID" 2>/dev/null
 wait_grun 10
-is "$rc" 0 "delay:300ms: exit status 0 after SIGTERM"
+is "$rc" 143 "delay:300ms: exit status 143 after SIGTERM"
 sb=$(ts S b)
 ok "$( [ -n "$sb" ] && [ $((sb - t0)) -ge 300 ]; echo $?)" "delay:300ms: b started at least 300ms after grun did ($((${sb:-0} - t0)) ms)"
 # The delay counts from a's start: when the kernel started a's process,

@@ -1,6 +1,8 @@
 #!/bin/sh
 # 50-shutdown: stopping with real processes.  SIGTERM and SIGINT stop every
-# job in reverse start order across the supervision tree, exit status 0;
+# job (here with shutdown = sequential: in reverse start order across the
+# supervision tree); jobs that are not permanent were stopped before they
+# finished, so grun leaves by that signal (status 128+N);
 # stop_signal is the signal the job really gets; stop_timeout escalates to
 # KILL; a second SIGINT kills everything at once (exit 130); the stop
 # signal goes to the job's whole process group.  No process is left after
@@ -29,6 +31,9 @@ EOF
 chmod +x "$T/job"
 
 cat >"$T/tree.ini" <<'EOF'
+[grun]
+shutdown = sequential
+
 [job:a]
 cmd = ${GRUN_TEST_TAG}/job a
 
@@ -37,6 +42,7 @@ cmd = ${GRUN_TEST_TAG}/job b
 
 [supervisor:sub]
 strategy = one_for_all
+shutdown = sequential
 
 [job:s1]
 supervisor = sub
@@ -65,7 +71,7 @@ for sig in TERM INT; do
 	trapped a b s1 s2
 	kill -$sig "$GRUN_PID"
 	wait_grun 15
-	is "$rc" 0 "SIG$sig: exit status 0"
+	is "$rc" $((128 + $(kill -l $sig))) "SIG$sig: exit status $((128 + $(kill -l $sig))) (work interrupted)"
 	is "$(flow ': started')" "a: started/b: started/s1: started/s2: started/c: started/" \
 		"SIG$sig: started in file order, the nested supervisor's jobs in place"
 	is "$(flow '^grun: [a-z0-9]+: (stopping|exited|killed)')" \
@@ -82,6 +88,9 @@ done
 # ---- stop_signal is the signal the job gets ----------------------------------
 : >"$T/got"
 cat >"$T/sig.ini" <<'EOF'
+[grun]
+shutdown = sequential
+
 [job:i]
 cmd = ${GRUN_TEST_TAG}/job i
 stop_signal = INT
@@ -99,7 +108,7 @@ wait_log '^grun: plain: started' 10
 trapped i u
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "stop_signal: exit status 0"
+is "$rc" 143 "stop_signal: exit status 143"
 is "$(sort "$T/got" | tr '\n' '/')" "i INT/u USR1/" "stop_signal: INT and USR1 were what the jobs received"
 is "$(flow '^grun: [a-z0-9]+: (stopping|exited|killed)')" \
 	"plain: stopping (USR1, KILL after 10s)/plain: killed by signal USR1/u: stopping (USR1, KILL after 10s)/u: exited with status 0/i: stopping (INT, KILL after 10s)/i: exited with status 0/" \
@@ -120,7 +129,7 @@ t0=$(now_ms)
 kill -TERM "$GRUN_PID"
 wait_grun 15
 t1=$(now_ms)
-is "$rc" 0 "stop_timeout: exit status 0"
+is "$rc" 143 "stop_timeout: exit status 143"
 is "$(flow '^grun: deaf: (stopping|still|exited|killed)')" \
 	"deaf: stopping (TERM, KILL after 500ms)/deaf: still running 500ms after TERM; sending KILL/deaf: killed by signal KILL/" \
 	"stop_timeout: TERM, then KILL after 500ms"
@@ -178,7 +187,7 @@ kid=$(cat "$T/kid.pid")
 grandkid=$(cat "$T/grandkid.pid")
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "group: exit status 0"
+is "$rc" 143 "group: exit status 143"
 is "$(cat "$T/kid.got" 2>/dev/null)" TERM "group: the job's child received TERM itself"
 ok "$(! alive "$kid" && ! alive "$grandkid"; echo $?)" "group: the child and its own sleep are dead"
 ok "$(left)" "group: no process left"
@@ -198,7 +207,7 @@ wait_for 10 is_sleep "$stray"
 ok "$(alive "$stray"; echo $?)" "group: the TERM-ignoring child runs"
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "group, stray: exit status 0"
+is "$rc" 143 "group, stray: exit status 143"
 like "$(cat "$T/err")" 'grun: leader: killed by signal TERM' "group, stray: the leader died of TERM"
 ok "$(! alive "$stray"; echo $?)" "group, stray: the child ignoring TERM was killed with its group"
 ok "$(left)" "group, stray: no process left"

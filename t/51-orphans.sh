@@ -85,7 +85,7 @@ t0=$(now_ms)
 kill -TERM "$GRUN_PID"
 wait_grun 15
 t1=$(now_ms)
-is "$rc" 0 "SIGTERM: exit status 0"
+is "$rc" 143 "SIGTERM: exit status 143"
 like "$(cat "$T/err")" '^grun: stopping 2 leftover processes of daemonizing jobs$' "SIGTERM: the sweep is logged"
 ok "$( [ $((t1 - t0)) -ge 1500 ] && [ $((t1 - t0)) -lt $((8000 * MULT)) ]; echo $?)" \
 	"SIGTERM: the daemon ignoring TERM had a grace period, then KILL ($((t1 - t0)) ms, bound $((8000 * MULT)) ms)"
@@ -113,7 +113,7 @@ is "$(echo $z1)" "$spawner:S" "zombies: once the orphans exited, grun's only chi
 is "$(echo $z2)" "$spawner:S" "zombies: and still so $((500 * MULT)) ms later"
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "zombies: exit status 0"
+is "$rc" 143 "zombies: exit status 143"
 unlike "$(cat "$T/err")" 'leftover' "zombies: nothing left to sweep (the orphans had exited and were reaped)"
 ok "$(left)" "zombies: no process left"
 
@@ -149,7 +149,7 @@ wait_for 5 only_child "$burst"
 is "$(echo $(children "$GRUN_PID"))" "$burst:S" "burst: 200 exiting orphans were all reaped (within $(( $(now_ms) - t0 )) ms)"
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "burst: exit status 0"
+is "$rc" 143 "burst: exit status 143"
 ok "$(left)" "burst: no process left"
 
 # ---- a job's own group KILLed at stop is not a "leftover of a daemonizing job" -----------
@@ -189,7 +189,7 @@ for run in 1 2; do
 	grep -q '^grun: grp: exited with status 0$' "$T/err" && ended=$ended.
 	grep -q leftover "$T/err" && swept=$((swept + 1))
 done
-is "$rcs" 00 "group KILL: exit status 0 (2 runs)"
+is "$rcs" 143143 "group KILL: exit status 143 (2 runs)"
 is "$ended" .. "group KILL: the job ended by its INT handler (2 runs)"
 ok "$swept" "group KILL: no \"leftover processes of daemonizing jobs\" for the job's own killed group ($swept of 2 runs had one)"
 ok "$(left)" "group KILL: no process left"

@@ -19,6 +19,9 @@ settle() { sleep 0.5; }
 
 F=$T/r.ini
 cat >"$F" <<'EOF'
+[grun]
+shutdown = sequential
+
 [job:keep]
 cmd = sleep 1000
 
@@ -136,7 +139,7 @@ is "$(cat "$T/change.out" 2>/dev/null):$(pid_of keep)" "4:$keep0" "after rejecti
 
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "SIGTERM after reloads: exit status 0"
+is "$rc" 143 "SIGTERM after reloads: exit status 143"
 is "$(sed -n 's/^grun: \([a-z]*\): stopping.*/\1/p' "$T/err" | tail -n 3 | tr '\n' ' ')" "new change keep " \
 	"SIGTERM after reloads: an added job comes last in start order (stops first), a changed one keeps its place"
 unlike "$(cat "$T/err")" 'failed|skipped' "SIGTERM after reloads: nothing failed or skipped"
@@ -167,7 +170,7 @@ is "$(tr '\n' ' ' <"$T/base.log")" "base1 base2 " "changed need: base restarted 
 is "$(pid_of user):$(starts user)" "$user0:1" "changed need: the unchanged dependent keeps running"
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "changed need: exit status 0 after SIGTERM"
+is "$rc" 143 "changed need: exit status 143 after SIGTERM"
 ok "$(left)" "changed need: no process left"
 
 # ---- a changed need that is not ready yet; instances 2 -> 3 ---------------------------
@@ -214,7 +217,7 @@ wait_log '^grun: late: exited' 10
 like "$(cat "$T/err")" '^grun: late: exited with status 0$' "late need: it runs once base is ready"
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "late need: exit status 0 after SIGTERM"
+is "$rc" 143 "late need: exit status 143 after SIGTERM"
 ok "$(left)" "late need: no process left"
 
 # ---- a reload that changes every job -------------------------------------------------------
@@ -232,7 +235,7 @@ ok "$(kill -0 "$GRUN_PID" 2>/dev/null && [ "$only1" != "$only0" ] && alive "$onl
 	"every job changed: grun keeps running and starts the new version"
 kill -TERM "$GRUN_PID" 2>/dev/null
 wait_grun 15
-is "$rc" 0 "every job changed: exit status 0 (after SIGTERM)"
+is "$rc" 143 "every job changed: exit status 143 (after SIGTERM)"
 ok "$(left)" "every job changed: no process left"
 
 # the same inside a nested supervisor: its only job changed, another job
@@ -258,7 +261,7 @@ ok "$( [ "$(starts inner)" = 2 ] && alive "$(pid_of inner)"; echo $?)" \
 	"every job of a nested supervisor changed: the new version starts"
 kill -TERM "$GRUN_PID" 2>/dev/null
 wait_grun 15
-is "$rc" 0 "nested, every job changed: exit status 0 after SIGTERM"
+is "$rc" 143 "nested, every job changed: exit status 143 after SIGTERM"
 ok "$(left)" "nested, every job changed: no process left"
 
 # ---- the JOB selection of the command line holds across a reload -----------------------
@@ -299,7 +302,7 @@ unlike "$(cat "$T/err")" 'grun: (other|extra):' "selection: other and extra are 
 is "$(pid_of a)" "$a0" "selection: a keeps its pid"
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "selection: exit status 0 after SIGTERM"
+is "$rc" 143 "selection: exit status 143 after SIGTERM"
 ok "$(left)" "selection: no process left"
 
 done_testing

@@ -78,7 +78,7 @@ ok "$(kill -0 "$GRUN_PID" 2>/dev/null; echo $?)" "storm: grun still runs"
 
 kill -TERM "$GRUN_PID"
 wait_grun 20
-is "$rc" 0 "storm: SIGTERM afterwards: exit 0"
+is "$rc" 143 "storm: SIGTERM afterwards: exit 143 (temporary jobs stopped)"
 is "$(left)" 0 "storm: no process left behind"
 
 # ---- reloads of an unchanged file cost no memory ------------------------------------------
@@ -100,7 +100,7 @@ ok "$([ $((n2 - n1)) -ge 300 ] && [ $((rss2 - rss1)) -lt 200 ]; echo $?)" \
 	"unchanged file: $((n2 - n1)) more reloads, RSS $rss1 -> $rss2 kB (under 200 kB growth)"
 kill -TERM "$GRUN_PID"
 wait_grun 20
-is "$rc:$(left)" "0:0" "unchanged file: SIGTERM: exit 0, nothing left"
+is "$rc:$(left)" "143:0" "unchanged file: SIGTERM: exit 143, nothing left"
 
 # ---- SIGHUPs while grun is finishing --------------------------------------------------
 printf '[job:short]\ncmd = sleep 0.5\n' >"$F"

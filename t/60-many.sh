@@ -9,11 +9,13 @@ plan 19
 # left [SECS]: 0 once no tagged process is left (for ok).
 
 # ---- 500 permanent jobs ------------------------------------------------------
+# (stopped one at a time, shutdown = sequential, to check the order)
 i=1
+{ printf '[grun]\nshutdown = sequential\n\n'
 while [ $i -le 500 ]; do
 	printf '[job:s%03d]\ncmd = sleep 1000\nrestart = permanent\n\n' $i
 	i=$((i + 1))
-done >"$T/perm.ini"
+done; } >"$T/perm.ini"
 t0=$(now_ms)
 start_grun "$T/perm.ini"
 wait_count ': started \(pid' 500 30

@@ -44,6 +44,6 @@ wait_log '^grun: svc: ready' 10
 ok $? "the job's own READY=1 (from a child in its group, already gone) makes it ready"
 kill -TERM "$GRUN_PID"
 wait_grun 15
-is "$rc" 0 "SIGTERM: exit 0"
+is "$rc" 143 "SIGTERM: exit 143 (a temporary job stopped)"
 is "$(left)" 0 "no process left behind"
 done_testing
