@@ -7,7 +7,7 @@
 # valid (${VAR} expansion, continuation lines, quoting, durations,
 # signals); --check, --graph, JOB selection and the usage errors.
 
-plan 103
+plan 104
 
 
 # ini NAME: writes stdin to $T/NAME.ini.
@@ -917,6 +917,9 @@ is "$rc|$(cat "$T/out")|$(cat "$T/err")" "2||grun: -j 0: expected a number from 
 
 run_grun 10 -P x "$T/args.ini"
 is "$rc|$(cat "$T/out")|$(cat "$T/err")" "2||grun: -P x: expected a number from 1 to 1024" "-P x: exit 2"
+
+run_grun 10 -P 1025 "$T/args.ini"
+is "$rc|$(cat "$T/out")|$(cat "$T/err")" "2||grun: -P 1025: expected a number from 1 to 1024" "-P 1025: exit 2, as grun(1) says"
 
 run_grun 10 --jobs=1000001 "$T/args.ini"
 is "$rc|$(cat "$T/err")" "2|grun: -j 1000001: expected a number from 1 to 1000000" "--jobs=1000001: exit 2"
