@@ -28,6 +28,8 @@ static const char usage_text[] =
 	"                       text (default) or dot, start nothing\n"
 	"  -j, --jobs N         run at most N jobs at once\n"
 	"  -P, --procs N        use N processors for grun's green threads\n"
+	"  -F, --fail-fast      stop every job at the first failure\n"
+	"  -k, --keep-going     run what does not depend on a failure (the default)\n"
 	"  -q, --quiet          log only errors\n"
 	"  -v, --verbose        log every state change\n"
 	"      --color WHEN     color job names: auto, always or never\n"
@@ -121,13 +123,15 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "color", required_argument, NULL, 'C' },
+		{ "fail-fast", no_argument, NULL, 'F' },
+		{ "keep-going", no_argument, NULL, 'k' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int check = 0, graph = -1, procs = 0, opt;
-	struct main_args a = { .opts = { .color = -1, .verbosity = SV_NORMAL } };
-	while ((opt = getopt_long(argc, argv, "+cgj:P:qvVh", longopts, NULL)) != -1) {
+	struct main_args a = { .opts = { .color = -1, .verbosity = SV_NORMAL, .fail_fast = -1 } };
+	while ((opt = getopt_long(argc, argv, "+cgj:P:qvVhFk", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': check = 1; break;
 		case 'g':
@@ -148,6 +152,8 @@ int main(int argc, char **argv)
 			if (parse_count("-P", optarg, 1024, &procs) < 0)
 				return EXIT_USAGE;
 			break;
+		case 'F': a.opts.fail_fast = 1; break;
+		case 'k': a.opts.fail_fast = 0; break;
 		case 'q': a.opts.verbosity = SV_QUIET; break;
 		case 'v': a.opts.verbosity = SV_VERBOSE; break;
 		case 'C':

@@ -114,6 +114,11 @@ struct sv_job {
 	int64_t ready_delay;      /* ns */
 	int64_t ready_timeout;    /* ns; 0: none */
 	int stop_signal;
+	/* success = : exit statuses (bit N of success_status[N / 64]) and
+	 * signals (bit N of success_signals) that are a normal end, besides
+	 * the stop_signal; without the key, status 0 only */
+	uint64_t success_status[4];
+	uint64_t success_signals;
 	int64_t stop_timeout;     /* ns */
 	int64_t backoff_min, backoff_max; /* ns; both 0: restart at once */
 	struct sv_iospec in, out, err;
@@ -147,6 +152,8 @@ struct sv_config {
 	int procs;                /* 0: the runtime's default */
 	int max_running;          /* -j: 0 unlimited */
 	enum sv_exit_policy exit_policy;
+	int exit_status_job;      /* [grun] exit_status = job: a significant job's own status */
+	int fail_fast;            /* [grun] fail_fast = yes (or -F): stop everything at the first failure */
 	int color;                /* -1 auto, 0 never, 1 always */
 	struct sv_job *jobs;      /* in file order, which is start order */
 	int njobs;
@@ -187,6 +194,8 @@ int sv_parse_duration(const char *s, int64_t *ns, const char **why);
 int sv_parse_bool(const char *s, int *b, const char **why);
 int sv_parse_signal(const char *s, int *sig, const char **why);
 const char *sv_signal_name(int sig);
+/* sv_job_success() says whether wait status st is a normal end of j. */
+int sv_job_success(const struct sv_job *j, int st);
 /* sv_strategy_name() is the name grun.ini(5) gives s ("one_for_all"). */
 const char *sv_strategy_name(enum sv_strategy s);
 /* sv_split_argv() splits s into words with sh-like quoting ('...',

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -329,6 +330,9 @@ struct run {
 	struct sv_roster roster;
 	int stopping;
 	int stop_signal;               /* the signal that stopped every job, 0 if none */
+	int fail_fast;                 /* stop everything at the first failure */
+	int job_status;                /* exit_status = job: the significant job's wait status */
+	int have_job_status;
 	struct sv_shutdown *shutdown;  /* stopping everything: the plan, else NULL */
 	int done;
 	enum sv_outcome tree_out;
@@ -393,14 +397,23 @@ static int on_signal(struct sv_graph *g, struct run *r, int sig)
 	}
 }
 
-static int on_final(struct sv_graph *g, struct run *r, struct sv_node *n, enum sv_outcome out)
+static int on_final(struct sv_graph *g, struct run *r, struct sv_node *n, enum sv_outcome out,
+                    int status)
 {
 	record(&r->t, n, out);
 	sv_shutdown_final(r->shutdown, n);
+	if (r->stopping)
+		return 0;
+	if (r->fail_fast && out == OUT_FAILED) {
+		sv_info("%s failed (fail_fast): stopping every job", n->name);
+		return 1;
+	}
 	/* as OTP's auto_shutdown: only a significant child that ended by
 	 * itself, not one its supervisor stopped */
-	if (r->stopping || out == OUT_STOPPED || !significant_exit(g, &r->t, n))
+	if (out == OUT_STOPPED || !significant_exit(g, &r->t, n))
 		return 0;
+	r->job_status = status;
+	r->have_job_status = 1;
 	sv_info("%s: significant job ended (exit = %s): stopping every job", n->name,
 	        g->exit_policy == SV_EXIT_ANY_SIGNIFICANT ? "any_significant" : "all_significant");
 	return 1;
@@ -421,7 +434,7 @@ static int main_loop(struct sv_graph *g, struct run *r)
 		if (m->type == MSG_SIGNAL) {
 			stop = on_signal(g, r, m->a);
 		} else if (m->type == MSG_FINAL) {
-			stop = on_final(g, r, m->ptr, m->outcome);
+			stop = on_final(g, r, m->ptr, m->outcome, m->status);
 		} else if (m->type == MSG_TREE_EXITED) {
 			r->tree_out = m->outcome;
 			snprintf(r->tree_text, sizeof r->tree_text, "%s", m->text);
@@ -454,7 +467,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 		sv_output_stop();
 		return SV_EXIT_FAILED;
 	}
-	struct run r = { .tree_out = OUT_OK };
+	struct run r = { .tree_out = OUT_OK,
+	                 .fail_fast = opts->fail_fast >= 0 ? opts->fail_fast : cfg->fail_fast };
 	sv_roster_init(&r.roster, &g);
 	if (main_loop(&g, &r) < 0) {
 		kill_everything(&g);
@@ -465,6 +479,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	 * its consumer gone counts what it could not write on its way out */
 	int freeable = quiesce(&g);
 	int code = summarize(&g, &r.t, &r.roster, r.stop_signal, r.tree_text, r.tree_out);
+	if (cfg->exit_status_job && r.have_job_status && code < 128)
+		code = WIFEXITED(r.job_status) ? WEXITSTATUS(r.job_status) : 128 + WTERMSIG(r.job_status);
 	sv_shutdown_free(r.shutdown);
 	free(r.t.node);
 	free(r.t.out);

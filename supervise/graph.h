@@ -23,6 +23,7 @@ struct sv_run_opts {
 	enum sv_verbosity verbosity;
 	char **select;                /* JOB... (kept for reloads) */
 	int nselect;
+	int fail_fast;                /* -F 1, -k 0; -1: the file's [grun] fail_fast */
 };
 
 /* sv_graph_signals() fills set with the signals sv_graph_run() handles;

@@ -30,9 +30,10 @@
  *                                   ready_timeout)
  *   any       PROC_* of an older run  ignored
  *
- * An exit is normal (OUT_OK) when the status is 0 or the process was
- * killed by its own stop signal (OTP's "shutdown" reason); everything
- * else is OUT_FAILED.
+ * An exit is normal (OUT_OK) when the status is 0 (or one the job's
+ * success = lists) or the process was killed by its own stop signal
+ * (OTP's "shutdown" reason) or a signal success = lists; everything else
+ * is OUT_FAILED.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -267,11 +268,7 @@ static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status
 		return OUT_FAILED;
 	if (r->stop_requested)
 		return OUT_STOPPED;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return OUT_OK;
-	if (WIFSIGNALED(status) && WTERMSIG(status) == n->job->stop_signal)
-		return OUT_OK;
-	return OUT_FAILED;
+	return sv_job_success(n->job, status) ? OUT_OK : OUT_FAILED;
 }
 
 /* The process has exited: clean up and report. */

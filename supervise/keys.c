@@ -147,6 +147,21 @@ static int g_ready(struct keyctx *k, const char *v, const char **why)
 	return -1;
 }
 
+static int g_exit_status(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "summary") == 0)
+		return k->cfg->exit_status_job = 0, 0;
+	if (strcmp(v, "job") == 0)
+		return k->cfg->exit_status_job = 1, 0;
+	*why = "expected summary or job";
+	return -1;
+}
+
+static int g_fail_fast(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_bool(v, &k->cfg->fail_fast, why);
+}
+
 static int g_stop_timeout(struct keyctx *k, const char *v, const char **why)
 {
 	return sv_parse_duration(v, &k->defaults->stop_timeout, why);
@@ -203,6 +218,7 @@ static int s_parent(struct keyctx *k, const char *v, const char **why)
 static const struct keydef grun_keys[] = {
 	{ "procs", g_procs }, { "jobs", g_jobs }, { "exit", g_exit }, { "color", g_color },
 	{ "restart", g_restart }, { "ready", g_ready }, { "stop_timeout", g_stop_timeout },
+	{ "exit_status", g_exit_status }, { "fail_fast", g_fail_fast },
 	{ "stop_signal", g_stop_signal }, { "backoff", g_backoff },
 	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
 	{ "shutdown", s_shutdown },
@@ -545,6 +561,41 @@ static int j_stop_signal(struct keyctx *k, const char *v, const char **why)
 	return sv_parse_signal(v, &k->job->stop_signal, why);
 }
 
+/* "0 3 SIGTERM", "0, 1, HUP": exit statuses and signals. */
+static int j_success(struct keyctx *k, const char *v, const char **why)
+{
+	struct sv_job *j = k->job;
+	struct sv_strv words = { 0 };
+	int rc = sv_split_list(v, &words);
+	memset(j->success_status, 0, sizeof j->success_status);
+	j->success_signals = 0;
+	for (int i = 0; rc == 0 && i < words.n; i++) {
+		const char *w = words.v[i];
+		char *end;
+		long code = strtol(w, &end, 10);
+		int sig;
+		if (*w >= '0' && *w <= '9' && !*end) {
+			if (code > 255) {
+				*why = "an exit status is 0 to 255";
+				rc = -1;
+			} else {
+				j->success_status[code / 64] |= 1ULL << (code % 64);
+			}
+		} else if (sv_parse_signal(w, &sig, why) == 0 && sig < 64) {
+			j->success_signals |= 1ULL << sig;
+		} else {
+			*why = "expected exit statuses (0 to 255) and signal names, such as 0 3 SIGTERM";
+			rc = -1;
+		}
+	}
+	if (rc == 0 && words.n == 0) {
+		*why = "expected at least one exit status or signal";
+		rc = -1;
+	}
+	sv_strv_free(&words);
+	return rc;
+}
+
 static int j_stop_timeout(struct keyctx *k, const char *v, const char **why)
 {
 	return sv_parse_duration(v, &k->job->stop_timeout, why);
@@ -633,7 +684,7 @@ static const struct keydef job_keys[] = {
 	{ "user", j_user }, { "group", j_group }, { "umask", j_umask },
 	{ "restart", j_restart }, { "instances", j_instances }, { "needs", j_needs },
 	{ "ready", j_ready }, { "ready_timeout", j_ready_timeout },
-	{ "stop_signal", j_stop_signal }, { "stop_timeout", j_stop_timeout },
+	{ "stop_signal", j_stop_signal }, { "stop_timeout", j_stop_timeout }, { "success", j_success },
 	{ "backoff", j_backoff }, { "stdin", j_stdin }, { "stdout", j_stdout },
 	{ "stderr", j_stderr }, { "supervisor", j_supervisor },
 	{ "significant", j_significant },
@@ -740,6 +791,7 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	j->ready = d->ready == SV_READY_EXITED && d->restart == SV_PERMANENT ? SV_READY_STARTED : d->ready;
 	j->instances = 1;
 	j->stop_signal = d->stop_signal;
+	j->success_status[0] = 1; /* status 0 */
 	j->stop_timeout = d->stop_timeout;
 	j->backoff_min = d->backoff_min;
 	j->backoff_max = d->backoff_max;

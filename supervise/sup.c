@@ -179,7 +179,7 @@ static enum sv_restart restart_type(struct child *c)
 
 /* ---- ending for good ------------------------------------------------------- */
 
-static void child_done(struct sup *s, int i, enum sv_outcome out, const char *text)
+static void child_done(struct sup *s, int i, enum sv_outcome out, int status, const char *text)
 {
 	struct child *c = &s->c[i];
 	struct sv_node *n = c->node;
@@ -194,7 +194,7 @@ static void child_done(struct sup *s, int i, enum sv_outcome out, const char *te
 		                : out == OUT_STOPPED ? "was stopped" : "failed";
 		sv_latch_fail(n->g->latches, n->latch, why);
 	}
-	sv_final(n, out, text);
+	sv_final(n, out, status, text);
 }
 
 /* ---- restarts --------------------------------------------------------------- */
@@ -267,7 +267,7 @@ static void restart(struct sup *s, int i)
 				continue;
 			if (k != i && restart_type(&s->c[k]) == SV_TEMPORARY) {
 				if (s->c[k].is == C_IDLE)
-					child_done(s, k, OUT_STOPPED, "stopped by its supervisor");
+					child_done(s, k, OUT_STOPPED, 0, "stopped by its supervisor");
 				continue;
 			}
 			if (s->c[k].is == C_DONE && restart_type(&s->c[k]) == SV_TEMPORARY)
@@ -302,7 +302,7 @@ static void exited(struct sup *s, struct sv_msg *m)
 		if (m->outcome != OUT_SKIPPED)
 			sv_debug("%s: not restarted (%s)", c->node->name,
 			         rt == SV_TEMPORARY ? "temporary" : "transient, ended normally");
-		child_done(s, i, m->outcome, m->text);
+		child_done(s, i, m->outcome, m->status, m->text);
 		return;
 	}
 	restart(s, i);
@@ -466,12 +466,12 @@ static void stop_child_async(struct sup *s, struct sv_node *node)
 			send_child(s, i, MSG_STOP);
 			c->is = C_STOPPING;
 		} else if (c->is == C_IDLE || c->is == C_BACKOFF) {
-			child_done(s, i, OUT_STOPPED, "stopped");
+			child_done(s, i, OUT_STOPPED, 0, "stopped");
 		}
 		return;
 	}
 	/* not among the children (a removed node): nothing to stop */
-	sv_final(node, OUT_STOPPED, "stopped");
+	sv_final(node, OUT_STOPPED, 0, "stopped");
 }
 
 /* Runs the children until they are all done, the supervisor gives up, or

@@ -31,9 +31,9 @@ void sv_post(struct sv_node *n, enum sv_msg_type t, enum sv_outcome out, int a, 
 	sv_mbox_post(n->parent ? &n->parent->mbox : &n->g->mbox, &m);
 }
 
-void sv_final(struct sv_node *n, enum sv_outcome out, const char *text)
+void sv_final(struct sv_node *n, enum sv_outcome out, int status, const char *text)
 {
-	struct sv_msg m = { .type = MSG_FINAL, .outcome = out, .ptr = n };
+	struct sv_msg m = { .type = MSG_FINAL, .outcome = out, .status = status, .ptr = n };
 	if (text)
 		snprintf(m.text, sizeof m.text, "%s", text);
 	sv_mbox_post(&n->g->mbox, &m);

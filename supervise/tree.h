@@ -118,8 +118,9 @@ struct sv_node *sv_tree_find_sup(struct sv_graph *g, const char *name);
 void sv_tree_quit(struct sv_graph *g);
 void sv_tree_free(struct sv_node *n);
 /* sv_post() sends a message of type t from node n to its parent (or the
- * graph for the root); sv_final() tells the graph a job ended for good. */
+ * graph for the root); sv_final() tells the graph a job ended for good
+ * (status: its last wait status, 0 if it was not running). */
 void sv_post(struct sv_node *n, enum sv_msg_type t, enum sv_outcome out, int a, int status,
              const char *text);
-void sv_final(struct sv_node *n, enum sv_outcome out, const char *text);
+void sv_final(struct sv_node *n, enum sv_outcome out, int status, const char *text);
 #endif

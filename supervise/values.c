@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "supervise/config.h"
 #include "supervise/xalloc.h"
@@ -116,6 +117,19 @@ int sv_parse_signal(const char *s, int *sig, const char **why)
 		return *sig = (int)v, 0;
 	*why = "unknown signal (use a name such as TERM, INT, HUP, QUIT, KILL, USR1 or a number)";
 	return -1;
+}
+
+int sv_job_success(const struct sv_job *j, int st)
+{
+	if (WIFEXITED(st)) {
+		int code = WEXITSTATUS(st);
+		return (j->success_status[code / 64] >> (code % 64)) & 1;
+	}
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		return sig == j->stop_signal || (sig < 64 && ((j->success_signals >> sig) & 1));
+	}
+	return 0;
 }
 
 const char *sv_strategy_name(enum sv_strategy s)
