@@ -405,6 +405,36 @@ static void check_significant(struct sv_loader *ld, struct sv_config *cfg)
 	              cfg->exit_policy == SV_EXIT_ANY_SIGNIFICANT ? "any_significant" : "all_significant");
 }
 
+/* Which jobs write grun's stdout: stdout = log (unless chan:stdout takes
+ * grun's stdout, which sends the log to stderr) or inherit, a producer of
+ * chan:stdout, and, through channels, whatever feeds those.  When the
+ * reader of grun's stdout goes away, these are stopped (graph.c). */
+static void mark_stdout_feeders(struct sv_config *cfg)
+{
+	int out_chan = sv_config_find_chan(cfg, "stdout");
+	char *feeds_chan = sv_xcalloc((size_t)cfg->nchans + 1, 1, "the channel table");
+	if (out_chan >= 0)
+		feeds_chan[out_chan] = 1;
+	for (int changed = 1; changed;) {
+		changed = 0;
+		for (int i = 0; i < cfg->njobs; i++) {
+			struct sv_job *j = &cfg->jobs[i];
+			int f = (j->out.kind == SV_IO_LOG && out_chan < 0) || j->out.kind == SV_IO_INHERIT ||
+			        (j->out.kind == SV_IO_CHAN && feeds_chan[j->out.chan]) ||
+			        (j->err.kind == SV_IO_CHAN && feeds_chan[j->err.chan]);
+			if (f && !j->feeds_stdout) {
+				j->feeds_stdout = 1;
+				changed = 1;
+			}
+			if (j->feeds_stdout && j->in.kind == SV_IO_CHAN && !feeds_chan[j->in.chan]) {
+				feeds_chan[j->in.chan] = 1;
+				changed = 1;
+			}
+		}
+	}
+	free(feeds_chan);
+}
+
 void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
 {
 	check_chans(ld, cfg);
@@ -415,8 +445,10 @@ void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
 	for (int i = 0; i < cfg->njobs; i++)
 		check_job(ld, cfg, &cfg->jobs[i]);
 	check_significant(ld, cfg);
-	if (ld->nfatal == 0)
+	if (ld->nfatal == 0) {
 		check_oneshot_needs(ld, cfg);
+		mark_stdout_feeders(cfg);
+	}
 	if (cfg->njobs == 0 && ld->nfatal == 0)
 		sv_load_error(ld, ld->line, "no jobs (add a [job:NAME] section with a cmd)");
 }

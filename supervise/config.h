@@ -124,6 +124,7 @@ struct sv_job {
 	struct sv_iospec in, out, err;
 	int sup;                  /* index into sv_config.sups */
 	int significant;
+	int feeds_stdout;         /* writes grun's stdout, directly or through channels (check.c) */
 	uint64_t hash;            /* of every setting: unchanged jobs survive a reload */
 	int selected;             /* to run in this invocation (JOB... on the command line) */
 	/* lines of the keys the graph checks refer to (0: not written) */

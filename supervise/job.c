@@ -36,6 +36,7 @@
  * is OUT_FAILED.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,13 +263,30 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	return 0;
 }
 
+/* Is grun's stdout a pipe or socket whose reader has gone? */
+static int stdout_reader_gone(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
 static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status)
 {
 	if (r->ready_failed)
 		return OUT_FAILED;
 	if (r->stop_requested)
 		return OUT_STOPPED;
-	return sv_job_success(n->job, status) ? OUT_OK : OUT_FAILED;
+	if (sv_job_success(n->job, status))
+		return OUT_OK;
+	/* a writer of grun's stdout killed by SIGPIPE (or a shell's 141)
+	 * because the reader went away: stopped, as yes in `yes | head -1` */
+	int piped = (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) ||
+	            (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGPIPE);
+	if (piped && n->job->feeds_stdout && stdout_reader_gone()) {
+		sv_graph_stdout_gone(n->g);
+		return OUT_STOPPED;
+	}
+	return OUT_FAILED;
 }
 
 /* The process has exited: clean up and report. */

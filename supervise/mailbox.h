@@ -39,6 +39,7 @@ enum sv_msg_type {
 	MSG_FINAL,       /* a job ended for good (outcome) */
 	MSG_SIGNAL,      /* grun got a signal (a = signo) */
 	MSG_TREE_EXITED, /* the root supervisor ended (outcome, text) */
+	MSG_STDOUT_GONE, /* the reader of grun's stdout went away */
 };
 
 /* How a job or supervisor run ended (MSG_EXITED, MSG_FINAL). */

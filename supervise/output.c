@@ -52,6 +52,8 @@ static struct sv_output {
 	int name_width;
 	enum sv_verbosity verbosity;
 	int stuck;                 /* a writer was still blocked at the end */
+	void (*stdout_gone)(void *); /* called when stdout's reader goes away */
+	void *stdout_gone_arg;
 } out;
 
 /* How long the end waits for pumps whose pipes leftovers still hold. */
@@ -82,6 +84,8 @@ static void stream_write(struct stream *s, const char *p, size_t n)
 			rt_fd_wait(s->fd, RT_WRITE, RT_NEVER);
 		} else if (err == EPIPE) {
 			s->broken = 1;
+			if (s->fd == STDOUT_FILENO && out.stdout_gone)
+				out.stdout_gone(out.stdout_gone_arg);
 		} else if (err != EINTR) {
 			report_write_error(s, err, n);
 			return;
@@ -139,8 +143,11 @@ static int color_on(int color, int fd)
 	return isatty(fd) && !(nc && *nc);
 }
 
-int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_data)
+int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_data,
+                    void (*stdout_gone)(void *), void *arg)
 {
+	out.stdout_gone = stdout_gone;
+	out.stdout_gone_arg = arg;
 	out.stdout_data = stdout_is_data;
 	out.name_width = width;
 	out.verbosity = v;

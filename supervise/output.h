@@ -20,10 +20,13 @@ enum sv_verbosity { SV_QUIET = -1, SV_NORMAL = 0, SV_VERBOSE = 1 };
 
 struct sv_pump_end;
 
-/* sv_output_start() starts the two writers.  stdout_is_data: grun's
+/* sv_output_start() starts the two writers; stdout_gone(arg) is called
+ * (once, from the writer, never parking) when grun's stdout reader goes
+ * away (EPIPE).  stdout_is_data: grun's
  * stdout carries a channel (chan:stdout), so job lines go to stderr.  color: 1 on, 0 off, -1 auto
  * (on when the stream is a terminal and NO_COLOR is unset).  G only. */
-int sv_output_start(int color, int name_width, enum sv_verbosity v, int stdout_is_data);
+int sv_output_start(int color, int name_width, enum sv_verbosity v, int stdout_is_data,
+                    void (*stdout_gone)(void *), void *arg);
 /* sv_output_stop() flushes and ends the writers; a writer that makes no
  * progress for a second (a reader that never reads) is given up, and
  * sv_output_stuck() then says 1: the process must exit without waiting

@@ -224,9 +224,12 @@ static int feed_pipe(struct sv_feeder *f, const struct sv_rec *r, size_t *unwrit
 	return 0;
 }
 
-/* The rest of a record that a consumer gone for good never got. */
+/* The rest of a record that a consumer gone for good never got (not a
+ * loss when it was stopped because grun's stdout reader went away). */
 static void count_unwritten(struct sv_feeder *f, const struct sv_rec *r, size_t unwritten)
 {
+	if (f->node && f->node->job->feeds_stdout && sv_graph_stdout_is_gone(f->p->g))
+		return;
 	uint64_t est = sv_count_lines(r->data + (r->len - unwritten), unwritten);
 	if (r->data[r->len - 1] != '\n')
 		est++;
@@ -252,7 +255,9 @@ static void feeder_main(void *arg)
 			break; /* the channel is closed and drained: EOF */
 		size_t unwritten = 0;
 		int rc = f->own_fd ? feed_pipe(f, r, &unwritten) : fd_write_all(f->fd, 0, r->data, r->len);
-		if (unwritten && r->len)
+		if (!f->node && rc < 0)
+			sv_graph_stdout_gone(p->g); /* as yes in `yes | head -1`: no loss to report */
+		else if (unwritten && r->len)
 			count_unwritten(f, r, unwritten);
 		if (rc == 0 && !f->own_fd) {
 			__atomic_fetch_add(&f->written, r->len, __ATOMIC_RELAXED);

@@ -56,6 +56,7 @@ struct child {
 	int restarts;
 	enum sv_outcome last;
 	int removed;           /* by a reload: ignored from then on */
+	int no_restart;        /* MSG_STOP_CHILD: stopped for good */
 };
 
 struct sup {
@@ -296,7 +297,11 @@ static void exited(struct sup *s, struct sv_msg *m)
 	c->is = C_IDLE;
 	c->last = m->outcome;
 	enum sv_restart rt = restart_type(c);
-	int again = m->outcome != OUT_SKIPPED && !s->shutdown &&
+	/* a writer of grun's stdout whose reader went away ends as yes does
+	 * in `yes | head -1`: not restarted */
+	int reader_gone = !c->node->is_sup && c->node->job->feeds_stdout &&
+	                  sv_graph_stdout_is_gone(c->node->g);
+	int again = m->outcome != OUT_SKIPPED && !s->shutdown && !c->no_restart && !reader_gone &&
 	            (rt == SV_PERMANENT || (rt == SV_TRANSIENT && m->outcome == OUT_FAILED));
 	if (!again) {
 		if (m->outcome != OUT_SKIPPED)
@@ -462,6 +467,7 @@ static void stop_child_async(struct sup *s, struct sv_node *node)
 		struct child *c = &s->c[i];
 		if (c->node != node || c->removed)
 			continue;
+		c->no_restart = 1;
 		if (c->is == C_UP) {
 			send_child(s, i, MSG_STOP);
 			c->is = C_STOPPING;

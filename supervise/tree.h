@@ -73,6 +73,8 @@ struct sv_graph {
 	struct rt_wg watchers;         /* the signal, ready-watch and reaper threads */
 	struct rt_wg helpers;          /* probes and pipe helpers still running */
 	struct rt_chan *quit;          /* closed at teardown: ends the watchers */
+	int stdout_gone;               /* atomic: the reader of grun's stdout went away */
+	int stdout_wake[2];            /* the stdout watch's wake-up pipe, -1 if none */
 	/* ---- */
 	pthread_mutex_t tree_mu;       /* every node's parent, index, children */
 	struct sv_config *cfg;         /* the newest: main green thread only */
@@ -85,6 +87,12 @@ struct sv_graph {
 void sv_job_main(void *node);
 /* sup.c */
 void sv_sup_main(void *node);
+
+/* graph.c: the reader of grun's stdout went away (EPIPE, or the pipe's
+ * error seen by the stdout watch).  Sets stdout_gone and tells the main
+ * green thread once.  Never parks; any green thread. */
+void sv_graph_stdout_gone(struct sv_graph *g);
+int sv_graph_stdout_is_gone(struct sv_graph *g);
 
 /* ---- tree.c ---- */
 /* sv_tree_build() makes the node of supervisor 0 of g->cfg and everything

@@ -261,9 +261,12 @@ void sv_pipes_node_done(struct sv_node *n)
 	close_fd(&e->out_fd);
 	close_fd(&e->err_fd);
 	if (e->feeder && e->feeder->done && e->in_fd >= 0) {
-		/* what is left in the pipe is lost; closing the read end and
-		 * `done` ends the feeder (EPIPE if it is blocked writing) */
-		lost = sv_loss_stranded_locked(n, msg, sizeof msg);
+		/* what is left in the pipe is lost (unless the job was stopped
+		 * because grun's stdout reader went away: as in a shell
+		 * pipeline, the rest is simply not read); closing the read end
+		 * and `done` ends the feeder (EPIPE if it is blocked writing) */
+		if (!(n->job->feeds_stdout && sv_graph_stdout_is_gone(n->g)))
+			lost = sv_loss_stranded_locked(n, msg, sizeof msg);
 		rt_chan_close(e->feeder->done);
 	}
 	close_fd(&e->in_fd);
