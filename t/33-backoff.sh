@@ -11,8 +11,9 @@
 
 plan 36
 
-# scheduling slack allowed on top of a delay, in ms
-SLACK=$((400 * MULT))
+# scheduling slack allowed on top of a delay, in ms (400 ms was seen on a
+# loaded 2-core machine: a measured 1083 ms for a logged 683)
+SLACK=$((600 * MULT))
 
 # bo.sh NAME LAST [K SECS]: appends the start time (ns) of this run to
 # $T/NAME.start; run number LAST exits 0, earlier runs exit 1 after
