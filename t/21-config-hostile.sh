@@ -9,7 +9,7 @@
 # ids are refused, and --check warns about programs and directories that
 # are not there.  Every run is bounded by run_grun's timeout.
 
-plan 39
+plan 40
 
 # err_is NAME 'LINE: message': exit 2, nothing on stdout, exactly that error.
 err_is() {
@@ -230,6 +230,11 @@ $T/files.ini:8: warning: cmd: no-such-program-grun-t21 is not on PATH
 $T/files.ini:13: warning: cmd: cannot run ./no-such-program: No such file or directory
 $T/files.ini:22: warning: cmd: cannot run /etc/passwd: Permission denied" \
 	"--check warns (exit 0) about missing programs and dirs; shell builtins, dir and the job's PATH understood"
+printf '[job:a]\ncmd = true\n[job:b]\ncmd = no-such-program-grun-t21\n' >"$T/files3.ini"
+run_grun 10 "$T/files3.ini"
+is "$rc|$(grep -c '^grun: a: exited with status 0$' "$T/err")|$(head -n 1 "$T/err")" \
+	"1|1|$T/files3.ini:4: warning: cmd: no-such-program-grun-t21 is not on PATH" \
+	"a warning does not stop grun: a runs, b fails to start (exit 1)"
 printf '[job:a]\ncmd = no-such-program-grun-t21\nneeds = zz\n' >"$T/files2.ini"
 run_grun 10 --check "$T/files2.ini"
 err_is files2 '3: needs = zz: no job called zz'
