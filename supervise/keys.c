@@ -805,9 +805,13 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	    !has_key(s, "ready"))
 		j->ready = SV_READY_STARTED; /* the file's default, not meant for a permanent job */
 	/* the user's group unless group = says otherwise; a uid with no
-	 * passwd entry keeps grun's group (grun.ini(5) user) */
+	 * passwd entry has no group to take: group = must say it, rather
+	 * than the job keeping grun's (root's) group (grun.ini(5) user) */
 	if (j->has_user && j->gid == (gid_t)-1)
 		j->gid = j->user_gid;
+	if (j->has_user && j->gid == (gid_t)-1)
+		sv_load_error(ld, j->user_line, "user = %u has no entry in the password database to take a "
+		              "group from: set group = as well", (unsigned)j->uid);
 
 	/* fingerprint of the settings, for reload */
 	uint64_t h = 1469598103934665603ULL;

@@ -5,7 +5,7 @@
 # what happens when the command cannot be run.
 . "$(dirname "$0")/lib.sh"
 
-plan 41
+plan 42
 
 # left [SECS]: 0 once no tagged process is left (for ok).
 # lines NAME: what job NAME printed, joined by "/".
@@ -112,14 +112,19 @@ EOF
 	is "$(lines u)" "$(id -u nobody)/$(id -g nobody)/$(id -g nobody)/" \
 		"user = nobody: uid, gid of nobody, no other groups"
 	is "$(stat -c %U "$T/u.dir/file" 2>/dev/null)" nobody "user = nobody: files it makes belong to nobody"
-	# a numeric uid with no passwd entry keeps grun's group (grun.ini(5))
+	# a numeric uid with no passwd entry has no group: group = must say it
+	# (keeping grun's would be root's); with it, that group and no other
 	uid=4242
 	while getent passwd $uid >/dev/null 2>&1; do uid=$((uid + 1)); done
-	printf '[job:num]\nuser = %s\ncmd = sh -c "id -u; id -g"\n' $uid >"$T/user2.ini"
+	printf '[job:num]\nuser = %s\ncmd = sh -c "id -u; id -g; id -G"\n' $uid >"$T/user2.ini"
 	run_grun 10 "$T/user2.ini"
-	is "$rc:$(lines num)" "0:$uid/$(id -g)/" "user = $uid (no passwd entry): that uid, grun's group"
+	is "$rc|$(cat "$T/err")" "2|$T/user2.ini:2: user = $uid has no entry in the password database to take a group from: set group = as well" \
+		"user = $uid (no passwd entry), no group: an error, nothing runs as root's group"
+	printf 'group = %s\n' $uid >>"$T/user2.ini"
+	run_grun 10 "$T/user2.ini"
+	is "$rc:$(lines num)" "0:$uid/$uid/$uid/" "user = $uid, group = $uid: that uid and gid, no supplementary groups"
 else
-	for d in "exit status 0" "uid, gid, groups" "file owner" "numeric uid"; do
+	for d in "exit status 0" "uid, gid, groups" "file owner" "numeric uid" "numeric uid and gid"; do
 		ok 0 "user = nobody: $d # SKIP not root, or no user nobody"
 	done
 fi
