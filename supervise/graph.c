@@ -122,7 +122,7 @@ static void stdout_watch(void *arg)
 		}
 	}
 	if (fd >= 0)
-		close(fd);
+		rt_close(fd); /* it was polled: the runtime's close */
 	rt_wg_done(&g->watchers);
 }
 
@@ -344,7 +344,7 @@ static void free_graph(struct sv_graph *g)
 		rt_chan_free(g->slots);
 	rt_chan_free(g->quit);
 	if (g->stdout_wake[0] >= 0) {
-		close(g->stdout_wake[0]);
+		rt_close(g->stdout_wake[0]);
 		close(g->stdout_wake[1]);
 	}
 	sv_mbox_destroy(&g->mbox);
