@@ -13,6 +13,10 @@
  * parents, where each supervisor has one, by following them.  A cycle is
  * printed whole when it is short, as its first and last names and its
  * length when it is long.
+ *
+ * Size: about 570 lines: the graph checks share one depth-first search
+ * and the program/directory warnings share the PATH lookup of spawn.c's
+ * rules; split further they would repeat them.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -33,6 +33,7 @@
 #include "supervise/reload.h"
 #include "supervise/shutdown.h"
 #include "supervise/spawn.h"
+#include "supervise/stdout.h"
 #include "supervise/tree.h"
 #include "supervise/xalloc.h"
 
@@ -81,81 +82,6 @@ static void signal_main(void *arg)
 		sv_mbox_post(&g->mbox, &m);
 	}
 	rt_wg_done(&g->watchers);
-}
-
-/* ---- the reader of grun's stdout ----------------------------------------------- */
-
-void sv_graph_stdout_gone(struct sv_graph *g)
-{
-	int was = 0;
-	if (!__atomic_compare_exchange_n(&g->stdout_gone, &was, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		return;
-	struct sv_msg m = { .type = MSG_STDOUT_GONE };
-	sv_mbox_post(&g->mbox, &m);
-}
-
-int sv_graph_stdout_is_gone(struct sv_graph *g)
-{
-	return __atomic_load_n(&g->stdout_gone, __ATOMIC_ACQUIRE);
-}
-
-static void stdout_gone_hook(void *arg)
-{
-	sv_graph_stdout_gone(arg);
-}
-
-/* When grun's stdout is a pipe or a socket, waits for its reader to go
- * away (the write end then reports an error), so that a job writing it
- * seldom is stopped at once, not at its next write.  Ends at teardown,
- * woken through stdout_wake. */
-static void stdout_watch(void *arg)
-{
-	struct sv_graph *g = arg;
-	int fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-	for (;;) {
-		struct rt_pollfd pf[2] = { { fd, RT_READ, 0 }, { g->stdout_wake[0], RT_READ, 0 } };
-		if (fd < 0 || rt_fd_wait_any(pf, 2, RT_NEVER) < 0 || pf[1].revents)
-			break;
-		if (pf[0].revents) {
-			sv_graph_stdout_gone(g);
-			break;
-		}
-	}
-	if (fd >= 0)
-		rt_close(fd); /* it was polled: the runtime's close */
-	rt_wg_done(&g->watchers);
-}
-
-static int start_stdout_watch(struct sv_graph *g)
-{
-	struct stat st;
-	g->stdout_wake[0] = g->stdout_wake[1] = -1;
-	if (fstat(STDOUT_FILENO, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-		return 0;
-	if (pipe2(g->stdout_wake, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -1;
-	rt_wg_add(&g->watchers, 1);
-	if (rt_go_named("stdout watch", stdout_watch, g) < 0) {
-		rt_wg_done(&g->watchers);
-		return -1;
-	}
-	return 0;
-}
-
-/* The stdout writers: stop them (their reader is gone); never restarted. */
-static void stop_stdout_writers(struct sv_graph *g, const struct sv_roster *roster)
-{
-	sv_debug("the reader of grun's stdout went away: stopping the jobs that write to it");
-	for (size_t i = 0; i < roster->n; i++) {
-		struct sv_node *n = roster->v[i];
-		if (!n->job->feeds_stdout)
-			continue;
-		sv_lock(&g->tree_mu);
-		struct sv_node *sup = n->parent;
-		sv_unlock(&g->tree_mu);
-		struct sv_msg m = { .type = MSG_STOP_CHILD, .ptr = n };
-		sv_mbox_post(&sup->mbox, &m);
-	}
 }
 
 /* ---- the tally of final outcomes ------------------------------------------------ */
@@ -401,7 +327,7 @@ static int start(struct sv_graph *g, const struct sv_run_opts *opts)
 		sv_err("cannot start: %s", rt_limit_message());
 		return -1;
 	}
-	if (sv_ready_watch_start(g) < 0 || start_stdout_watch(g) < 0) {
+	if (sv_ready_watch_start(g) < 0 || sv_stdout_watch_start(g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());
 		return -1;
 	}
@@ -523,7 +449,7 @@ static int main_loop(struct sv_graph *g, struct run *r)
 			stop = on_final(g, r, m->ptr, m->outcome, m->status);
 		} else if (m->type == MSG_STDOUT_GONE) {
 			if (!r->stopping)
-				stop_stdout_writers(g, &r->roster);
+				sv_stdout_stop_writers(g, &r->roster);
 		} else if (m->type == MSG_TREE_EXITED) {
 			r->tree_out = m->outcome;
 			snprintf(r->tree_text, sizeof r->tree_text, "%s", m->text);
@@ -550,7 +476,7 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 		return SV_EXIT_FAILED;
 	g.stdout_wake[0] = g.stdout_wake[1] = -1;
 	if (sv_output_start(opts->color >= 0 ? opts->color : cfg->color, name_width(cfg), opts->verbosity,
-	                    sv_config_find_chan(cfg, "stdout") >= 0, stdout_gone_hook, &g) < 0)
+	                    sv_config_find_chan(cfg, "stdout") >= 0, sv_stdout_gone_hook, &g) < 0)
 		return SV_EXIT_FAILED;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (start(&g, opts) < 0) {

@@ -24,6 +24,10 @@
  * meantime are set aside in `deferred` and handled afterwards, in order.
  * Each START carries a new generation number; a child's replies carry
  * it back, so a reply to an older START is recognised and dropped.
+ *
+ * Size: about 580 lines: one state machine (strategies, intensity,
+ * backoff, reload membership, shutdown) whose parts all act on the same
+ * child table; splitting it would spread one invariant over files.
  */
 #include <stdio.h>
 #include <stdlib.h>
