@@ -416,27 +416,63 @@ static void check_significant(struct sv_loader *ld, struct sv_config *cfg)
 static void mark_stdout_feeders(struct sv_config *cfg)
 {
 	int out_chan = sv_config_find_chan(cfg, "stdout");
-	char *feeds_chan = sv_xcalloc((size_t)cfg->nchans + 1, 1, "the channel table");
-	if (out_chan >= 0)
-		feeds_chan[out_chan] = 1;
-	for (int changed = 1; changed;) {
-		changed = 0;
-		for (int i = 0; i < cfg->njobs; i++) {
-			struct sv_job *j = &cfg->jobs[i];
-			int f = (j->out.kind == SV_IO_LOG && out_chan < 0) || j->out.kind == SV_IO_INHERIT ||
-			        (j->out.kind == SV_IO_CHAN && feeds_chan[j->out.chan]) ||
-			        (j->err.kind == SV_IO_CHAN && feeds_chan[j->err.chan]);
-			if (f && !j->feeds_stdout) {
-				j->feeds_stdout = 1;
-				changed = 1;
-			}
-			if (j->feeds_stdout && j->in.kind == SV_IO_CHAN && !feeds_chan[j->in.chan]) {
-				feeds_chan[j->in.chan] = 1;
-				changed = 1;
+	size_t nc = (size_t)cfg->nchans + 1;
+	/* producers by channel, as index lists (CSR: first[c] .. first[c+1]) */
+	int *first = sv_xcalloc(nc + 1, sizeof *first, "the channel table");
+	for (int i = 0; i < cfg->njobs; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		if (j->out.kind == SV_IO_CHAN)
+			first[j->out.chan + 1]++;
+		if (j->err.kind == SV_IO_CHAN && !(j->out.kind == SV_IO_CHAN && j->out.chan == j->err.chan))
+			first[j->err.chan + 1]++;
+	}
+	for (size_t c = 0; c < nc; c++)
+		first[c + 1] += first[c];
+	int *prod = sv_xcalloc((size_t)first[nc] + 1, sizeof *prod, "the channel table");
+	int *fill = sv_xcalloc(nc + 1, sizeof *fill, "the channel table");
+	for (int i = 0; i < cfg->njobs; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		if (j->out.kind == SV_IO_CHAN)
+			prod[first[j->out.chan] + fill[j->out.chan]++] = i;
+		if (j->err.kind == SV_IO_CHAN && !(j->out.kind == SV_IO_CHAN && j->out.chan == j->err.chan))
+			prod[first[j->err.chan] + fill[j->err.chan]++] = i;
+	}
+	/* a work list of jobs found to feed grun's stdout */
+	int *work = sv_xcalloc((size_t)cfg->njobs + 1, sizeof *work, "the channel table");
+	char *chan_done = sv_xcalloc(nc, 1, "the channel table");
+	int nwork = 0;
+	for (int i = 0; i < cfg->njobs; i++) {
+		struct sv_job *j = &cfg->jobs[i];
+		if ((j->out.kind == SV_IO_LOG && out_chan < 0) || j->out.kind == SV_IO_INHERIT) {
+			j->feeds_stdout = 1;
+			work[nwork++] = i;
+		}
+	}
+	/* seed: chan:stdout itself, as if a marked job read it */
+	int seed = out_chan;
+	while (nwork > 0 || seed >= 0) {
+		int c = seed;
+		seed = -1;
+		if (c < 0) {
+			const struct sv_job *j = &cfg->jobs[work[--nwork]];
+			c = j->in.kind == SV_IO_CHAN ? j->in.chan : -1;
+		}
+		if (c < 0 || chan_done[c])
+			continue;
+		chan_done[c] = 1;
+		for (int k = first[c]; k < first[c + 1]; k++) {
+			struct sv_job *p = &cfg->jobs[prod[k]];
+			if (!p->feeds_stdout) {
+				p->feeds_stdout = 1;
+				work[nwork++] = prod[k];
 			}
 		}
 	}
-	free(feeds_chan);
+	free(first);
+	free(prod);
+	free(fill);
+	free(work);
+	free(chan_done);
 }
 
 void sv_check_graph(struct sv_loader *ld, struct sv_config *cfg)
