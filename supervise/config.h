@@ -150,6 +150,7 @@ struct sv_sup {
 
 struct sv_config {
 	char *path;
+	int nodes;                /* job nodes running from it (graph's main green thread) */
 	int procs;                /* 0: the runtime's default */
 	int max_running;          /* -j: 0 unlimited */
 	enum sv_exit_policy exit_policy;

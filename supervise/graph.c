@@ -209,8 +209,8 @@ static int all_significant_ended(struct sv_graph *g, const struct tally *t)
 			continue;
 		int ended = 0;
 		for (size_t k = 0; k < t->n; k++)
-			ended += strcmp(t->node[k]->job->name, j->name) == 0 &&
-			         !__atomic_load_n(&t->node[k]->removed, __ATOMIC_ACQUIRE);
+			ended += !__atomic_load_n(&t->node[k]->removed, __ATOMIC_ACQUIRE) &&
+			         strcmp(t->node[k]->job->name, j->name) == 0;
 		if (ended < j->instances)
 			return 0;
 	}
@@ -447,6 +447,8 @@ static int main_loop(struct sv_graph *g, struct run *r)
 			stop = on_signal(g, r, m->a);
 		} else if (m->type == MSG_FINAL) {
 			stop = on_final(g, r, m->ptr, m->outcome, m->status);
+		} else if (m->type == MSG_RETIRED) {
+			sv_reload_retired(g, m->ptr);
 		} else if (m->type == MSG_STDOUT_GONE) {
 			if (!r->stopping)
 				sv_stdout_stop_writers(g, &r->roster);

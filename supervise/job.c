@@ -464,5 +464,10 @@ void sv_job_main(void *arg)
 			break;
 		}
 	}
+	if (__atomic_load_n(&n->removed, __ATOMIC_ACQUIRE)) {
+		/* a reload removed it: the graph may free its config */
+		struct sv_msg m = { .type = MSG_RETIRED, .ptr = n };
+		sv_mbox_post(&n->g->mbox, &m);
+	}
 	rt_wg_done(&n->g->nodes);
 }

@@ -40,6 +40,7 @@ enum sv_msg_type {
 	MSG_SIGNAL,      /* grun got a signal (a = signo) */
 	MSG_TREE_EXITED, /* the root supervisor ended (outcome, text) */
 	MSG_STDOUT_GONE, /* the reader of grun's stdout went away */
+	MSG_RETIRED,     /* ptr: a node a reload removed has ended its green thread */
 };
 
 /* How a job or supervisor run ended (MSG_EXITED, MSG_FINAL). */

@@ -24,6 +24,7 @@
 #include "rt.h"
 #include "supervise/lock.h"
 #include "supervise/ready.h"
+#include "supervise/xalloc.h"
 
 #define POLL_EVERY (100 * 1000000LL)
 
@@ -37,6 +38,11 @@ struct sv_probe {
 	struct sv_node *node;
 	uint64_t gen;
 	pthread_mutex_t mu;    /* orders post against cancel */
+	/* copies of the job's settings: the probe may outlive the run for a
+	 * moment, and a reload may free the config of a retired job */
+	enum sv_ready kind;
+	uid_t uid;             /* the job's user, or grun's */
+	char *host, *port, *path;
 };
 
 static void probe_unref(struct sv_probe *p)
@@ -47,6 +53,9 @@ static void probe_unref(struct sv_probe *p)
 	if (p->fd >= 0)
 		rt_close(p->fd);
 	pthread_mutex_destroy(&p->mu);
+	free(p->host);
+	free(p->port);
+	free(p->path);
 	free(p);
 }
 
@@ -117,9 +126,7 @@ static int sender_is_job(const struct sv_probe *p, const struct ucred *who)
 	pid_t pg = getpgid(who->pid);
 	if (pg >= 0 || errno != ESRCH)
 		return pg == p->group;
-	const struct sv_job *j = p->node->job;
-	uid_t job_uid = j->has_user ? j->uid : getuid();
-	return who->uid == job_uid || who->uid == 0;
+	return who->uid == p->uid || who->uid == 0;
 }
 
 /* Receives one datagram with its sender's credentials (pid 0 if none
@@ -233,11 +240,10 @@ static int tcp_try(struct addrinfo *ai)
 
 static void probe_tcp(struct sv_probe *p)
 {
-	const struct sv_job *j = p->node->job;
 	while (!atomic_load(&p->cancelled)) {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 		rt_blocking_begin();
-		int rc = getaddrinfo(j->ready_host, j->ready_port, &hints, &res);
+		int rc = getaddrinfo(p->host, p->port, &hints, &res);
 		rt_blocking_end();
 		int ok = 0;
 		for (struct addrinfo *ai = rc == 0 ? res : NULL; ai && !ok; ai = ai->ai_next)
@@ -255,7 +261,7 @@ static void probe_tcp(struct sv_probe *p)
 static void probe_file(struct sv_probe *p)
 {
 	struct stat st;
-	const char *path = p->node->job->ready_path;
+	const char *path = p->path;
 	while (!atomic_load(&p->cancelled)) {
 		if (stat(path, &st) == 0) {
 			post_ready(p);
@@ -268,7 +274,7 @@ static void probe_file(struct sv_probe *p)
 static void probe_main(void *arg)
 {
 	struct sv_probe *p = arg;
-	switch (p->node->job->ready) {
+	switch (p->kind) {
 	case SV_READY_NOTIFY: probe_notify(p); break;
 	case SV_READY_FD: probe_fd(p); break;
 	case SV_READY_TCP: probe_tcp(p); break;
@@ -288,6 +294,11 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	p->node = n;
 	p->gen = gen;
 	p->group = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
+	p->kind = n->job->ready;
+	p->uid = n->job->has_user ? n->job->uid : getuid();
+	p->host = n->job->ready_host ? sv_xstrdup(n->job->ready_host, "a probe") : NULL;
+	p->port = n->job->ready_port ? sv_xstrdup(n->job->ready_port, "a probe") : NULL;
+	p->path = n->job->ready_path ? sv_xstrdup(n->job->ready_path, "a probe") : NULL;
 	pthread_mutex_init(&p->mu, NULL);
 	if (fd >= 0)
 		rt_fd_nonblock(fd);
@@ -296,6 +307,9 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 		rt_wg_done(&n->g->helpers);
 		p->fd = -1;
 		pthread_mutex_destroy(&p->mu);
+		free(p->host);
+		free(p->port);
+		free(p->path);
 		free(p);
 		return NULL;
 	}
@@ -311,7 +325,7 @@ int sv_probe_cancel(struct sv_probe *p)
 	/* a READY=1 or newline sent just before the job exited may still be
 	 * waiting in the socket */
 	if (!p->seen && p->fd >= 0)
-		(p->node->job->ready == SV_READY_NOTIFY ? notify_poll_locked : fd_poll_locked)(p);
+		(p->kind == SV_READY_NOTIFY ? notify_poll_locked : fd_poll_locked)(p);
 	int seen = p->seen;
 	sv_unlock(&p->mu);
 	if (p->fd >= 0)

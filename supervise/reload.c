@@ -129,7 +129,7 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 			roster_add(next, old[i]);
 		return 0;
 	}
-	struct sv_node **nodes = sv_tree_job_nodes(g, sup, j, color);
+	struct sv_node **nodes = sv_tree_job_nodes(g, sup, cfg, j, color);
 	size_t i = 0;
 	for (; nodes[i]; i++) {
 		rt_wg_add(&g->nodes, 1);
@@ -219,6 +219,36 @@ static struct sv_config *load(struct sv_graph *g)
 	return cfg;
 }
 
+/* ---- freeing replaced configs ---------------------------------------------- */
+
+/* Frees old config c if nothing runs from it any more (it is neither the
+ * current one nor the caller's first). */
+static void maybe_free_config(struct sv_graph *g, struct sv_config *c)
+{
+	if (c->nodes > 0 || c == g->cfg || c == g->first_cfg)
+		return;
+	for (int i = 0; i < g->nold; i++) {
+		if (g->old_cfgs[i] == c) {
+			g->old_cfgs[i] = g->old_cfgs[--g->nold];
+			sv_config_free(c);
+			return;
+		}
+	}
+}
+
+void sv_reload_retired(struct sv_graph *g, struct sv_node *n)
+{
+	struct sv_config *c = n->cfg;
+	if (!c)
+		return;
+	/* nothing reads a retired node's job any more: its green thread has
+	 * ended, and the supervisor skips removed slots */
+	n->job = NULL;
+	n->cfg = NULL;
+	c->nodes--;
+	maybe_free_config(g, c);
+}
+
 struct tally { int added, removed, changed, kept; };
 
 /* Pass 1: changed jobs replaced, unchanged ones kept (both into next);
@@ -285,7 +315,9 @@ void sv_reload(struct sv_graph *g, struct sv_roster *r)
 	}
 	g->old_cfgs = sv_xreallocarray(g->old_cfgs, (size_t)g->nold + 1, sizeof *g->old_cfgs, "a reload");
 	g->old_cfgs[g->nold++] = g->cfg;
+	struct sv_config *previous = g->cfg;
 	g->cfg = cfg;
+	maybe_free_config(g, previous); /* every node of it was replaced before */
 	sv_info("reloaded %s: %d added, %d removed, %d changed, %d unchanged", cfg->path, t.added,
 	        t.removed, t.changed, t.kept);
 	sv_notify_systemd("READY=1");

@@ -22,4 +22,8 @@ void sv_roster_free(struct sv_roster *r);
  * nothing; else replaces changed jobs, adds new ones, removes dropped
  * ones, and makes the new config g->cfg.  Main green thread only. */
 void sv_reload(struct sv_graph *g, struct sv_roster *r);
+/* sv_reload_retired() is told that node n, removed by a reload, has
+ * ended its green thread: n->job is cleared, and a replaced config no
+ * node runs from any more is freed.  Main green thread only. */
+void sv_reload_retired(struct sv_graph *g, struct sv_node *n);
 #endif

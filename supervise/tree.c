@@ -59,14 +59,16 @@ static void add_child(struct sv_node *p, struct sv_node *c)
 	p->children[p->nchildren++] = c;
 }
 
-struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, const struct sv_job *j,
-                                   int color)
+struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, struct sv_config *cfg,
+                                   const struct sv_job *j, int color)
 {
 	struct sv_node **v = sv_xcalloc((size_t)j->instances + 1, sizeof *v, "a job's nodes");
 	struct sv_latch *l = sv_latch_new(g->latches, j);
 	for (int inst = 1; inst <= j->instances; inst++) {
 		struct sv_node *c = node_new(g, sup);
 		c->job = j;
+		c->cfg = cfg;
+		cfg->nodes++;
 		c->latch = l;
 		c->inst = inst;
 		c->color = color;
@@ -162,7 +164,7 @@ struct sv_node *sv_tree_build(struct sv_graph *g)
 				todo[ntodo++] = c;
 				continue;
 			}
-			struct sv_node **nodes = sv_tree_job_nodes(g, sn, &cfg->jobs[e.index], g->ncolors++);
+			struct sv_node **nodes = sv_tree_job_nodes(g, sn, g->cfg, &cfg->jobs[e.index], g->ncolors++);
 			for (int i = 0; nodes[i]; i++)
 				add_child(sn, nodes[i]);
 			free(nodes);

@@ -39,7 +39,8 @@ struct sv_node {
 	struct sv_graph *g;
 
 	/* jobs */
-	const struct sv_job *job;
+	const struct sv_job *job;      /* NULL once retired (see reload.c) */
+	struct sv_config *cfg;         /* the config job lives in */
 	struct sv_latch *latch;        /* the job's, shared by its instances */
 	int inst;                      /* 1-based */
 	int color;
@@ -101,8 +102,8 @@ struct sv_node *sv_tree_build(struct sv_graph *g);
 /* sv_tree_job_nodes() makes the nodes of every instance of job j under
  * sup (NULL-terminated array, caller frees it), with a new latch; their
  * green threads are not started. */
-struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, const struct sv_job *j,
-                                   int color);
+struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, struct sv_config *cfg,
+                                   const struct sv_job *j, int color);
 /* sv_tree_start() starts the green thread of n and of every node below;
  * before the tree runs (no lock taken). */
 int sv_tree_start(struct sv_node *n);

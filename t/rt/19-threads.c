@@ -22,6 +22,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,13 @@ static void capped_main(void *arg)
 {
 	(void)arg;
 	struct rlimit rl;
+	/* room in the heap for what the work allocates after the cap: blocks
+	 * under the mmap threshold, so they come from (and stay in) the heap */
+	void *room[8];
+	for (int i = 0; i < 8; i++)
+		room[i] = malloc(64u << 10);
+	for (int i = 0; i < 8; i++)
+		free(room[i]);
 	FILE *f = fopen("/proc/self/statm", "r");
 	unsigned long pages = 0;
 	if (f) {
@@ -179,6 +187,11 @@ static void real_refusal(void)
 	if (pid == 0) {
 		dup2(out[1], 1);
 		close(out[0]);
+		/* one malloc arena, which keeps what is freed: a thread's first
+		 * malloc would otherwise reserve a 64 MiB arena, and libev's
+		 * allocations under the cap would fail (and abort) */
+		mallopt(M_ARENA_MAX, 1);
+		mallopt(M_TRIM_THRESHOLD, 1 << 30);
 		struct rt_config cfg;
 		rt_config_default(&cfg);
 		cfg.procs = 4;
