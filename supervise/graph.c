@@ -110,6 +110,18 @@ static void record(struct tally *t, struct sv_node *n, enum sv_outcome out)
 	t->out[t->n++] = out;
 }
 
+/* A node a reload removed is freed: it leaves the tally. */
+static void forget(struct tally *t, const struct sv_node *n)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->node[i] == n) {
+			t->node[i] = t->node[--t->n];
+			t->out[i] = t->out[t->n];
+			return;
+		}
+	}
+}
+
 static const char *outcome_name(enum sv_outcome o)
 {
 	return o == OUT_OK ? "succeeded" : o == OUT_FAILED ? "failed" : o == OUT_SKIPPED ? "skipped" : "stopped";
@@ -449,6 +461,8 @@ static int main_loop(struct sv_graph *g, struct run *r)
 			stop = on_final(g, r, m->ptr, m->outcome, m->status);
 		} else if (m->type == MSG_RETIRED) {
 			sv_reload_retired(g, m->ptr);
+			forget(&r->t, m->ptr);
+			sv_tree_retire(g, m->ptr);
 		} else if (m->type == MSG_STDOUT_GONE) {
 			if (!r->stopping)
 				sv_stdout_stop_writers(g, &r->roster);

@@ -35,7 +35,9 @@ struct sv_probe {
 	pid_t group;           /* the run's process group (notify: who may send) */
 	pid_t refused;         /* notify: a sender that is not the job's (under mu), to log */
 	int fd;
-	struct sv_node *node;
+	struct sv_node *node;  /* read only until cancelled: a retired node is freed */
+	struct sv_graph *g;
+	char name[SV_NAME_MAX + 16];
 	uint64_t gen;
 	pthread_mutex_t mu;    /* orders post against cancel */
 	/* copies of the job's settings: the probe may outlive the run for a
@@ -49,7 +51,7 @@ static void probe_unref(struct sv_probe *p)
 {
 	if (atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
-	rt_wg_done(&p->node->g->helpers);
+	rt_wg_done(&p->g->helpers);
 	if (p->fd >= 0)
 		rt_close(p->fd);
 	pthread_mutex_destroy(&p->mu);
@@ -203,7 +205,7 @@ static void probe_wait_fd(struct sv_probe *p, int (*poll_locked)(struct sv_probe
 		p->refused = 0;
 		sv_unlock(&p->mu);
 		if (refused)
-			sv_err("%s: ignored a notification from pid %d: not a process of the job", p->node->name,
+			sv_err("%s: ignored a notification from pid %d: not a process of the job", p->name,
 			       (int)refused);
 		if (rc != 0)
 			return;
@@ -295,6 +297,8 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	p->gen = gen;
 	p->group = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
 	p->kind = n->job->ready;
+	p->g = n->g;
+	snprintf(p->name, sizeof p->name, "%s", n->name);
 	p->uid = n->job->has_user ? n->job->uid : getuid();
 	p->host = n->job->ready_host ? sv_xstrdup(n->job->ready_host, "a probe") : NULL;
 	p->port = n->job->ready_port ? sv_xstrdup(n->job->ready_port, "a probe") : NULL;

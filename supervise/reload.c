@@ -242,7 +242,8 @@ void sv_reload_retired(struct sv_graph *g, struct sv_node *n)
 	if (!c)
 		return;
 	/* nothing reads a retired node's job any more: its green thread has
-	 * ended, and the supervisor skips removed slots */
+	 * ended, and the supervisor skips removed slots (graph.c then frees
+	 * the node itself) */
 	n->job = NULL;
 	n->cfg = NULL;
 	c->nodes--;

@@ -416,12 +416,14 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 		if (s->c[i].node != node || s->c[i].removed)
 			continue;
 		stop_child(s, i);
+		/* QUIT last: once its green thread ends, the graph frees the
+		 * node (MSG_RETIRED), so nothing here may touch it after */
 		struct sv_msg q = { .type = MSG_QUIT };
-		sv_mbox_post(&node->mbox, &q);
 		if (!m->ptr2) {
 			s->c[i].removed = 1;
 			s->c[i].is = C_DONE;
 			sv_info("%s: removed", node->name);
+			sv_mbox_post(&node->mbox, &q);
 			return;
 		}
 		/* the old node moves to a retired slot at the end */
@@ -439,6 +441,7 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 		s->n->children[i] = fresh;
 		sv_unlock(&s->n->g->tree_mu);
 		sv_info("%s: replaced by its new settings", node->name);
+		sv_mbox_post(&node->mbox, &q);
 		if (running)
 			start_child(s, i);
 		return;

@@ -196,7 +196,8 @@ static void each_node(struct sv_node *n, void (*fn)(struct sv_node *, void *), v
 			stack = sv_xreallocarray(stack, cap, sizeof *stack, "a tree walk");
 		}
 		for (int i = x->nchildren - 1; i >= 0; i--)
-			stack[top++] = x->children[i];
+			if (x->children[i]) /* NULL: a retired node, freed */
+				stack[top++] = x->children[i];
 	}
 	free(stack);
 }
@@ -274,7 +275,7 @@ struct sv_node **sv_tree_children(struct sv_graph *g, struct sv_node *sup, size_
 	struct node_list l = { NULL, 0, 0 };
 	sv_lock(&g->tree_mu);
 	for (int i = 0; i < sup->nchildren; i++)
-		if (!__atomic_load_n(&sup->children[i]->removed, __ATOMIC_ACQUIRE))
+		if (sup->children[i] && !__atomic_load_n(&sup->children[i]->removed, __ATOMIC_ACQUIRE))
 			collect(sup->children[i], &l);
 	sv_unlock(&g->tree_mu);
 	*count = l.n;
@@ -340,6 +341,19 @@ void sv_tree_quit(struct sv_graph *g)
 	sv_lock(&g->tree_mu);
 	each_node(g->root, quit_one, NULL);
 	sv_unlock(&g->tree_mu);
+}
+
+void sv_tree_retire(struct sv_graph *g, struct sv_node *n)
+{
+	sv_lock(&g->tree_mu);
+	struct sv_node *p = n->parent;
+	for (int i = 0; p && i < p->nchildren; i++)
+		if (p->children[i] == n)
+			p->children[i] = NULL;
+	sv_unlock(&g->tree_mu);
+	sv_pipes_node_free(n);
+	sv_mbox_destroy(&n->mbox);
+	free(n);
 }
 
 void sv_tree_free(struct sv_node *root)

@@ -53,7 +53,8 @@ struct sv_node {
 
 	/* supervisors */
 	const struct sv_sup *sup;
-	struct sv_node **children;     /* start order; grows on reload, under tree_mu */
+	struct sv_node **children;     /* start order; grows on reload, under tree_mu;
+	                                  NULL where a retired node was freed */
 	int nchildren;
 };
 
@@ -126,6 +127,10 @@ struct sv_node *sv_tree_find_sup(struct sv_graph *g, const char *name);
  * once their green threads have ended. */
 void sv_tree_quit(struct sv_graph *g);
 void sv_tree_free(struct sv_node *n);
+/* sv_tree_retire() frees job node n, removed by a reload, whose green
+ * thread has ended: its place among its supervisor's children becomes
+ * NULL (tree_mu).  Main green thread only. */
+void sv_tree_retire(struct sv_graph *g, struct sv_node *n);
 /* sv_post() sends a message of type t from node n to its parent (or the
  * graph for the root); sv_final() tells the graph a job ended for good
  * (status: its last wait status, 0 if it was not running). */
