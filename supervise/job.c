@@ -115,13 +115,15 @@ static int wait_needs(struct sv_node *n, char *why, size_t len)
 	const struct sv_job *j = n->job;
 	struct sv_graph *g = n->g;
 	struct rt_case *cases = sv_xcalloc((size_t)j->needs.n + 1, sizeof *cases, "a job's needs");
+	struct sv_latch **held = sv_xcalloc((size_t)j->needs.n + 1, sizeof *held, "a job's needs");
 	int logged = 0, rc;
 	for (;;) {
 		int nc = 0;
 		rc = 1;
 		cases[nc++] = (struct rt_case){ n->mbox.wake, RT_RECV, NULL, 0 };
 		for (int k = 0; k < j->needs.n; k++) {
-			struct sv_latch *l = sv_latch_find(g->latches, j->needs.v[k]);
+			sv_latch_put(g->latches, held[k]); /* the last round's */
+			struct sv_latch *l = held[k] = sv_latch_find(g->latches, j->needs.v[k]);
 			int o = l ? sv_latch_outcome(l) : LATCH_FAILED;
 			if (o == LATCH_FAILED) {
 				snprintf(why, len, "needs %s, which %s", j->needs.v[k], l ? l->why : "is not running");
@@ -142,6 +144,9 @@ static int wait_needs(struct sv_node *n, char *why, size_t len)
 			break;
 		}
 	}
+	for (int k = 0; k < j->needs.n; k++)
+		sv_latch_put(g->latches, held[k]);
+	free(held);
 	free(cases);
 	return rc;
 }
@@ -365,7 +370,9 @@ static int can_start_now(struct sv_node *n, struct run *r)
 	const struct sv_job *j = n->job;
 	for (int k = 0; k < j->needs.n; k++) {
 		struct sv_latch *l = sv_latch_find(n->g->latches, j->needs.v[k]);
-		if (!l || sv_latch_outcome(l) != LATCH_OK)
+		int ok = l && sv_latch_outcome(l) == LATCH_OK;
+		sv_latch_put(n->g->latches, l);
+		if (!ok)
 			return 0;
 	}
 	if (n->g->slots) {

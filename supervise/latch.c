@@ -20,7 +20,7 @@ struct sv_latches {
 	pthread_mutex_t mu;        /* guards everything below */
 	struct sv_latch **slot;    /* cap entries, NULL = empty */
 	size_t cap, used;
-	struct sv_latch **all;     /* every latch made, freed with the set */
+	struct sv_latch **all;     /* every latch still referenced, freed with the set */
 	size_t nall;
 };
 
@@ -82,22 +82,64 @@ struct sv_latch *sv_latch_new(struct sv_latches *ls, const struct sv_job *j)
 		sv_fatal("cannot make a latch channel: %s", strerror(errno));
 	snprintf(l->name, sizeof l->name, "%s", j->name);
 	l->instances = j->instances;
+	l->refs = 2; /* the table's and the caller's */
+	struct sv_latch *old;
 	sv_lock(&ls->mu);
 	if (2 * (ls->used + 1) > ls->cap)
 		grow(ls);
 	struct sv_latch **s = probe(ls, j->name);
-	ls->used += !*s;
+	old = *s;
+	ls->used += !old;
 	*s = l;
 	ls->all = sv_xreallocarray(ls->all, ls->nall + 1, sizeof *ls->all, "the latch table");
 	ls->all[ls->nall++] = l;
+	int wake = old && old->outcome == LATCH_OPEN;
+	if (old)
+		old->refs++; /* held across the wake-up below */
 	sv_unlock(&ls->mu);
+	if (old) {
+		if (wake)
+			rt_chan_close(old->settled); /* its waiters look again */
+		sv_latch_put(ls, old); /* the wake-up's */
+		sv_latch_put(ls, old); /* the table's */
+	}
 	return l;
+}
+
+void sv_latch_get(struct sv_latches *ls, struct sv_latch *l)
+{
+	sv_lock(&ls->mu);
+	l->refs++;
+	sv_unlock(&ls->mu);
+}
+
+void sv_latch_put(struct sv_latches *ls, struct sv_latch *l)
+{
+	if (!l)
+		return;
+	sv_lock(&ls->mu);
+	int last = --l->refs == 0;
+	if (last) {
+		for (size_t i = 0; i < ls->nall; i++) {
+			if (ls->all[i] == l) {
+				ls->all[i] = ls->all[--ls->nall];
+				break;
+			}
+		}
+	}
+	sv_unlock(&ls->mu);
+	if (last) {
+		rt_chan_free(l->settled);
+		free(l);
+	}
 }
 
 struct sv_latch *sv_latch_find(struct sv_latches *ls, const char *name)
 {
 	sv_lock(&ls->mu);
 	struct sv_latch *l = *probe(ls, name);
+	if (l)
+		l->refs++;
 	sv_unlock(&ls->mu);
 	return l;
 }

@@ -24,6 +24,8 @@ struct sv_latch {
 	struct rt_chan *settled;   /* elem 0: closed when settled */
 	int outcome;               /* atomic: LATCH_OPEN, then OK or FAILED once */
 	int ready_instances;       /* under the set's mutex */
+	int refs;                  /* under the set's mutex: the table while current,
+	                              each node of the job, each finder */
 	char why[160];             /* LATCH_FAILED: what happened; written before outcome */
 };
 
@@ -32,11 +34,17 @@ struct sv_latches;
 struct sv_latches *sv_latches_new(void);
 void sv_latches_free(struct sv_latches *ls);
 /* sv_latch_new() makes a new latch for job j, replacing any of the same
- * name as the one sv_latch_find() returns. */
+ * name as the one sv_latch_find() returns; a replaced latch still open
+ * closes its channel, so that its waiters look again (and find the new
+ * one).  The caller gets a reference. */
 struct sv_latch *sv_latch_new(struct sv_latches *ls, const struct sv_job *j);
 /* sv_latch_find() is the current latch of the job called name (NULL if
- * there is none). */
+ * there is none), with a reference the caller gives back with
+ * sv_latch_put(); sv_latch_get() takes one more.  A latch is freed with
+ * its last reference. */
 struct sv_latch *sv_latch_find(struct sv_latches *ls, const char *name);
+void sv_latch_get(struct sv_latches *ls, struct sv_latch *l);
+void sv_latch_put(struct sv_latches *ls, struct sv_latch *l);
 /* One instance became ready; the latch settles OK with the last one. */
 void sv_latch_ready(struct sv_latches *ls, struct sv_latch *l);
 /* The job failed before it was ready: settles FAILED (once). */

@@ -40,9 +40,16 @@ static void ready_watch(void *arg)
 	const struct sv_config *cfg = g->first_cfg;
 	int all = 1;
 	for (int i = 0; i < cfg->njobs && all; i++) {
-		struct sv_latch *l = cfg->jobs[i].selected ? sv_latch_find(g->latches, cfg->jobs[i].name) : NULL;
-		struct rt_case c[2] = { { g->quit, RT_RECV, NULL, 0 }, { l ? l->settled : NULL, RT_RECV, NULL, 0 } };
-		all = !l || rt_select(c, 2, RT_NEVER) == 1;
+		if (!cfg->jobs[i].selected)
+			continue;
+		/* a latch a reload replaced closes while still open: look again */
+		for (int open = 1; open && all;) {
+			struct sv_latch *l = sv_latch_find(g->latches, cfg->jobs[i].name);
+			struct rt_case c[2] = { { g->quit, RT_RECV, NULL, 0 }, { l ? l->settled : NULL, RT_RECV, NULL, 0 } };
+			all = !l || rt_select(c, 2, RT_NEVER) == 1;
+			open = l && all && sv_latch_outcome(l) == LATCH_OPEN;
+			sv_latch_put(g->latches, l);
+		}
 	}
 	if (all) {
 		sv_debug("every job is ready or settled");

@@ -69,6 +69,7 @@ struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, stru
 		c->job = j;
 		c->cfg = cfg;
 		cfg->nodes++;
+		sv_latch_get(g->latches, l);
 		c->latch = l;
 		c->inst = inst;
 		c->color = color;
@@ -78,6 +79,7 @@ struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, stru
 			snprintf(c->name, sizeof c->name, "%s", j->name);
 		v[inst - 1] = c;
 	}
+	sv_latch_put(g->latches, l); /* sv_latch_new's: each node holds one */
 	return v;
 }
 
@@ -352,6 +354,7 @@ void sv_tree_retire(struct sv_graph *g, struct sv_node *n)
 			p->children[i] = NULL;
 	sv_unlock(&g->tree_mu);
 	sv_pipes_node_free(n);
+	sv_latch_put(g->latches, n->latch);
 	sv_mbox_destroy(&n->mbox);
 	free(n);
 }
@@ -362,6 +365,8 @@ void sv_tree_free(struct sv_node *root)
 	each_node(root, collect, &l);
 	for (size_t i = 0; i < l.n; i++) {
 		sv_pipes_node_free(l.v[i]);
+		if (l.v[i]->latch)
+			sv_latch_put(l.v[i]->g->latches, l.v[i]->latch);
 		free(l.v[i]->children);
 		sv_mbox_destroy(&l.v[i]->mbox);
 		free(l.v[i]);

@@ -6,7 +6,7 @@
 # line still applies; SIGTERM afterwards ends with status 0.
 . "$(dirname "$0")/lib.sh"
 
-plan 50
+plan 52
 
 # left [SECS]: 0 once no tagged process is left (for ok).
 alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
@@ -172,6 +172,34 @@ kill -TERM "$GRUN_PID"
 wait_grun 15
 is "$rc" 143 "changed need: exit status 143 after SIGTERM"
 ok "$(left)" "changed need: no process left"
+
+# ---- a dependent already waiting when its need is replaced ----------------------------
+# dep waits for slow (not ready); a reload replaces slow; once the new
+# slow is ready, dep starts (it waited on the replaced one's latch, which
+# nothing would ever settle)
+rm -f "$T/slow.ready"
+cat >"$F" <<'EOF'
+[job:slow]
+env = V=1
+ready = file:${GRUN_TEST_TAG}/slow.ready
+cmd = sleep 1000
+
+[job:dep]
+needs = slow
+cmd = sh -c 'touch ${GRUN_TEST_TAG}/dep.ran; exec sleep 1000'
+EOF
+start_grun "$F"
+wait_log '^grun: slow: started' 10
+sed -i 's/^env = V=1$/env = V=2/' "$F"
+kill -HUP "$GRUN_PID"
+wait_log '^grun: reloaded' 10
+wait_count '^grun: slow: started' 2 10
+: >"$T/slow.ready"
+wait_file "$T/dep.ran" 10
+ok $? "waiting dependent: starts once the replacement of its need is ready"
+kill -TERM "$GRUN_PID"
+wait_grun 15
+ok "$(left)" "waiting dependent: no process left"
 
 # ---- a changed need that is not ready yet; instances 2 -> 3 ---------------------------
 cat >"$F" <<'EOF'
