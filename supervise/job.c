@@ -471,10 +471,12 @@ void sv_job_main(void *arg)
 			break;
 		}
 	}
+	/* a node a reload removed is freed by the graph as soon as it reads
+	 * MSG_RETIRED: nothing of n may be touched after the post */
+	struct sv_graph *g = n->g;
 	if (__atomic_load_n(&n->removed, __ATOMIC_ACQUIRE)) {
-		/* a reload removed it: the graph may free its config */
 		struct sv_msg m = { .type = MSG_RETIRED, .ptr = n };
-		sv_mbox_post(&n->g->mbox, &m);
+		sv_mbox_post(&g->mbox, &m);
 	}
-	rt_wg_done(&n->g->nodes);
+	rt_wg_done(&g->nodes);
 }
