@@ -51,18 +51,24 @@ struct main_args {
  * use), so a caller's `&&` does not go on and systemd sees a service
  * stopped by its stop signal as a clean stop.  LeakSanitizer runs only
  * at exit(), so sanitizer builds exit with 128 + sig instead. */
+/* Ends the calling thread's process by sig, its default action. */
+static void raise_default(int sig)
+{
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+}
+
 static void exit_by_signal(int sig)
 {
 #ifndef RT_SANITIZE_ADDRESS
 	fflush(NULL);
 	if (sig == SIGQUIT)
 		exit(128 + sig); /* its default action would dump core */
-	signal(sig, SIG_DFL);
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	raise(sig);
+	raise_default(sig);
 #endif
 	exit(128 + sig);
 }
@@ -73,12 +79,7 @@ static void grun_main(void *arg)
 	a->code = sv_graph_run(a->cfg, &a->opts);
 	if (a->code == SV_EXIT_KILLED) {
 		/* every job killed: nothing to tear down; leave by SIGINT */
-		signal(SIGINT, SIG_DFL);
-		sigset_t set;
-		sigemptyset(&set);
-		sigaddset(&set, SIGINT);
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		raise(SIGINT);
+		raise_default(SIGINT);
 		_exit(SV_EXIT_KILLED);
 	}
 	if (sv_output_stuck())

@@ -77,6 +77,19 @@ static const char *cycle_size(int n, const char *what, char *buf, size_t len)
 	return buf;
 }
 
+/* Reports the cycle v[0..n) of jobs (or supervisors) at line: "WHAT of N
+ * jobs: a -> b -> ... -> a". */
+static void report_cycle(struct sv_loader *ld, int line, const char *what, const struct sv_config *cfg,
+                         const int *v, int n, int sups)
+{
+	struct named_cycle nc = { cfg, v };
+	char *text = cycle_text(n, sups ? sup_at : job_at, &nc);
+	char size[48];
+	sv_load_error(ld, line, "%s%s: %s", what, cycle_size(n, sups ? "supervisors" : "jobs", size, sizeof size),
+	              text);
+	free(text);
+}
+
 /* ---- one depth-first search ---------------------------------------------- */
 
 /* A directed graph: node i's successors are adj[first[i]] to
@@ -150,12 +163,7 @@ static void report_parent_cycle(struct sv_loader *ld, const struct sv_config *cf
 	int *v = sv_xmalloc((size_t)n * sizeof *v, "a cycle");
 	for (int i = 0, q = m; i < n; i++, q = cfg->sups[q].parent)
 		v[i] = q;
-	struct named_cycle nc = { cfg, v };
-	char *text = cycle_text(n, sup_at, &nc);
-	char size[48];
-	sv_load_error(ld, cfg->sups[m].parent_line, "supervisor parents form a cycle%s: %s",
-	              cycle_size(n, "supervisors", size, sizeof size), text);
-	free(text);
+	report_cycle(ld, cfg->sups[m].parent_line, "supervisor parents form a cycle", cfg, v, n, 1);
 	free(v);
 }
 
@@ -238,12 +246,7 @@ static void check_needs_cycles(struct sv_loader *ld, struct sv_config *cfg)
 	int n = find_cycle(&g, g.n, &cycle);
 	if (n) {
 		/* one cycle is enough to fix first */
-		struct named_cycle nc = { cfg, cycle };
-		char *text = cycle_text(n, job_at, &nc);
-		char size[48];
-		sv_load_error(ld, cfg->jobs[cycle[0]].needs_line, "dependency cycle%s: %s",
-		              cycle_size(n, "jobs", size, sizeof size), text);
-		free(text);
+		report_cycle(ld, cfg->jobs[cycle[0]].needs_line, "dependency cycle", cfg, cycle, n, 0);
 	}
 	free(cycle);
 	digraph_free(&g);
@@ -338,12 +341,7 @@ static void check_chan_cycles(struct sv_loader *ld, struct sv_config *cfg)
 			if (v < nj)
 				jobs[njobs++] = v;
 		}
-		struct named_cycle nc = { cfg, jobs };
-		char *text = cycle_text(njobs, job_at, &nc);
-		char size[48];
-		sv_load_error(ld, cfg->chans[chan].line, "channels form a cycle%s: %s",
-		              cycle_size(njobs, "jobs", size, sizeof size), text);
-		free(text);
+		report_cycle(ld, cfg->chans[chan].line, "channels form a cycle", cfg, jobs, njobs, 0);
 		free(jobs);
 	}
 	free(cycle);

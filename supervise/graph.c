@@ -9,23 +9,17 @@
  * tally of final outcomes; the signal green thread turns each signal into
  * a MSG_SIGNAL in the graph's mailbox.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt.h"
 #include "supervise/graph.h"
 #include "supervise/latch.h"
-#include "supervise/lock.h"
 #include "supervise/notify.h"
 #include "supervise/orphans.h"
 #include "supervise/pipeline.h"
@@ -140,10 +134,8 @@ static enum sv_outcome outcome_of(const struct tally *t, const struct sv_node *n
  * a permanent service should have ended by itself; those stopped, or
  * never started, are named.  Permanent services stopped by a signal are
  * a clean stop (as systemd sees a service stopped by SIGTERM). */
-static int unfinished(struct sv_graph *g, const struct tally *t, const struct sv_roster *roster,
-                      int stop_signal)
+static int unfinished(const struct tally *t, const struct sv_roster *roster, int stop_signal)
 {
-	(void)g;
 	if (!stop_signal)
 		return 0;
 	char stopped[400] = "", never[400] = "";
@@ -206,7 +198,7 @@ static int summarize(struct sv_graph *g, const struct tally *t, const struct sv_
 		        count[OUT_OK], count[OUT_STOPPED]);
 	else
 		sv_info("every job stopped");
-	if (unfinished(g, t, roster, stop_signal))
+	if (unfinished(t, roster, stop_signal))
 		return 128 + stop_signal; /* as a shell reports a command a signal ended */
 	return bad ? SV_EXIT_FAILED : SV_EXIT_OK;
 }
@@ -289,12 +281,12 @@ static void free_graph(struct sv_graph *g)
 	pthread_mutex_destroy(&g->tree_mu);
 }
 
-static void kill_job(struct sv_node *n, void *arg)
+/* Sends *arg (a signal) to job node n's process group, if running. */
+static void signal_job(struct sv_node *n, void *arg)
 {
-	(void)arg;
 	int pid = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
 	if (pid > 0)
-		kill(-pid, SIGKILL);
+		kill(-pid, *(int *)arg);
 }
 
 /* A second SIGINT: at once, no teardown, no waiting for anything. */
@@ -302,7 +294,8 @@ static void kill_everything(struct sv_graph *g)
 {
 	static const char msg[] = "grun: second SIGINT: killing every job\n";
 	(void)!write(STDERR_FILENO, msg, sizeof msg - 1);
-	sv_tree_each_job(g, g->root, kill_job, NULL);
+	int sig = SIGKILL;
+	sv_tree_each_job(g, g->root, signal_job, &sig);
 	sv_orphans_signal(SIGKILL);
 }
 
@@ -362,13 +355,6 @@ struct run {
 	enum sv_outcome tree_out;
 	char tree_text[200];
 };
-
-static void signal_job(struct sv_node *n, void *arg)
-{
-	int pid = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
-	if (pid > 0)
-		kill(-pid, *(int *)arg);
-}
 
 /* Ctrl-Z: the jobs run in sessions of their own, so the terminal's
  * SIGTSTP reaches only grun; it stops every job's group, then itself. */

@@ -94,14 +94,12 @@ struct sv_latch *sv_latch_new(struct sv_latches *ls, const struct sv_job *j)
 	ls->all = sv_xreallocarray(ls->all, ls->nall + 1, sizeof *ls->all, "the latch table");
 	ls->all[ls->nall++] = l;
 	int wake = old && old->outcome == LATCH_OPEN;
-	if (old)
-		old->refs++; /* held across the wake-up below */
 	sv_unlock(&ls->mu);
 	if (old) {
+		/* the table's reference, now ours, keeps it through the wake-up */
 		if (wake)
 			rt_chan_close(old->settled); /* its waiters look again */
-		sv_latch_put(ls, old); /* the wake-up's */
-		sv_latch_put(ls, old); /* the table's */
+		sv_latch_put(ls, old);
 	}
 	return l;
 }

@@ -228,7 +228,7 @@ static int feed_pipe(struct sv_feeder *f, const struct sv_rec *r, size_t *unwrit
  * loss when it was stopped because grun's stdout reader went away). */
 static void count_unwritten(struct sv_feeder *f, const struct sv_rec *r, size_t unwritten)
 {
-	if (f->node && f->node->job->feeds_stdout && sv_graph_stdout_is_gone(f->p->g))
+	if (f->node && sv_stdout_writer_orphaned(f->node))
 		return;
 	uint64_t est = sv_count_lines(r->data + (r->len - unwritten), unwritten);
 	if (r->data[r->len - 1] != '\n')

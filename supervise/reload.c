@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "rt.h"
-#include "supervise/lock.h"
 #include "supervise/notify.h"
 #include "supervise/reload.h"
 #include "supervise/xalloc.h"
@@ -97,20 +96,11 @@ static void warn_unapplied(const struct sv_config *a, const struct sv_config *b)
 		sv_err("reload: changes to [supervisor:] sections are not applied by a reload (restart grun)");
 }
 
-static void post_membership(struct sv_node *sup, enum sv_msg_type t, struct sv_node *n,
-                            struct sv_node *replacement)
-{
-	struct sv_msg m = { .type = t, .ptr = n, .ptr2 = replacement };
-	sv_mbox_post(&sup->mbox, &m);
-}
-
 static void remove_node(struct sv_node *n, struct sv_node *replacement)
 {
 	__atomic_store_n(&n->removed, 1, __ATOMIC_RELEASE);
-	sv_lock(&n->g->tree_mu);
-	struct sv_node *sup = n->parent;
-	sv_unlock(&n->g->tree_mu);
-	post_membership(sup, MSG_REMOVE_CHILD, n, replacement);
+	struct sv_msg m = { .type = MSG_REMOVE_CHILD, .ptr = n, .ptr2 = replacement };
+	sv_tree_to_parent(n, &m);
 }
 
 /* Starts the nodes of job j under its supervisor and adds them to the
@@ -147,7 +137,8 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 		} else {
 			if (i < nold)
 				remove_node(old[i], NULL);
-			post_membership(sup, MSG_ADD_CHILD, nodes[i], NULL);
+			struct sv_msg m = { .type = MSG_ADD_CHILD, .ptr = nodes[i] };
+			sv_mbox_post(&sup->mbox, &m);
 		}
 	}
 	for (size_t x = i; x < nold; x++)

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "supervise/config.h"
-#include "supervise/lock.h"
 #include "supervise/mailbox.h"
 #include "supervise/output.h"
 #include "supervise/shutdown.h"
@@ -107,8 +106,8 @@ static int cmp_ptr(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The roster step of job node n, or -1. */
-static int step_of(const struct sv_shutdown *sd, const struct sv_node *n)
+/* Where node n is, or would be, in by_ptr (sorted by address). */
+static size_t node_slot(const struct sv_shutdown *sd, const struct sv_node *n)
 {
 	size_t lo = 0, hi = (size_t)sd->njobs;
 	while (lo < hi) {
@@ -118,7 +117,14 @@ static int step_of(const struct sv_shutdown *sd, const struct sv_node *n)
 		else
 			hi = mid;
 	}
-	return lo < (size_t)sd->njobs && sd->by_ptr[lo] == n ? sd->by_ptr_step[lo] : -1;
+	return lo;
+}
+
+/* The roster step of job node n, or -1. */
+static int step_of(const struct sv_shutdown *sd, const struct sv_node *n)
+{
+	size_t k = node_slot(sd, n);
+	return k < (size_t)sd->njobs && sd->by_ptr[k] == n ? sd->by_ptr_step[k] : -1;
 }
 
 /* Every roster job below node n (in the tree) gets edges with begin and end. */
@@ -206,15 +212,6 @@ static void mark_done(struct sv_shutdown *sd, int i)
 			push(sd, s->after[k]);
 }
 
-static void stop_job(struct sv_shutdown *sd, struct sv_node *job)
-{
-	sv_lock(&sd->g->tree_mu);
-	struct sv_node *sup = job->parent;
-	sv_unlock(&sd->g->tree_mu);
-	struct sv_msg m = { .type = MSG_STOP_CHILD, .ptr = job };
-	sv_mbox_post(&sup->mbox, &m);
-}
-
 /* Releases every queued step, and what their being done releases. */
 static void run_queue(struct sv_shutdown *sd)
 {
@@ -227,7 +224,7 @@ static void run_queue(struct sv_shutdown *sd)
 		if (!s->job || s->down)
 			mark_done(sd, i);
 		else
-			stop_job(sd, s->job);
+			sv_tree_to_parent(s->job, &(struct sv_msg){ .type = MSG_STOP_CHILD, .ptr = s->job });
 	}
 }
 
@@ -254,18 +251,7 @@ struct sv_shutdown *sv_shutdown_begin(struct sv_graph *g, const struct sv_roster
 		sd->by_ptr[i] = sd->v[i].job;
 	qsort(sd->by_ptr, (size_t)sd->njobs, sizeof *sd->by_ptr, cmp_ptr);
 	for (int i = 0; i < sd->njobs; i++)
-		sd->by_ptr_step[i] = -1;
-	for (int i = 0; i < sd->njobs; i++) {
-		size_t lo = 0, hi = (size_t)sd->njobs;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if ((uintptr_t)sd->by_ptr[mid] < (uintptr_t)sd->v[i].job)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		sd->by_ptr_step[lo] = i;
-	}
+		sd->by_ptr_step[node_slot(sd, sd->v[i].job)] = i;
 	needs_edges(sd);
 	size_t nsups;
 	struct sv_node **sups = sv_tree_sups(g, &nsups);

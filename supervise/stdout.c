@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "rt.h"
-#include "supervise/lock.h"
 #include "supervise/reload.h"
 #include "supervise/stdout.h"
 #include "supervise/tree.h"
@@ -86,13 +85,13 @@ void sv_stdout_stop_writers(struct sv_graph *g, const struct sv_roster *roster)
 	sv_debug("the reader of grun's stdout went away: stopping the jobs that write to it");
 	for (size_t i = 0; i < roster->n; i++) {
 		struct sv_node *n = roster->v[i];
-		if (!n->job->feeds_stdout)
-			continue;
-		sv_lock(&g->tree_mu);
-		struct sv_node *sup = n->parent;
-		sv_unlock(&g->tree_mu);
-		struct sv_msg m = { .type = MSG_STOP_CHILD, .ptr = n };
-		sv_mbox_post(&sup->mbox, &m);
+		if (n->job->feeds_stdout)
+			sv_tree_to_parent(n, &(struct sv_msg){ .type = MSG_STOP_CHILD, .ptr = n });
 	}
+}
+
+int sv_stdout_writer_orphaned(const struct sv_node *n)
+{
+	return !n->is_sup && n->job && n->job->feeds_stdout && sv_graph_stdout_is_gone(n->g);
 }
 

@@ -303,9 +303,8 @@ static void exited(struct sup *s, struct sv_msg *m)
 	enum sv_restart rt = restart_type(c);
 	/* a writer of grun's stdout whose reader went away ends as yes does
 	 * in `yes | head -1`: not restarted */
-	int reader_gone = !c->node->is_sup && c->node->job->feeds_stdout &&
-	                  sv_graph_stdout_is_gone(c->node->g);
-	int again = m->outcome != OUT_SKIPPED && !s->shutdown && !c->no_restart && !reader_gone &&
+	int again = m->outcome != OUT_SKIPPED && !s->shutdown && !c->no_restart &&
+	            !sv_stdout_writer_orphaned(c->node) &&
 	            (rt == SV_PERMANENT || (rt == SV_TRANSIENT && m->outcome == OUT_FAILED));
 	if (!again) {
 		if (m->outcome != OUT_SKIPPED)

@@ -39,6 +39,14 @@ void sv_final(struct sv_node *n, enum sv_outcome out, int status, const char *te
 	sv_mbox_post(&n->g->mbox, &m);
 }
 
+void sv_tree_to_parent(struct sv_node *n, const struct sv_msg *m)
+{
+	sv_lock(&n->g->tree_mu);
+	struct sv_node *sup = n->parent;
+	sv_unlock(&n->g->tree_mu);
+	sv_mbox_post(&sup->mbox, m);
+}
+
 /* ---- building ------------------------------------------------------------- */
 
 static struct sv_node *node_new(struct sv_graph *g, struct sv_node *parent)

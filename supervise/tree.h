@@ -95,6 +95,8 @@ void sv_sup_main(void *node);
  * green thread once.  Never parks; any green thread. */
 void sv_graph_stdout_gone(struct sv_graph *g);
 int sv_graph_stdout_is_gone(struct sv_graph *g);
+/* stdout.c: is n a job writing grun's stdout whose reader went away? */
+int sv_stdout_writer_orphaned(const struct sv_node *n);
 
 /* ---- tree.c ---- */
 /* sv_tree_build() makes the node of supervisor 0 of g->cfg and everything
@@ -137,4 +139,7 @@ void sv_tree_retire(struct sv_graph *g, struct sv_node *n);
 void sv_post(struct sv_node *n, enum sv_msg_type t, enum sv_outcome out, int a, int status,
              const char *text);
 void sv_final(struct sv_node *n, enum sv_outcome out, int status, const char *text);
+/* sv_tree_to_parent() posts m to node n's supervisor (read under
+ * tree_mu: a reload may move a node).  Any green thread. */
+void sv_tree_to_parent(struct sv_node *n, const struct sv_msg *m);
 #endif

@@ -265,7 +265,7 @@ void sv_pipes_node_done(struct sv_node *n)
 		 * because grun's stdout reader went away: as in a shell
 		 * pipeline, the rest is simply not read); closing the read end
 		 * and `done` ends the feeder (EPIPE if it is blocked writing) */
-		if (!(n->job->feeds_stdout && sv_graph_stdout_is_gone(n->g)))
+		if (!sv_stdout_writer_orphaned(n))
 			lost = sv_loss_stranded_locked(n, msg, sizeof msg);
 		rt_chan_close(e->feeder->done);
 	}

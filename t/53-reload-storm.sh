@@ -60,7 +60,7 @@ done
 # the last file: b present; one more reload after every earlier one has
 # been taken (signals of one kind coalesce), then wait for it
 write_b final
-sleep 0.3
+settle 300
 n=$(count '^grun: reloaded')
 kill -HUP "$GRUN_PID"
 wait_count '^grun: reloaded' $((n + 1)) 20
@@ -70,7 +70,7 @@ end=$(( $(date +%s) + $(secs 10) ))
 while [ "$(count_cmd 1001):$(count_cmd 1002):$(count_cmd 1003)" != 1:2:1 ] && [ "$(date +%s)" -lt "$end" ]; do
 	sleep 0.05
 done
-sleep 1
+settle 1000
 is "$(count_cmd 1001)" 1 "storm: a runs once"
 is "$(count_cmd 1002)" 2 "storm: b's two instances run, once each"
 is "$(count_cmd 1003)" 1 "storm: c (changed by every reload) runs once"
@@ -89,11 +89,11 @@ rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$GRUN_PID/status
 hups() { i=0; while [ $i -lt "$1" ]; do kill -HUP "$GRUN_PID"; sleep 0.01; i=$((i + 1)); done; }
 hups 100
 wait_count '^grun: reloaded' 50 20
-sleep 0.5
+settle 500
 rss1=$(rss) n1=$(count '^grun: reloaded')
 hups 500
 wait_count '^grun: reloaded' $((n1 + 300)) 30
-sleep 0.5
+settle 500
 rss2=$(rss) n2=$(count '^grun: reloaded')
 kill -0 "$GRUN_PID" 2>/dev/null || { diag "grun is gone; its log ends with:"; diag "$(tail -n 5 "$T/err")"; }
 # each kept config cost ~1.7 kB (850 kB over 500 reloads on the previous main)

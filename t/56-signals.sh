@@ -59,7 +59,7 @@ for sig in USR1 USR2 ALRM PIPE WINCH; do
 	kill -$sig "$GRUN_PID"
 done
 wait_log '^grun: SIGALRM ignored$' 10
-sleep 0.2
+settle 200
 ok "$(kill -0 "$GRUN_PID" && kill -0 "$svc"; echo $?)" "USR1, USR2, ALRM, PIPE, WINCH: grun and its job still run"
 is "$(pid_of svc):$(count ': started')" "$svc:1" "... and the job was not restarted"
 like "$(cat "$T/err")" '^grun: SIGUSR1: no log files to reopen$' "SIGUSR1 is logged"

@@ -37,7 +37,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 else
 	ok 0 "# SKIP not root, or no setpriv"
 fi
-sleep 0.3
+settle 300
 is "$(count '^grun: svc: ready')" 0 "svc is not ready on those"
 touch "$T/go"
 wait_log '^grun: svc: ready' 10

@@ -114,17 +114,7 @@ wait_grun() {
 	return 0
 }
 
-wait_log() {
-	_end=$(( $(date +%s) + $(secs "${2:-10}") ))
-	until grep -Eq -- "$1" "$T/err" 2>/dev/null; do
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			diag "no line matching '$1' in grun's log within $(secs "${2:-10}")s"
-			return 1
-		fi
-		sleep 0.02
-	done
-	return 0
-}
+wait_log() { wait_grep "$1" "$T/err" "${2:-10}"; }
 
 wait_file() {
 	_end=$(( $(date +%s) + $(secs "${2:-10}") ))

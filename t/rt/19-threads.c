@@ -84,12 +84,11 @@ static void worker(void *arg)
 }
 
 static int nworkers;
-static struct rt_stats stats; /* at the end of main_fn: rt_run clears them */
-
-static void main_fn(void *arg)
+/* The work both cases run, on the channel ping made beforehand: the echo
+ * and nworkers workers; the main G itself blocks too, holding a P the
+ * others want.  Returns when all are done; frees ping. */
+static void run_work(void)
 {
-	(void)arg;
-	ping = rt_chan_make(sizeof(int), 0);
 	rt_wg_add(&echo_done, 1);
 	rt_go(echo, NULL);
 	for (long i = 0; i < nworkers; i++) {
@@ -97,12 +96,20 @@ static void main_fn(void *arg)
 		if (rt_go(worker, (void *)i) != 0)
 			rt_wg_done(&done);
 	}
-	/* The main G itself blocks too, holding a P the others want. */
 	block_for(30 * MS);
 	rt_wg_wait(&done);
 	rt_chan_close(ping);
 	rt_wg_wait(&echo_done);
 	rt_chan_free(ping);
+}
+
+static struct rt_stats stats; /* at the end of main_fn: rt_run clears them */
+
+static void main_fn(void *arg)
+{
+	(void)arg;
+	ping = rt_chan_make(sizeof(int), 0);
+	run_work();
 	rt_stats_get(&stats);
 }
 
@@ -145,18 +152,7 @@ static void capped_main(void *arg)
 	ping = rt_chan_make(sizeof(int), 0);
 	rl.rlim_cur = rl.rlim_max = pages * (unsigned long)sysconf(_SC_PAGESIZE) + (128u << 10);
 	int capped = setrlimit(RLIMIT_AS, &rl) == 0;
-	rt_wg_add(&echo_done, 1);
-	rt_go(echo, NULL);
-	for (long i = 0; i < nworkers; i++) {
-		rt_wg_add(&done, 1);
-		if (rt_go(worker, (void *)i) != 0)
-			rt_wg_done(&done);
-	}
-	block_for(30 * MS);
-	rt_wg_wait(&done);
-	rt_chan_close(ping);
-	rt_wg_wait(&echo_done);
-	rt_chan_free(ping);
+	run_work();
 	struct rt_stats st;
 	rt_stats_get(&st);
 	printf("capped %d finished %d failed %llu ms %llu msg %s\n", capped, atomic_load(&finished),
