@@ -33,6 +33,7 @@ static const char usage_text[] =
 	"  -q, --quiet          log only errors\n"
 	"  -v, --verbose        log every state change\n"
 	"      --color WHEN     color job names: auto, always or never\n"
+	"      --control PATH   the control socket for grunctl(1), or off\n"
 	"  -V, --version        print the version and exit\n"
 	"  -h, --help           print this help and exit\n"
 	"\n"
@@ -124,6 +125,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "color", required_argument, NULL, 'C' },
+		{ "control", required_argument, NULL, 'S' },
 		{ "fail-fast", no_argument, NULL, 'F' },
 		{ "keep-going", no_argument, NULL, 'k' },
 		{ "version", no_argument, NULL, 'V' },
@@ -168,6 +170,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "grun: --color %s: expected auto, always or never\n", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'S':
+			if (strcmp(optarg, "off") != 0 && optarg[0] != '/') {
+				fprintf(stderr, "grun: --control %s: expected off or an absolute path\n", optarg);
+				return EXIT_USAGE;
+			}
+			a.opts.control = optarg;
 			break;
 		case 'V': printf("grun %s\n", PACKAGE_VERSION); return 0;
 		case 'h': fputs(usage_text, stdout); return 0;

@@ -330,6 +330,7 @@ int sv_valid_name(const char *s)
 static void config_defaults(struct sv_config *cfg, struct sv_defaults *d)
 {
 	cfg->color = -1;
+	cfg->control_group = (gid_t)-1;
 	d->restart = SV_TEMPORARY;
 	d->stop_timeout = 10000000000LL;
 	d->backoff_min = 100000000LL;
@@ -576,6 +577,7 @@ void sv_config_free(struct sv_config *cfg)
 	free(cfg->sups);
 	free(cfg->chans);
 	free(cfg->path);
+	free(cfg->control);
 	sv_names_free(cfg);
 	free(cfg);
 }

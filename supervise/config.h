@@ -124,6 +124,7 @@ struct sv_job {
 	struct sv_iospec in, out, err;
 	int sup;                  /* index into sv_config.sups */
 	int significant;
+	int autostart;            /* 0: held stopped until grunctl starts it */
 	int feeds_stdout;         /* writes grun's stdout, directly or through channels (check.c) */
 	uint64_t hash;            /* of every setting: unchanged jobs survive a reload */
 	int selected;             /* to run in this invocation (JOB... on the command line) */
@@ -157,6 +158,9 @@ struct sv_config {
 	int exit_status_job;      /* [grun] exit_status = job: a significant job's own status */
 	int fail_fast;            /* [grun] fail_fast = yes (or -F): stop everything at the first failure */
 	int color;                /* -1 auto, 0 never, 1 always */
+	char *control;            /* [grun] control: a socket path, NULL for the default */
+	int control_off;          /* [grun] control = off */
+	gid_t control_group;      /* [grun] control_group, (gid_t)-1 if none */
 	struct sv_job *jobs;      /* in file order, which is start order */
 	int njobs;
 	struct sv_sup *sups;      /* sups[0] is the root; the rest in file order */

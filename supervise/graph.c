@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/control.h"
 #include "supervise/graph.h"
 #include "supervise/latch.h"
 #include "supervise/notify.h"
@@ -144,7 +145,9 @@ static int unfinished(const struct tally *t, const struct sv_roster *roster, int
 	for (size_t i = 0; i < roster->n; i++) {
 		const struct sv_node *n = roster->v[i];
 		enum sv_outcome o = outcome_of(t, n);
-		if (n->job->restart == SV_PERMANENT || (o && o != OUT_STOPPED))
+		/* a job held stopped (autostart = no, grunctl stop) was not work to do */
+		if (n->job->restart == SV_PERMANENT || (o && o != OUT_STOPPED) ||
+		    __atomic_load_n(&n->held, __ATOMIC_RELAXED))
 			continue;
 		int ran = __atomic_load_n(&n->ran, __ATOMIC_RELAXED);
 		char *buf = ran ? stopped : never;
@@ -245,6 +248,7 @@ static int quiesce(struct sv_graph *g)
 	if (g->stdout_wake[1] >= 0)
 		(void)!write(g->stdout_wake[1], "", 1); /* and the stdout watch */
 	rt_wg_wait(&g->watchers);
+	int controls_ended = sv_control_stop(g);
 	/* a signal from now on would find no one to take it: none may kill
 	 * grun between its summary and its exit (INT and TERM still end it) */
 	for (size_t i = 0; i < sizeof handled_signals / sizeof handled_signals[0]; i++)
@@ -255,10 +259,10 @@ static int quiesce(struct sv_graph *g)
 	sv_pipes_close_ends(g);
 	sv_pipes_stdout_wait(g, RT_NEVER);
 	if (rt_wg_wait_until(&g->helpers, rt_now() + HELPER_GRACE) == 0)
-		return 1;
+		return controls_ended;
 	sv_pipes_force(g);
 	if (rt_wg_wait_until(&g->helpers, rt_now() + HELPER_GRACE) == 0)
-		return 1;
+		return controls_ended;
 	sv_debug("teardown: helpers still running; not freeing the tree");
 	return 0;
 }
@@ -270,6 +274,7 @@ static void free_graph(struct sv_graph *g)
 	sv_reaper_free(g);
 	sv_tree_free(g->root);
 	sv_latches_free(g->latches);
+	sv_board_free(g->board);
 	if (g->slots)
 		rt_chan_free(g->slots);
 	rt_chan_free(g->quit);
@@ -315,6 +320,23 @@ static int name_width(const struct sv_config *cfg)
 	return w;
 }
 
+/* The control socket, as the command line or the file asks; jobs held
+ * stopped need one to ever run (said once each).  0, or -1 (logged). */
+static int open_control(struct sv_graph *g, const struct sv_run_opts *opts)
+{
+	const char *path = opts->control ? opts->control : g->cfg->control;
+	int off = opts->control ? strcmp(opts->control, "off") == 0 : g->cfg->control_off;
+	if (!off && sv_control_open(g, path, g->cfg->control_group) < 0)
+		return -1;
+	for (int i = 0; !sv_control_on(g) && i < g->cfg->njobs; i++) {
+		const struct sv_job *j = &g->cfg->jobs[i];
+		if (j->selected && !j->autostart)
+			sv_err("warning: job %s: autostart = no, and without a control socket nothing can "
+			       "start it", j->name);
+	}
+	return 0;
+}
+
 /* Builds and starts everything; 0, or -1 (logged). */
 static int start(struct sv_graph *g, const struct sv_run_opts *opts)
 {
@@ -332,7 +354,7 @@ static int start(struct sv_graph *g, const struct sv_run_opts *opts)
 		sv_err("cannot start: %s", rt_limit_message());
 		return -1;
 	}
-	if (sv_ready_watch_start(g) < 0 || sv_stdout_watch_start(g) < 0) {
+	if (sv_ready_watch_start(g) < 0 || sv_stdout_watch_start(g) < 0 || sv_control_start(g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());
 		return -1;
 	}
@@ -375,7 +397,7 @@ static int on_signal(struct sv_graph *g, struct run *r, int sig)
 			sv_info("SIGHUP ignored: stopping");
 		else {
 			sv_info("SIGHUP: reloading %s", g->cfg->path);
-			sv_reload(g, &r->roster);
+			sv_reload(g, &r->roster, NULL);
 		}
 		return 0;
 	case SIGINT:
@@ -429,6 +451,42 @@ static int on_final(struct sv_graph *g, struct run *r, struct sv_node *n, enum s
 	return 1;
 }
 
+/* A request of a control connection (control.h); 1 when every job should
+ * be stopped. */
+static int on_control(struct sv_graph *g, struct run *r, struct sv_msg *m)
+{
+	struct sv_ctl_call *call = m->ptr2;
+	if (m->a == CTL_START) {
+		/* a supervisor started a job that had ended for good */
+		struct sv_node *n = m->ptr;
+		forget(&r->t, n);
+		if (r->stopping) {
+			struct sv_msg stop = { .type = MSG_STOP_CHILD, .ptr = n };
+			sv_tree_to_parent(n, &stop);
+		}
+		return 0;
+	}
+	if (r->stopping) {
+		sv_ctl_reply(call, m->a == CTL_STOP_ALL, "grun is already stopping every job");
+		return 0;
+	}
+	if (m->a == CTL_RELOAD) {
+		char *report = NULL;
+		sv_info("grunctl: reloading %s", g->cfg->path);
+		int rc = sv_reload(g, &r->roster, &report);
+		sv_ctl_reply(call, rc == 0, "%s", report ? report : "");
+		free(report);
+		return 0;
+	}
+	if (m->a == CTL_STOP_ALL) {
+		sv_info("grunctl stop-all: stopping every job");
+		sv_ctl_reply(call, 1, "stopping every job");
+		return 1;
+	}
+	sv_ctl_reply(call, 0, "not an operation of grun's main loop");
+	return 0;
+}
+
 static int ended_for_good(const struct sv_node *n, void *arg)
 {
 	return outcome_of(arg, n) != 0;
@@ -449,6 +507,8 @@ static int main_loop(struct sv_graph *g, struct run *r)
 			sv_reload_retired(g, m->ptr);
 			forget(&r->t, m->ptr);
 			sv_tree_retire(g, m->ptr);
+		} else if (m->type == MSG_CTL) {
+			stop = on_control(g, r, m);
 		} else if (m->type == MSG_STDOUT_GONE) {
 			if (!r->stopping)
 				sv_stdout_stop_writers(g, &r->roster);
@@ -481,6 +541,12 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	                    sv_config_find_chan(cfg, "stdout") >= 0, sv_stdout_gone_hook, &g) < 0)
 		return SV_EXIT_FAILED;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	g.board = sv_board_new();
+	if (open_control(&g, opts) < 0) {
+		sv_output_stop();
+		sv_board_free(g.board);
+		return SV_EXIT_USAGE;
+	}
 	if (start(&g, opts) < 0) {
 		sv_output_stop();
 		return SV_EXIT_FAILED;

@@ -24,6 +24,7 @@ struct sv_run_opts {
 	char **select;                /* JOB... (kept for reloads) */
 	int nselect;
 	int fail_fast;                /* -F 1, -k 0; -1: the file's [grun] fail_fast */
+	const char *control;          /* --control: a socket path or "off"; NULL: the file's */
 };
 
 /* sv_graph_signals() fills set with the signals sv_graph_run() handles;

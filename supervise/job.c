@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/joblog.h"
 #include "supervise/latch.h"
 #include "supervise/pipeline.h"
 #include "supervise/reaper.h"
@@ -90,10 +91,28 @@ static void describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "ended with wait status %#x", status);
 }
 
+static const enum sv_state shown[] = { ST_WAITING, ST_STARTING, ST_RUNNING, ST_STOPPING };
+
 static void set_state(struct sv_node *n, struct run *r, enum run_state s)
 {
 	r->state = s;
 	sv_debug("%s: %s", n->name, state_name[s]);
+	struct sv_status *st = sv_status_lock(n);
+	st->state = shown[s];
+	if (s == WAITING) {
+		st->ready = 0;
+		st->ready_after = -1;
+		st->note[0] = '\0';
+	}
+	sv_status_unlock(n, 1);
+}
+
+/* Says why the job waits (or failed to start), without a new state. */
+static void set_note(struct sv_node *n, const char *note)
+{
+	struct sv_status *st = sv_status_lock(n);
+	snprintf(st->note, sizeof st->note, "%.*s", (int)sizeof st->note - 1, note);
+	sv_status_unlock(n, 1);
 }
 
 /* Takes messages until the wake channel is empty; returns 1 on STOP. */
@@ -132,8 +151,12 @@ static int wait_needs(struct sv_node *n, char *why, size_t len)
 			}
 			if (o == LATCH_OPEN) {
 				cases[nc++] = (struct rt_case){ l->settled, RT_RECV, NULL, 0 };
-				if (!logged)
+				if (!logged) {
+					char note[SV_NAME_MAX + 32];
+					snprintf(note, sizeof note, "needs %s, not ready yet", j->needs.v[k]);
+					set_note(n, note);
 					sv_debug("%s: waiting for %s", n->name, j->needs.v[k]);
+				}
 			}
 		}
 		logged = 1;
@@ -165,8 +188,10 @@ static int wait_slot(struct sv_node *n)
 			return 1;
 		if (i == 1 && drain_for_stop(n))
 			return -1;
-		if (!logged)
+		if (!logged) {
+			set_note(n, "waiting for a -j slot");
 			sv_debug("%s: waiting for one of the %zu job slots (-j)", n->name, rt_chan_cap(n->g->slots));
+		}
 		logged = 1;
 	}
 }
@@ -180,6 +205,11 @@ static void release_slot(struct sv_node *n, struct run *r)
 
 static void became_ready(struct sv_node *n, struct run *r)
 {
+	struct sv_status *st = sv_status_lock(n);
+	st->ready = 1;
+	st->ready_after = rt_now() - r->started_at;
+	st->note[0] = '\0';
+	sv_status_unlock(n, 0);
 	set_state(n, r, RUNNING);
 	if (n->job->ready == SV_READY_STARTED)
 		sv_debug("%s: ready", n->name);
@@ -249,9 +279,14 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	r->pid = pid;
 	r->started_at = rt_now();
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
+	struct sv_status *st = sv_status_lock(n);
+	st->pid = pid;
+	st->started = r->started_at;
+	st->note[0] = '\0';
+	sv_status_unlock(n, 0);
 	__atomic_store_n(&n->ran, 1, __ATOMIC_RELAXED);
 	if ((sp->out_read >= 0 || sp->err_read >= 0) &&
-	    sv_pump_start(sp->out_read, sp->err_read, n->name, n->color, &r->pump_end) == 0)
+	    sv_pump_start(sp->out_read, sp->err_read, n->name, n->color, n->log, &r->pump_end) == 0)
 		sp->out_read = sp->err_read = -1;
 	int probe_fd = notify_fd >= 0 ? notify_fd : sp->ready_read;
 	if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD || j->ready == SV_READY_TCP ||
@@ -314,6 +349,12 @@ static void run_finish(struct sv_node *n, struct run *r, int status)
 			rt_sleep(STRAGGLER_POLL);
 	}
 	__atomic_store_n(&n->pid, 0, __ATOMIC_RELEASE);
+	struct sv_status *st = sv_status_lock(n);
+	st->pid = 0;
+	st->have_exit = 1;
+	st->exit_status = status;
+	snprintf(st->exit_text, sizeof st->exit_text, "%s", text);
+	sv_status_unlock(n, 0); /* its supervisor says what comes next */
 	/* readiness reported just before the exit still counts */
 	if (sv_probe_cancel(r->probe) && r->state == STARTING) {
 		r->deadline = RT_NEVER;
@@ -404,6 +445,7 @@ static void job_run(struct sv_node *n)
 	}
 	if (ok == 1 && job_spawn(n, &r, why, sizeof why) < 0) {
 		release_slot(n, &r);
+		set_note(n, why);
 		sv_err("%s: %s", n->name, why);
 		if (!acked)
 			sv_post(n, MSG_ACK, 0, 0, 0, NULL);
@@ -413,8 +455,10 @@ static void job_run(struct sv_node *n)
 	if (!acked)
 		sv_post(n, MSG_ACK, 0, r.pid, 0, NULL);
 	if (ok != 1) {
-		if (ok == 0)
+		if (ok == 0) {
+			set_note(n, why);
 			sv_info("%s: skipped: %s", n->name, why);
+		}
 		sv_post(n, MSG_EXITED, ok == 0 ? OUT_SKIPPED : OUT_STOPPED, 0, 0, ok == 0 ? why : "stopped");
 		return;
 	}

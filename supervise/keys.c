@@ -166,6 +166,40 @@ static int g_fail_fast(struct keyctx *k, const char *v, const char **why)
 	return sv_parse_bool(v, &k->cfg->fail_fast, why);
 }
 
+static int parse_id(const char *v, unsigned long *id);
+
+static int g_control(struct keyctx *k, const char *v, const char **why)
+{
+	free(k->cfg->control);
+	k->cfg->control = NULL;
+	k->cfg->control_off = strcmp(v, "off") == 0;
+	if (k->cfg->control_off || strcmp(v, "auto") == 0)
+		return 0;
+	if (v[0] != '/') {
+		*why = "expected off, auto or an absolute path for the socket";
+		return -1;
+	}
+	if (strlen(v) > 107) {
+		*why = "longer than the 107 bytes a socket address holds";
+		return -1;
+	}
+	k->cfg->control = sv_xstrdup(v, "a socket path");
+	return 0;
+}
+
+static int g_control_group(struct keyctx *k, const char *v, const char **why)
+{
+	struct group *gr = getgrnam(v);
+	unsigned long id = 0;
+	int numeric = gr ? 0 : parse_id(v, &id);
+	if (numeric < 0 || (!gr && !numeric)) {
+		*why = numeric < 0 ? "a gid is a number from 0 to 4294967294" : "no such group";
+		return -1;
+	}
+	k->cfg->control_group = numeric ? (gid_t)id : gr->gr_gid;
+	return 0;
+}
+
 static int g_stop_timeout(struct keyctx *k, const char *v, const char **why)
 {
 	return sv_parse_duration(v, &k->defaults->stop_timeout, why);
@@ -223,6 +257,7 @@ static const struct keydef grun_keys[] = {
 	{ "procs", g_procs }, { "jobs", g_jobs }, { "exit", g_exit }, { "color", g_color },
 	{ "restart", g_restart }, { "ready", g_ready }, { "stop_timeout", g_stop_timeout },
 	{ "exit_status", g_exit_status }, { "fail_fast", g_fail_fast },
+	{ "control", g_control }, { "control_group", g_control_group },
 	{ "stop_signal", g_stop_signal }, { "backoff", g_backoff },
 	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
 	{ "shutdown", s_shutdown },
@@ -682,6 +717,11 @@ static int j_significant(struct keyctx *k, const char *v, const char **why)
 	return sv_parse_bool(v, &k->job->significant, why);
 }
 
+static int j_autostart(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_bool(v, &k->job->autostart, why);
+}
+
 static const struct keydef job_keys[] = {
 	{ "cmd", j_cmd }, { "shell", j_shell }, { "dir", j_dir },
 	{ "env", j_env }, { "env_file", j_env_file },
@@ -691,7 +731,7 @@ static const struct keydef job_keys[] = {
 	{ "stop_signal", j_stop_signal }, { "stop_timeout", j_stop_timeout }, { "success", j_success },
 	{ "backoff", j_backoff }, { "stdin", j_stdin }, { "stdout", j_stdout },
 	{ "stderr", j_stderr }, { "supervisor", j_supervisor },
-	{ "significant", j_significant },
+	{ "significant", j_significant }, { "autostart", j_autostart },
 	{ NULL, NULL },
 };
 
@@ -794,6 +834,7 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	 * started (it is restarted whenever it exits) */
 	j->ready = d->ready == SV_READY_EXITED && d->restart == SV_PERMANENT ? SV_READY_STARTED : d->ready;
 	j->instances = 1;
+	j->autostart = 1;
 	j->stop_signal = d->stop_signal;
 	j->success_status[0] = 1; /* status 0 */
 	j->stop_timeout = d->stop_timeout;

@@ -41,6 +41,8 @@ enum sv_msg_type {
 	MSG_TREE_EXITED, /* the root supervisor ended (outcome, text) */
 	MSG_STDOUT_GONE, /* the reader of grun's stdout went away */
 	MSG_RETIRED,     /* ptr: a node a reload removed has ended its green thread */
+	/* a control connection -> a supervisor or the graph (control.h) */
+	MSG_CTL,         /* a: enum sv_ctl_op; text: the job instance; ptr2: the call */
 };
 
 /* How a job or supervisor run ended (MSG_EXITED, MSG_FINAL). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/joblog.h"
 #include "supervise/output.h"
 #include "supervise/xalloc.h"
 
@@ -354,6 +355,8 @@ void sv_pump_end_wait(struct sv_pump_end *e, int64_t deadline)
 struct pump_in {
 	int fd;                 /* -1 once at EOF (or never there) */
 	int stream;             /* 1 or 2: where its lines go */
+	int origin;             /* 1 or 2: the job's stdout or stderr */
+	struct sv_joblog *log;  /* the job's recent lines (a reference of the pump's), or NULL */
 	char prefix[160];
 	size_t prefix_len;
 	const char *suffix;     /* after the line: "" or the color reset */
@@ -405,6 +408,7 @@ static void pump_emit(struct pump_in *p, int flush)
 	}
 	if (b)
 		stream_put_wait(p->stream, b);
+	sv_joblog_add(p->log, p->origin, p->buf, start);
 	memmove(p->buf, p->buf + start, p->have - start);
 	p->have -= start;
 }
@@ -453,13 +457,17 @@ static void pump_main(void *arg)
 		rt_chan_close(p->end->eof);
 		end_unref(p->end);
 	}
+	sv_joblog_unref(p->in[0].log);
 	free(p);
 	rt_wg_done(&out.pumps);
 }
 
-static void pump_in_init(struct pump_in *in, int fd, int stream, const char *name, int color_index)
+static void pump_in_init(struct pump_in *in, int fd, int stream, const char *name, int color_index,
+                         struct sv_joblog *log)
 {
 	in->fd = fd;
+	in->origin = stream;
+	in->log = log;
 	in->stream = stream == 1 && out.stdout_data ? 2 : stream;
 	in->have = 0;
 	in->buf = NULL;
@@ -473,7 +481,7 @@ static void pump_in_init(struct pump_in *in, int fd, int stream, const char *nam
 	in->prefix_len = strlen(in->prefix);
 }
 
-int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index,
+int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index, struct sv_joblog *log,
                   struct sv_pump_end **end)
 {
 	if ((out_fd >= 0 && rt_fd_nonblock(out_fd) < 0) || (err_fd >= 0 && rt_fd_nonblock(err_fd) < 0))
@@ -492,10 +500,12 @@ int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index,
 		p->end->refs = 2;
 		*end = p->end;
 	}
-	pump_in_init(&p->in[0], out_fd, 1, name, color_index);
-	pump_in_init(&p->in[1], err_fd, 2, name, color_index);
+	pump_in_init(&p->in[0], out_fd, 1, name, color_index, log);
+	pump_in_init(&p->in[1], err_fd, 2, name, color_index, log);
+	sv_joblog_ref(log); /* one for the pump, released as it ends */
 	rt_wg_add(&out.pumps, 1);
 	if (rt_go_named("pump", pump_main, p) < 0) {
+		sv_joblog_unref(log);
 		rt_wg_done(&out.pumps);
 		if (p->end) {
 			rt_chan_free(p->end->eof);

@@ -47,10 +47,12 @@ void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * out_fd and stderr pipe err_fd (either may be -1; both are owned and
  * closed by the pump) until EOF on both, and writes each line to grun's
  * stdout (the lines of out_fd) or stderr (err_fd) prefixed with name;
- * color_index picks the color.  With end, *end gets a handle for
+ * color_index picks the color; log (may be NULL) gets a copy of every
+ * line for grunctl logs (joblog.h).  With end, *end gets a handle for
  * sv_pump_end_wait().  0, or -1 (the fds are still the caller's).
  * G only. */
-int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index,
+struct sv_joblog;
+int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index, struct sv_joblog *log,
                   struct sv_pump_end **end);
 /* sv_pump_end_wait() waits until the pump has written the last line of its
  * pipes, or the deadline, and lets go of *end.  So a job's output comes

@@ -16,6 +16,7 @@
  *
  * Runs on the main green thread only; owns the roster.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,28 @@
 #include "supervise/notify.h"
 #include "supervise/reload.h"
 #include "supervise/xalloc.h"
+
+/* ---- what a reload says ------------------------------------------------------ */
+
+/* During sv_reload(), the caller's copy of what the reload logs (grunctl
+ * reload shows it), or NULL.  Main green thread only. */
+static FILE *said;
+
+static void say(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(int err, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (err)
+		sv_err("%s", line);
+	else
+		sv_info("%s", line);
+	if (said)
+		fprintf(said, "%s\n", line);
+}
 
 /* ---- the roster ------------------------------------------------------------ */
 
@@ -83,7 +106,7 @@ static void warn_unapplied(const struct sv_config *a, const struct sv_config *b)
 {
 	if (a->procs != b->procs || a->max_running != b->max_running || a->exit_policy != b->exit_policy ||
 	    a->color != b->color)
-		sv_err("reload: changes to [grun] are not applied by a reload (restart grun)");
+		say(1, "reload: changes to [grun] are not applied by a reload (restart grun)");
 	int same = a->nsups == b->nsups;
 	for (int i = 0; same && i < a->nsups; i++) {
 		const struct sv_sup *x = &a->sups[i], *y = &b->sups[i];
@@ -93,7 +116,7 @@ static void warn_unapplied(const struct sv_config *a, const struct sv_config *b)
 		        strcmp(a->sups[x->parent].name, b->sups[y->parent].name) == 0);
 	}
 	if (!same)
-		sv_err("reload: changes to [supervisor:] sections are not applied by a reload (restart grun)");
+		say(1, "reload: changes to [supervisor:] sections are not applied by a reload (restart grun)");
 }
 
 static void remove_node(struct sv_node *n, struct sv_node *replacement)
@@ -113,7 +136,7 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 {
 	struct sv_node *sup = sv_tree_find_sup(g, cfg->sups[j->sup].name);
 	if (!sup) {
-		sv_err("reload: job %s: supervisor %s is not running (restart grun to add it)", j->name,
+		say(1, "reload: job %s: supervisor %s is not running (restart grun to add it)", j->name,
 		       cfg->sups[j->sup].name);
 		for (size_t i = 0; i < nold; i++)
 			roster_add(next, old[i]);
@@ -125,7 +148,7 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 		rt_wg_add(&g->nodes, 1);
 		if (rt_go_named(nodes[i]->name, sv_job_main, nodes[i]) < 0) {
 			rt_wg_done(&g->nodes);
-			sv_err("reload: job %s: %s", j->name, rt_limit_message());
+			say(1, "reload: job %s: %s", j->name, rt_limit_message());
 			sv_tree_free(nodes[i]);
 			for (size_t k = i + 1; nodes[k]; k++)
 				sv_tree_free(nodes[k]);
@@ -167,7 +190,7 @@ static int check_channels(const struct sv_roster *r, const struct sv_config *cfg
 		int k;
 		int differs = !is_selected(cfg, oj->name, &k) || cfg->jobs[k].hash != oj->hash;
 		if (differs && uses_chan(oj)) {
-			sv_err("reload rejected: job %s uses a channel, and pipelines cannot change by reload "
+			say(1, "reload rejected: job %s uses a channel, and pipelines cannot change by reload "
 			       "(restart grun)", oj->name);
 			return -1;
 		}
@@ -177,7 +200,7 @@ static int check_channels(const struct sv_roster *r, const struct sv_config *cfg
 		size_t first, count;
 		find_job(r, j->name, &first, &count);
 		if (j->selected && count == 0 && uses_chan(j)) {
-			sv_err("reload rejected: new job %s uses a channel, and pipelines cannot change by reload "
+			say(1, "reload rejected: new job %s uses a channel, and pipelines cannot change by reload "
 			       "(restart grun)", j->name);
 			return -1;
 		}
@@ -192,7 +215,7 @@ static struct sv_config *load(struct sv_graph *g)
 	size_t errlen = 0;
 	FILE *ef = open_memstream(&errs, &errlen);
 	if (!ef) {
-		sv_err("reload rejected: %s", strerror(errno));
+		say(1, "reload rejected: %s", strerror(errno));
 		return NULL;
 	}
 	struct sv_config *cfg = sv_config_load(g->cfg->path, ef);
@@ -203,8 +226,8 @@ static struct sv_config *load(struct sv_graph *g)
 	fclose(ef);
 	if (!cfg) {
 		for (char *line = strtok(errs, "\n"); line; line = strtok(NULL, "\n"))
-			sv_err("%s", line);
-		sv_err("reload rejected: %s has errors; the running jobs are unchanged", g->cfg->path);
+			say(1, "%s", line);
+		say(1, "reload rejected: %s has errors; the running jobs are unchanged", g->cfg->path);
 	}
 	free(errs);
 	return cfg;
@@ -266,18 +289,34 @@ static void apply_changed(struct sv_graph *g, struct sv_config *cfg, struct sv_r
 	}
 }
 
-void sv_reload(struct sv_graph *g, struct sv_roster *r)
+static int reload(struct sv_graph *g, struct sv_roster *r);
+
+int sv_reload(struct sv_graph *g, struct sv_roster *r, char **report)
+{
+	char *text = NULL;
+	size_t len = 0;
+	said = report ? open_memstream(&text, &len) : NULL;
+	int rc = reload(g, r);
+	if (said)
+		fclose(said);
+	said = NULL;
+	if (report)
+		*report = text;
+	return rc;
+}
+
+static int reload(struct sv_graph *g, struct sv_roster *r)
 {
 	struct sv_config *cfg = load(g);
 	if (!cfg)
-		return;
+		return -1;
 	sv_notify_systemd("RELOADING=1");
 	warn_unapplied(g->cfg, cfg);
 	qsort(r->v, r->n, sizeof *r->v, by_name);
 	if (check_channels(r, cfg) < 0) {
 		sv_config_free(cfg);
 		sv_notify_systemd("READY=1");
-		return;
+		return -1;
 	}
 	struct sv_roster next = { 0 };
 	struct tally t = { 0 };
@@ -300,17 +339,18 @@ void sv_reload(struct sv_graph *g, struct sv_roster *r)
 		/* nothing to apply: the running nodes keep using the config they
 		 * have, and repeated reloads of an unchanged file cost nothing */
 		sv_config_free(cfg);
-		sv_info("reloaded %s: %d added, %d removed, %d changed, %d unchanged", g->cfg->path, 0, 0, 0,
+		say(0, "reloaded %s: %d added, %d removed, %d changed, %d unchanged", g->cfg->path, 0, 0, 0,
 		        t.kept);
 		sv_notify_systemd("READY=1");
-		return;
+		return 0;
 	}
 	g->old_cfgs = sv_xreallocarray(g->old_cfgs, (size_t)g->nold + 1, sizeof *g->old_cfgs, "a reload");
 	g->old_cfgs[g->nold++] = g->cfg;
 	struct sv_config *previous = g->cfg;
 	g->cfg = cfg;
 	maybe_free_config(g, previous); /* every node of it was replaced before */
-	sv_info("reloaded %s: %d added, %d removed, %d changed, %d unchanged", cfg->path, t.added,
+	say(0, "reloaded %s: %d added, %d removed, %d changed, %d unchanged", cfg->path, t.added,
 	        t.removed, t.changed, t.kept);
 	sv_notify_systemd("READY=1");
+	return 0;
 }

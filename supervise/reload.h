@@ -18,10 +18,12 @@ struct sv_roster {
 /* sv_roster_init() lists the job nodes of the freshly built tree. */
 void sv_roster_init(struct sv_roster *r, struct sv_graph *g);
 void sv_roster_free(struct sv_roster *r);
-/* sv_reload() reads g->cfg->path again; on errors logs them and changes
- * nothing; else replaces changed jobs, adds new ones, removes dropped
- * ones, and makes the new config g->cfg.  Main green thread only. */
-void sv_reload(struct sv_graph *g, struct sv_roster *r);
+/* sv_reload() reads g->cfg->path again; on errors logs them, changes
+ * nothing and returns -1; else replaces changed jobs, adds new ones,
+ * removes dropped ones, makes the new config g->cfg and returns 0.  With
+ * report, *report gets a malloc'd copy of the lines it logged (grunctl
+ * reload's answer).  Main green thread only. */
+int sv_reload(struct sv_graph *g, struct sv_roster *r, char **report);
 /* sv_reload_retired() is told that node n, removed by a reload, has
  * ended its green thread: n->job is cleared, and a replaced config no
  * node runs from any more is freed.  Main green thread only. */

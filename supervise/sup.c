@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "rt.h"
+#include "supervise/control.h"
 #include "supervise/latch.h"
 #include "supervise/lock.h"
 #include "supervise/pipeline.h"
@@ -61,6 +62,8 @@ struct child {
 	enum sv_outcome last;
 	int removed;           /* by a reload: ignored from then on */
 	int no_restart;        /* MSG_STOP_CHILD: stopped for good */
+	const char *held;      /* C_IDLE and kept so until grunctl starts it: why
+	                          ("autostart = no", "stopped by grunctl"), else NULL */
 };
 
 struct sup {
@@ -140,6 +143,43 @@ static void send_child(struct sup *s, int i, enum sv_msg_type t)
 	sv_mbox_post(&s->c[i].node->mbox, &m);
 }
 
+/* ---- what the control socket sees (status.h) ------------------------------ */
+
+static enum sv_state done_state(enum sv_outcome o)
+{
+	return o == OUT_OK ? ST_EXITED : o == OUT_SKIPPED ? ST_SKIPPED : o == OUT_STOPPED ? ST_STOPPED
+	                                                                                  : ST_FAILED;
+}
+
+/* Child i is now `is`; the states of a running child (C_UP, C_STOPPING)
+ * are its own to publish (job.c). */
+static void set_is(struct sup *s, int i, enum child_is is)
+{
+	struct child *c = &s->c[i];
+	c->is = is;
+	__atomic_store_n(&c->node->held, c->held != NULL, __ATOMIC_RELAXED);
+	if (is == C_UP || is == C_STOPPING)
+		return;
+	struct sv_status *st = sv_status_lock(c->node);
+	st->restarts = c->restarts;
+	/* ready means ready now; only a job that exited normally stays so
+	 * (ready = exited: its dependents may go on) */
+	if (is != C_DONE || c->last != OUT_OK)
+		st->ready = 0;
+	if (is == C_IDLE) {
+		st->state = ST_STOPPED;
+		if (c->held)
+			snprintf(st->note, sizeof st->note, "%s", c->held);
+	} else if (is == C_BACKOFF) {
+		st->state = ST_BACKOFF;
+		st->restart_at = c->restart_at;
+		st->note[0] = '\0';
+	} else {
+		st->state = done_state(c->last);
+	}
+	sv_status_unlock(c->node, 1);
+}
+
 /* ---- starting and stopping children ------------------------------------- */
 
 static void start_child(struct sup *s, int i)
@@ -147,7 +187,8 @@ static void start_child(struct sup *s, int i)
 	struct child *c = &s->c[i];
 	c->gen++;
 	c->ready = 0;
-	c->is = C_UP;
+	c->held = NULL;
+	set_is(s, i, C_UP);
 	c->up_since = rt_now();
 	send_child(s, i, MSG_START);
 	free(await(s, i, MSG_ACK));
@@ -158,13 +199,13 @@ static void stop_child(struct sup *s, int i)
 {
 	struct child *c = &s->c[i];
 	if (c->is == C_BACKOFF)
-		c->is = C_IDLE;
+		set_is(s, i, C_IDLE);
 	if (c->is != C_UP)
 		return;
 	send_child(s, i, MSG_STOP);
 	struct sv_msg *m = await(s, i, MSG_EXITED);
 	c->last = m->outcome;
-	c->is = C_IDLE;
+	set_is(s, i, C_IDLE);
 	free(m);
 }
 
@@ -188,8 +229,8 @@ static void child_done(struct sup *s, int i, enum sv_outcome out, int status, co
 {
 	struct child *c = &s->c[i];
 	struct sv_node *n = c->node;
-	c->is = C_DONE;
 	c->last = out;
+	set_is(s, i, C_DONE);
 	if (n->is_sup)
 		return;
 	sv_pipes_node_done(n);
@@ -246,9 +287,9 @@ static void give_up(struct sup *s, int culprit);
 
 static void schedule_restart(struct sup *s, int i, int64_t at)
 {
-	s->c[i].is = C_BACKOFF;
 	s->c[i].restart_at = at;
 	s->c[i].restarts++;
+	set_is(s, i, C_BACKOFF);
 }
 
 /* Child i ended unexpectedly and must be restarted: apply the strategy. */
@@ -268,7 +309,7 @@ static void restart(struct sup *s, int i)
 		char names[512] = "";
 		size_t len = 0;
 		for (int k = lo; k <= hi; k++) {
-			if (s->c[k].removed)
+			if (s->c[k].removed || (k != i && s->c[k].held))
 				continue;
 			if (k != i && restart_type(&s->c[k]) == SV_TEMPORARY) {
 				if (s->c[k].is == C_IDLE)
@@ -320,6 +361,7 @@ static void exited(struct sup *s, struct sv_msg *m)
 
 static void report(struct sup *s, enum sv_outcome out, const char *text)
 {
+	sv_status_set(s->n, done_state(out), out == OUT_OK ? "" : text);
 	sv_post(s->n, s->n->parent ? MSG_EXITED : MSG_TREE_EXITED, out, 0, 0, text);
 }
 
@@ -332,11 +374,35 @@ static void give_up(struct sup *s, int culprit)
 	sv_err("supervisor %s: giving up: %s", sup_label(s), text);
 	stop_range(s, 0, s->nc - 1, -1);
 	for (int i = 0; i < s->nc; i++) {
-		if (s->c[i].is != C_DONE)
-			s->c[i].is = C_IDLE;
+		if (s->c[i].is != C_DONE && !s->c[i].removed)
+			set_is(s, i, C_IDLE);
 	}
 	s->gave_up = 1;
 	report(s, OUT_FAILED, text);
+}
+
+/* Keeps child i stopped until grunctl starts it; without a control
+ * socket nothing could, so it ends for good instead. */
+static void hold(struct sup *s, int i, const char *why)
+{
+	s->c[i].held = why;
+	if (sv_control_on(s->n->g))
+		set_is(s, i, C_IDLE);
+	else
+		child_done(s, i, OUT_STOPPED, 0, why);
+}
+
+/* Starts child i, unless its job says autostart = no or grunctl holds it. */
+static void start_or_hold(struct sup *s, int i)
+{
+	struct child *c = &s->c[i];
+	if (c->held)
+		hold(s, i, c->held);
+	else if (!c->node->is_sup && !c->node->job->autostart &&
+	         !__atomic_load_n(&c->node->ran, __ATOMIC_RELAXED))
+		hold(s, i, "autostart = no");
+	else
+		start_child(s, i);
 }
 
 static void start_all(struct sup *s)
@@ -346,7 +412,7 @@ static void start_all(struct sup *s)
 	for (int i = 0; i < s->nc; i++) {
 		s->c[i].failures = 0;
 		if (!s->c[i].removed)
-			start_child(s, i);
+			start_or_hold(s, i);
 	}
 }
 
@@ -408,7 +474,7 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 	if (m->type == MSG_ADD_CHILD) {
 		int i = append_slot(s, node);
 		if (running)
-			start_child(s, i);
+			start_or_hold(s, i);
 		return;
 	}
 	for (int i = 0; i < s->nc; i++) {
@@ -431,9 +497,11 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 		s->c[old].is = C_DONE;
 		struct sv_node *fresh = m->ptr2;
 		uint64_t gen = s->c[i].gen;
+		const char *held = s->c[i].held;
 		memset(&s->c[i], 0, sizeof s->c[i]);
 		s->c[i].node = fresh;
 		s->c[i].gen = gen; /* replies of the old node stay stale */
+		s->c[i].held = held && strcmp(held, "autostart = no") != 0 ? held : NULL;
 		sv_lock(&s->n->g->tree_mu);
 		fresh->index = i;
 		fresh->parent = s->n;
@@ -442,7 +510,9 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 		sv_info("%s: replaced by its new settings", node->name);
 		sv_mbox_post(&node->mbox, &q);
 		if (running)
-			start_child(s, i);
+			start_or_hold(s, i);
+		else
+			set_is(s, i, C_IDLE);
 		return;
 	}
 }
@@ -458,10 +528,12 @@ static void begin_shutdown(struct sup *s)
 		struct child *c = &s->c[i];
 		if (c->removed || (c->is != C_BACKOFF && c->is != C_IDLE))
 			continue;
-		if (c->node->is_sup)
-			c->is = C_DONE;
+		if (c->node->is_sup) {
+			c->last = OUT_STOPPED;
+			set_is(s, i, C_DONE);
+		}
 		else
-			c->is = C_IDLE;
+			set_is(s, i, C_IDLE);
 	}
 }
 
@@ -476,7 +548,7 @@ static void stop_child_async(struct sup *s, struct sv_node *node)
 		c->no_restart = 1;
 		if (c->is == C_UP) {
 			send_child(s, i, MSG_STOP);
-			c->is = C_STOPPING;
+			set_is(s, i, C_STOPPING);
 		} else if (c->is == C_IDLE || c->is == C_BACKOFF) {
 			child_done(s, i, OUT_STOPPED, 0, "stopped");
 		}
@@ -486,10 +558,117 @@ static void stop_child_async(struct sup *s, struct sv_node *node)
 	sv_final(node, OUT_STOPPED, 0, "stopped");
 }
 
+/* ---- grunctl start, stop, restart (control.h) ----------------------------- */
+
+static int child_named(struct sup *s, const char *name)
+{
+	for (int i = 0; i < s->nc; i++)
+		if (!s->c[i].removed && !s->c[i].node->is_sup && strcmp(s->c[i].node->name, name) == 0)
+			return i;
+	return -1;
+}
+
+static void ctl_stop(struct sup *s, int i, struct sv_ctl_call *call)
+{
+	struct child *c = &s->c[i];
+	const char *name = c->node->name;
+	if (c->is == C_DONE)
+		return sv_ctl_reply(call, 1, "not running (it has ended)");
+	if (c->is == C_IDLE && c->held)
+		return sv_ctl_reply(call, 1, "already stopped");
+	int was_up = c->is == C_UP;
+	stop_child(s, i);
+	c->held = "stopped by grunctl";
+	set_is(s, i, C_IDLE);
+	sv_info("%s: stopped by grunctl%s", name, was_up ? "" : " (its restart is cancelled)");
+	sv_ctl_reply(call, 1, was_up ? "stopped" : "stopped (its restart is cancelled)");
+}
+
+static int uses_channels(const struct sv_job *j)
+{
+	return j->in.kind == SV_IO_CHAN || j->out.kind == SV_IO_CHAN || j->err.kind == SV_IO_CHAN;
+}
+
+static void ctl_start(struct sup *s, int i, struct sv_ctl_call *call)
+{
+	struct child *c = &s->c[i];
+	if (c->is == C_UP)
+		return sv_ctl_reply(call, 1, "already running");
+	if (c->is == C_DONE && uses_channels(c->node->job))
+		return sv_ctl_reply(call, 0, "it has ended, and its channels with it: restart grun to run it again");
+	int done = c->is == C_DONE, backoff = c->is == C_BACKOFF;
+	if (done) {
+		/* the graph counted it as ended for good: no longer */
+		struct sv_msg m = { .type = MSG_CTL, .a = CTL_START, .ptr = c->node };
+		sv_mbox_post(&s->n->g->mbox, &m);
+	}
+	start_child(s, i);
+	sv_info("%s: started by grunctl", c->node->name);
+	sv_ctl_reply(call, 1, backoff ? "started (its restart brought forward)" : done ? "started again" : "started");
+}
+
+/* Restarts child i as its crash would, by the strategy (one_for_all: the
+ * whole group), but at once and without counting toward intensity. */
+static void ctl_restart(struct sup *s, int i, struct sv_ctl_call *call)
+{
+	struct child *c = &s->c[i];
+	if (c->is == C_DONE && uses_channels(c->node->job))
+		return sv_ctl_reply(call, 0, "it has ended, and its channels with it: restart grun to run it again");
+	enum sv_strategy st = s->n->sup->strategy;
+	int lo = st == SV_ONE_FOR_ALL ? 0 : i, hi = st == SV_ONE_FOR_ONE ? i : s->nc - 1;
+	char *again = sv_xcalloc((size_t)s->nc + 1, 1, "a restart");
+	for (int k = lo; k <= hi; k++)
+		again[k] = k == i || (!s->c[k].removed && !s->c[k].held &&
+		                      (s->c[k].is == C_UP || s->c[k].is == C_BACKOFF));
+	stop_range(s, lo, hi, -1);
+	if (c->is == C_DONE) {
+		struct sv_msg m = { .type = MSG_CTL, .a = CTL_START, .ptr = c->node };
+		sv_mbox_post(&s->n->g->mbox, &m);
+	}
+	char names[512] = "";
+	size_t len = 0;
+	for (int k = lo; k <= hi; k++) {
+		if (!again[k])
+			continue;
+		s->c[k].held = NULL;
+		start_child(s, k);
+		len += (size_t)snprintf(names + len, len < sizeof names ? sizeof names - len : 0, "%s%s",
+		                        len ? ", " : "", s->c[k].node->name);
+	}
+	free(again);
+	if (st == SV_ONE_FOR_ONE)
+		sv_info("%s: restarted by grunctl", c->node->name);
+	else
+		sv_info("supervisor %s (%s): %s restarted by grunctl; restarted %s", sup_label(s),
+		        sv_strategy_name(st), c->node->name, names);
+	sv_ctl_reply(call, 1, "restarted %s", names);
+}
+
+static void ctl_op(struct sup *s, struct sv_msg *m, int running)
+{
+	struct sv_ctl_call *call = m->ptr2;
+	if (!running || s->gave_up)
+		return sv_ctl_reply(call, 0, "its supervisor %s is not running", sup_label(s));
+	int i = child_named(s, m->text);
+	if (i < 0)
+		return sv_ctl_reply(call, 0, "no longer under supervisor %s (a reload moved it?)", sup_label(s));
+	if (s->shutdown)
+		return sv_ctl_reply(call, 0, "grun is stopping every job");
+	if (m->a == CTL_STOP)
+		ctl_stop(s, i, call);
+	else if (m->a == CTL_START)
+		ctl_start(s, i, call);
+	else if (m->a == CTL_RESTART)
+		ctl_restart(s, i, call);
+	else
+		sv_ctl_reply(call, 0, "not a supervisor's operation");
+}
+
 /* Runs the children until they are all done, the supervisor gives up, or
  * the parent says STOP.  Returns 1 if the parent said QUIT. */
 static int supervise(struct sup *s)
 {
+	sv_status_set(s->n, ST_RUNNING, NULL);
 	start_all(s);
 	sv_post(s->n, MSG_ACK, 0, 0, 0, NULL);
 	for (;;) {
@@ -532,6 +711,9 @@ static int supervise(struct sup *s)
 		case MSG_STOP_CHILD:
 			stop_child_async(s, m->ptr);
 			break;
+		case MSG_CTL:
+			ctl_op(s, m, 1);
+			break;
 		default:
 			break;
 		}
@@ -571,6 +753,9 @@ void sv_sup_main(void *arg)
 			begin_shutdown(&s);
 		} else if (t == MSG_STOP_CHILD) {
 			stop_child_async(&s, ptr);
+		} else if (t == MSG_CTL) {
+			struct sv_msg copy = { .type = t, .ptr2 = ptr2 };
+			ctl_op(&s, &copy, 0);
 		}
 		/* replies of children to an older generation are dropped here */
 	}

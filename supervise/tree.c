@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "rt.h"
+#include "supervise/joblog.h"
 #include "supervise/latch.h"
 #include "supervise/lock.h"
 #include "supervise/pipeline.h"
@@ -85,6 +86,8 @@ struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, stru
 			snprintf(c->name, sizeof c->name, "%s#%d", j->name, inst);
 		else
 			snprintf(c->name, sizeof c->name, "%s", j->name);
+		c->log = sv_joblog_new(c->name);
+		c->st.ready_after = -1;
 		v[inst - 1] = c;
 	}
 	sv_latch_put(g->latches, l); /* sv_latch_new's: each node holds one */
@@ -363,6 +366,7 @@ void sv_tree_retire(struct sv_graph *g, struct sv_node *n)
 	sv_unlock(&g->tree_mu);
 	sv_pipes_node_free(n);
 	sv_latch_put(g->latches, n->latch);
+	sv_joblog_unref(n->log);
 	sv_mbox_destroy(&n->mbox);
 	free(n);
 }
@@ -376,6 +380,7 @@ void sv_tree_free(struct sv_node *root)
 		if (l.v[i]->latch)
 			sv_latch_put(l.v[i]->g->latches, l.v[i]->latch);
 		free(l.v[i]->children);
+		sv_joblog_unref(l.v[i]->log);
 		sv_mbox_destroy(&l.v[i]->mbox);
 		free(l.v[i]);
 	}

@@ -25,10 +25,14 @@
 #include "supervise/config.h"
 #include "supervise/mailbox.h"
 #include "supervise/output.h"
+#include "supervise/status.h"
 
 struct sv_graph;
 struct sv_latch;
 struct sv_ends;
+struct sv_joblog;
+struct sv_board;
+struct sv_control;
 
 struct sv_node {
 	int is_sup;
@@ -50,6 +54,9 @@ struct sv_node {
 	struct sv_ends *ends;          /* pipeline.c: held channel pipe ends, NULL if none */
 	int removed;                   /* atomic: a reload removed it */
 	int ran;                       /* atomic: a process of it was started at least once */
+	int held;                      /* atomic: kept stopped (autostart = no, grunctl stop) */
+	struct sv_joblog *log;         /* its recent output (joblog.h): one reference */
+	struct sv_status st;           /* under the board's lock (status.h) */
 
 	/* supervisors */
 	const struct sv_sup *sup;
@@ -77,6 +84,8 @@ struct sv_graph {
 	struct rt_chan *quit;          /* closed at teardown: ends the watchers */
 	int stdout_gone;               /* atomic: the reader of grun's stdout went away */
 	int stdout_wake[2];            /* the stdout watch's wake-up pipe, -1 if none */
+	struct sv_board *board;        /* every node's status and the event watches (status.h) */
+	struct sv_control *control;    /* the control socket (control.h), NULL if none */
 	/* ---- */
 	pthread_mutex_t tree_mu;       /* every node's parent, index, children */
 	struct sv_config *cfg;         /* the newest: main green thread only */
