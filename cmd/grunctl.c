@@ -33,7 +33,7 @@ enum {
 };
 
 static const char usage_text[] =
-	"usage: grunctl [-f FILE | -s SOCKET] [--json] COMMAND [ARG...]\n"
+	"usage: grunctl [-f FILE | -s SOCKET] [--json] COMMAND [ARG...] [--json]\n"
 	"Query and steer the grun running FILE (see grunctl(1)).\n"
 	"\n"
 	"  status [JOB...]              state, pid, uptime, restarts, last exit\n"
@@ -669,6 +669,16 @@ int main(int argc, char **argv)
 		default: fputs(usage_text, stderr); return EXIT_USAGE;
 		}
 	}
+	/* --json may also follow the command (grunctl status --json) */
+	int k = optind;
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			json_out = 1;
+		else
+			argv[k++] = argv[i];
+	}
+	argc = k;
+	argv[argc] = NULL;
 	if (optind >= argc) {
 		fputs(usage_text, stderr);
 		return EXIT_USAGE;

@@ -545,6 +545,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	if (open_control(&g, opts) < 0) {
 		sv_output_stop();
 		sv_board_free(g.board);
+		sv_mbox_destroy(&g.mbox);
+		pthread_mutex_destroy(&g.tree_mu);
 		return SV_EXIT_USAGE;
 	}
 	if (start(&g, opts) < 0) {

@@ -86,7 +86,7 @@ is "$(jget "$j" '[x["state"] for x in d["jobs"] if x["name"]=="once"][0]')" exit
 is "$(jget "$j" '[x["pid"] for x in d["jobs"] if x["name"]=="db"][0]')" "$(pid_of db)" "status --json: db's pid is the one grun started"
 is "$(jget "$j" '[x["last_exit"]["code"] for x in d["jobs"] if x["name"]=="bad"][0]')" 3 "status --json: bad's exit code"
 is "$(jget "$j" '[x["supervisor"] for x in d["jobs"] if x["name"]=="a"][0]')" grp "status --json: a's supervisor"
-is "$(jget "$(c --json status web)" '",".join(x["name"] for x in d["jobs"])')" "web#1,web#2" "status JOB: a job's name selects its instances"
+is "$(jget "$(c status web --json)" '",".join(x["name"] for x in d["jobs"])')" "web#1,web#2" "status JOB --json: a job's name selects its instances"
 out=$(c status nosuch 2>&1); rc=$?
 is "$rc" 1 "status of an unknown job: exit 1"
 like "$out" 'no such job: nosuch' "status of an unknown job: says which"
