@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "supervise/pipeline.h"
 #include "supervise/reaper.h"
 #include "supervise/reload.h"
+#include "supervise/service.h"
 #include "supervise/shutdown.h"
 #include "supervise/spawn.h"
 #include "supervise/stdout.h"
@@ -244,10 +246,12 @@ static int quiesce(struct sv_graph *g)
 	rt_wg_wait(&g->nodes);
 	sv_reaper_stop(g); /* every job has ended: no process of theirs is left */
 	rt_chan_close(g->quit);
+	sv_service_stop(g);
 	kill(getpid(), SIGHUP); /* wakes the signal thread, which now ends */
 	if (g->stdout_wake[1] >= 0)
 		(void)!write(g->stdout_wake[1], "", 1); /* and the stdout watch */
 	rt_wg_wait(&g->watchers);
+	sv_service_free(g);
 	int controls_ended = sv_control_stop(g);
 	/* a signal from now on would find no one to take it: none may kill
 	 * grun between its summary and its exit (INT and TERM still end it) */
@@ -354,7 +358,8 @@ static int start(struct sv_graph *g, const struct sv_run_opts *opts)
 		sv_err("cannot start: %s", rt_limit_message());
 		return -1;
 	}
-	if (sv_ready_watch_start(g) < 0 || sv_stdout_watch_start(g) < 0 || sv_control_start(g) < 0) {
+	if (sv_ready_watch_start(g) < 0 || sv_stdout_watch_start(g) < 0 || sv_control_start(g) < 0 ||
+	    sv_service_start(g) < 0) {
 		sv_err("cannot start: %s", rt_limit_message());
 		return -1;
 	}
@@ -377,6 +382,14 @@ struct run {
 	enum sv_outcome tree_out;
 	char tree_text[200];
 };
+
+/* GRUN_TEST_STALL_MAIN=MS: a test hook; SIGUSR2 then blocks the main
+ * green thread for MS milliseconds (0: the hook is off). */
+static int64_t test_stall_ns(void)
+{
+	const char *v = getenv("GRUN_TEST_STALL_MAIN");
+	return v ? strtoll(v, NULL, 10) * 1000000 : 0;
+}
 
 /* Ctrl-Z: the jobs run in sessions of their own, so the terminal's
  * SIGTSTP reaches only grun; it stops every job's group, then itself. */
@@ -419,6 +432,18 @@ static int on_signal(struct sv_graph *g, struct run *r, int sig)
 	}
 	case SIGUSR1:
 		sv_info("SIGUSR1: no log files to reopen");
+		return 0;
+	case SIGUSR2:
+		if (test_stall_ns()) {
+			/* GRUN_TEST_STALL_MAIN: a stuck main loop, for the watchdog's test */
+			sv_info("SIGUSR2: stalling the main loop (GRUN_TEST_STALL_MAIN)");
+			struct timespec ts = { test_stall_ns() / 1000000000, test_stall_ns() % 1000000000 };
+			rt_blocking_begin();
+			nanosleep(&ts, NULL);
+			rt_blocking_end();
+			return 0;
+		}
+		sv_info("SIGUSR2 ignored");
 		return 0;
 	case SIGPIPE:
 	case SIGWINCH:
@@ -509,6 +534,8 @@ static int main_loop(struct sv_graph *g, struct run *r)
 			sv_tree_retire(g, m->ptr);
 		} else if (m->type == MSG_CTL) {
 			stop = on_control(g, r, m);
+		} else if (m->type == MSG_PING) {
+			__atomic_add_fetch(&g->beats, 1, __ATOMIC_RELEASE);
 		} else if (m->type == MSG_STDOUT_GONE) {
 			if (!r->stopping)
 				sv_stdout_stop_writers(g, &r->roster);
@@ -578,6 +605,9 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	sv_output_stop();
 	if (sv_output_failed() && code == SV_EXIT_OK)
 		code = SV_EXIT_FAILED; /* output was lost: said on stderr if it could be */
+	char exit_msg[32];
+	snprintf(exit_msg, sizeof exit_msg, "EXIT_STATUS=%d", code);
+	sv_notify_systemd(exit_msg);
 	/* the caller frees the config it passed; the graph keeps the newest */
 	for (int i = 0; i < g.nold; i++) {
 		if (g.old_cfgs[i] != cfg)

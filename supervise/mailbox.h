@@ -43,6 +43,8 @@ enum sv_msg_type {
 	MSG_RETIRED,     /* ptr: a node a reload removed has ended its green thread */
 	/* a control connection -> a supervisor or the graph (control.h) */
 	MSG_CTL,         /* a: enum sv_ctl_op; text: the job instance; ptr2: the call */
+	/* the watchdog -> the graph (service.h) */
+	MSG_PING,        /* answered by counting it in g->beats */
 };
 
 /* How a job or supervisor run ended (MSG_EXITED, MSG_FINAL). */

@@ -53,7 +53,7 @@ static void ready_watch(void *arg)
 	}
 	if (all) {
 		sv_debug("every job is ready or settled");
-		sv_notify_systemd("READY=1\nSTATUS=running");
+		sv_notify_systemd("READY=1"); /* STATUS= comes from service.c */
 	}
 	rt_wg_done(&g->watchers);
 }

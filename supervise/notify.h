@@ -1,7 +1,9 @@
 /*
  * notify.h - grun's own sd_notify(3) client, for running as a systemd
  * Type=notify service: READY=1 once every selected job is ready or has
- * settled, RELOADING=1 / READY=1 around a reload, STOPPING=1.
+ * settled, RELOADING=1 (with MONOTONIC_USEC) / READY=1 around a reload,
+ * STOPPING=1, EXIT_STATUS= at the end.  service.h adds WATCHDOG=1 and
+ * STATUS=.
  */
 #ifndef GRUN_SV_NOTIFY_H
 #define GRUN_SV_NOTIFY_H

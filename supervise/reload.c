@@ -296,7 +296,13 @@ int sv_reload(struct sv_graph *g, struct sv_roster *r, char **report)
 	char *text = NULL;
 	size_t len = 0;
 	said = report ? open_memstream(&text, &len) : NULL;
+	/* Type=notify-reload: RELOADING=1 with the time, then READY=1 once
+	 * the reload is applied or rejected (STATUS= says which) */
+	char msg[128];
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%lld", (long long)(rt_now() / 1000));
+	sv_notify_systemd(msg);
 	int rc = reload(g, r);
+	sv_notify_systemd(rc == 0 ? "READY=1" : "READY=1\nSTATUS=reload rejected (the log says why)");
 	if (said)
 		fclose(said);
 	said = NULL;
@@ -310,12 +316,10 @@ static int reload(struct sv_graph *g, struct sv_roster *r)
 	struct sv_config *cfg = load(g);
 	if (!cfg)
 		return -1;
-	sv_notify_systemd("RELOADING=1");
 	warn_unapplied(g->cfg, cfg);
 	qsort(r->v, r->n, sizeof *r->v, by_name);
 	if (check_channels(r, cfg) < 0) {
 		sv_config_free(cfg);
-		sv_notify_systemd("READY=1");
 		return -1;
 	}
 	struct sv_roster next = { 0 };
@@ -341,7 +345,6 @@ static int reload(struct sv_graph *g, struct sv_roster *r)
 		sv_config_free(cfg);
 		say(0, "reloaded %s: %d added, %d removed, %d changed, %d unchanged", g->cfg->path, 0, 0, 0,
 		        t.kept);
-		sv_notify_systemd("READY=1");
 		return 0;
 	}
 	g->old_cfgs = sv_xreallocarray(g->old_cfgs, (size_t)g->nold + 1, sizeof *g->old_cfgs, "a reload");
@@ -351,6 +354,5 @@ static int reload(struct sv_graph *g, struct sv_roster *r)
 	maybe_free_config(g, previous); /* every node of it was replaced before */
 	say(0, "reloaded %s: %d added, %d removed, %d changed, %d unchanged", cfg->path, t.added,
 	        t.removed, t.changed, t.kept);
-	sv_notify_systemd("READY=1");
 	return 0;
 }

@@ -123,7 +123,8 @@ static int name_in(const char *entry, char **list)
 static char **build_env(const struct sv_job *job, int inst, const char *notify)
 {
 	static const char *drop[] = { "NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=",
-	                              "LISTEN_FDNAMES=", "GRUN_JOB=", "GRUN_INSTANCE=", NULL };
+	                              "LISTEN_FDNAMES=", "GRUN_JOB=", "GRUN_INSTANCE=",
+	                              "WATCHDOG_USEC=", "WATCHDOG_PID=", NULL };
 	struct sv_strv env = { 0 };
 	for (char **e = environ; e && *e; e++) {
 		if (name_in(*e, job->env.v) || name_in(*e, (char **)drop))

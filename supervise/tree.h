@@ -33,6 +33,7 @@ struct sv_ends;
 struct sv_joblog;
 struct sv_board;
 struct sv_control;
+struct sv_service;
 
 struct sv_node {
 	int is_sup;
@@ -86,6 +87,8 @@ struct sv_graph {
 	int stdout_wake[2];            /* the stdout watch's wake-up pipe, -1 if none */
 	struct sv_board *board;        /* every node's status and the event watches (status.h) */
 	struct sv_control *control;    /* the control socket (control.h), NULL if none */
+	struct sv_service *service;    /* watchdog and STATUS= for systemd (service.h), or NULL */
+	uint64_t beats;                /* atomic: MSG_PINGs the main green thread answered */
 	/* ---- */
 	pthread_mutex_t tree_mu;       /* every node's parent, index, children */
 	struct sv_config *cfg;         /* the newest: main green thread only */
