@@ -296,7 +296,8 @@ static void print_status(const struct jv *jobs)
 			fmt_duration(json_int(o, "restart_in_ms", 0), d, sizeof d);
 			snprintf(row[8], 160, "restart in %s", d);
 		} else {
-			snprintf(row[8], 160, "%s", json_str(o, "note", ""));
+			const char *note = json_str(o, "note", "");
+			snprintf(row[8], 160, "%s", note[0] ? note : json_str(o, "notify_status", ""));
 		}
 		for (int c = 0; c < COLS; c++)
 			if ((int)strlen(row[c]) > width[c])

@@ -120,6 +120,7 @@ struct sv_job {
 	uint64_t success_status[4];
 	uint64_t success_signals;
 	int64_t stop_timeout;     /* ns */
+	int64_t watchdog;         /* ns: WATCHDOG=1 expected this often; 0: none */
 	int64_t backoff_min, backoff_max; /* ns; both 0: restart at once */
 	struct sv_iospec in, out, err;
 	int sup;                  /* index into sv_config.sups */

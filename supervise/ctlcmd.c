@@ -186,6 +186,7 @@ static void status_fields(struct jbuf *b, struct sv_node *n, int64_t now)
 	put_exit(b, &st);
 	jb_kstr(b, "supervisor", n->parent ? sup_name(n->parent) : "");
 	jb_kstr(b, "note", st.note);
+	jb_kstr(b, "notify_status", st.notify_status);
 }
 
 static void put_status(struct jbuf *b, struct sv_node *n, int64_t now)
@@ -576,6 +577,7 @@ static void put_event(struct jbuf *b, const struct sv_event *ev)
 	jb_kint(b, "restarts", ev->st.restarts);
 	put_exit(b, &ev->st);
 	jb_kstr(b, "note", ev->st.note);
+	jb_kstr(b, "notify_status", ev->st.notify_status);
 	jb_end_obj(b);
 	jb_line(b);
 }

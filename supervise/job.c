@@ -46,6 +46,7 @@
 
 #include "rt.h"
 #include "supervise/joblog.h"
+#include "supervise/jobnotify.h"
 #include "supervise/latch.h"
 #include "supervise/pipeline.h"
 #include "supervise/reaper.h"
@@ -71,6 +72,9 @@ struct run {
 	enum run_state state;
 	pid_t pid;
 	struct sv_probe *probe;
+	struct sv_jobnotify *notify; /* its NOTIFY_SOCKET listener, if any */
+	int64_t watchdog_at;  /* WATCHDOG=1 due by then (RT_NEVER: no watchdog) */
+	int watchdog_failed;  /* it was due and did not come, or WATCHDOG=trigger */
 	int have_slot;
 	int stop_requested;   /* STOP received */
 	int ready_failed;     /* ready_timeout expired */
@@ -103,6 +107,7 @@ static void set_state(struct sv_node *n, struct run *r, enum run_state s)
 		st->ready = 0;
 		st->ready_after = -1;
 		st->note[0] = '\0';
+		st->notify_status[0] = '\0';
 	}
 	sv_status_unlock(n, 1);
 }
@@ -241,7 +246,8 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	const struct sv_job *j = n->job;
 	char addr[128];
 	int notify_fd = -1;
-	if (j->ready == SV_READY_NOTIFY && (notify_fd = sv_notify_open(n, addr, sizeof addr)) < 0) {
+	if ((j->ready == SV_READY_NOTIFY || j->watchdog > 0) &&
+	    (notify_fd = sv_jobnotify_open(n, addr, sizeof addr)) < 0) {
 		snprintf(why, len, "cannot make NOTIFY_SOCKET: %s", strerror(errno));
 		return -1;
 	}
@@ -288,14 +294,13 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	if ((sp->out_read >= 0 || sp->err_read >= 0) &&
 	    sv_pump_start(sp->out_read, sp->err_read, n->name, n->color, n->log, &r->pump_end) == 0)
 		sp->out_read = sp->err_read = -1;
-	int probe_fd = notify_fd >= 0 ? notify_fd : sp->ready_read;
-	if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD || j->ready == SV_READY_TCP ||
-	    j->ready == SV_READY_FILE) {
-		r->probe = sv_probe_start(n, n->gen, probe_fd);
-		if (r->probe && probe_fd == sp->ready_read)
+	if (notify_fd >= 0 && !(r->notify = sv_jobnotify_start(n, n->gen, notify_fd)))
+		close(notify_fd);
+	r->watchdog_at = j->watchdog > 0 ? r->started_at + j->watchdog : RT_NEVER;
+	if (j->ready == SV_READY_FD || j->ready == SV_READY_TCP || j->ready == SV_READY_FILE) {
+		r->probe = sv_probe_start(n, n->gen, sp->ready_read);
+		if (r->probe)
 			sp->ready_read = -1;
-		else if (!r->probe && notify_fd >= 0)
-			close(notify_fd);
 	}
 	sv_spawn_release(sp);
 	free(sp);
@@ -312,7 +317,7 @@ static int stdout_reader_gone(void)
 
 static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status)
 {
-	if (r->ready_failed)
+	if (r->ready_failed || r->watchdog_failed)
 		return OUT_FAILED;
 	if (r->stop_requested)
 		return OUT_STOPPED;
@@ -356,7 +361,9 @@ static void run_finish(struct sv_node *n, struct run *r, int status)
 	snprintf(st->exit_text, sizeof st->exit_text, "%s", text);
 	sv_status_unlock(n, 0); /* its supervisor says what comes next */
 	/* readiness reported just before the exit still counts */
-	if (sv_probe_cancel(r->probe) && r->state == STARTING) {
+	int heard_ready = sv_jobnotify_cancel(r->notify);
+	r->notify = NULL;
+	if ((sv_probe_cancel(r->probe) || heard_ready) && r->state == STARTING) {
 		r->deadline = RT_NEVER;
 		became_ready(n, r);
 	}
@@ -365,6 +372,8 @@ static void run_finish(struct sv_node *n, struct run *r, int status)
 	enum sv_outcome out = exit_outcome(n, r, status);
 	if (r->ready_failed)
 		snprintf(text + strlen(text), sizeof text - strlen(text), " (not ready in time)");
+	else if (r->watchdog_failed)
+		snprintf(text + strlen(text), sizeof text - strlen(text), " (watchdog)");
 	sv_info("%s: %s", n->name, text);
 	if (out == OUT_FAILED && !r->stop_requested)
 		sv_pipes_consumer_exited(n);
@@ -405,6 +414,37 @@ static void on_deadline(struct sv_node *n, struct run *r)
 	}
 }
 
+/* WATCHDOG=1 did not come in time, or the job sent WATCHDOG=trigger:
+ * it counts as hung, and is stopped as failed (its supervisor restarts it
+ * as after a crash). */
+static void watchdog_failed(struct sv_node *n, struct run *r, int triggered)
+{
+	r->watchdog_at = RT_NEVER;
+	if (r->state == STOPPING)
+		return;
+	char d[32];
+	if (triggered)
+		sv_err("%s: WATCHDOG=trigger: stopping it as hung", n->name);
+	else
+		sv_err("%s: no WATCHDOG=1 for %s (watchdog): stopping it as hung", n->name,
+		       sv_duration_str(n->job->watchdog, d, sizeof d));
+	r->watchdog_failed = 1;
+	send_stop(n, r, "");
+}
+
+/* EXTEND_TIMEOUT_USEC: ms more to become ready (ready_timeout) or to
+ * stop (stop_timeout), counted from now, as systemd does. */
+static void extend(struct sv_node *n, struct run *r, int ms)
+{
+	int64_t until = rt_now() + (int64_t)ms * 1000000;
+	int waiting = (r->state == STARTING && n->job->ready != SV_READY_DELAY) || (r->state == STOPPING && !r->killed);
+	if (!waiting || r->deadline == RT_NEVER || until <= r->deadline)
+		return;
+	char d[32];
+	sv_debug("%s: EXTEND_TIMEOUT_USEC: %s more", n->name, sv_duration_str((int64_t)ms * 1000000, d, sizeof d));
+	r->deadline = until;
+}
+
 /* Are all needs ready and a slot free right now?  Takes the slot. */
 static int can_start_now(struct sv_node *n, struct run *r)
 {
@@ -430,7 +470,7 @@ static int can_start_now(struct sv_node *n, struct run *r)
  * started in order also spawn in order), else before waiting. */
 static void job_run(struct sv_node *n)
 {
-	struct run r = { .state = WAITING, .deadline = RT_NEVER };
+	struct run r = { .state = WAITING, .deadline = RT_NEVER, .watchdog_at = RT_NEVER };
 	char why[300];
 	set_state(n, &r, WAITING);
 	int acked = 0, ok = 1;
@@ -470,12 +510,16 @@ static void job_run(struct sv_node *n)
 	else
 		r.deadline = ready_deadline(n->job, rt_now());
 	for (;;) {
-		struct sv_msg *m = sv_mbox_get(&n->mbox, r.deadline);
+		struct sv_msg *m = sv_mbox_get(&n->mbox, r.deadline < r.watchdog_at ? r.deadline : r.watchdog_at);
 		if (!m) {
-			on_deadline(n, &r);
+			if (rt_now() >= r.watchdog_at)
+				watchdog_failed(n, &r, 0);
+			else
+				on_deadline(n, &r);
 			continue;
 		}
-		int stale = (m->type == MSG_PROC_EXIT || m->type == MSG_PROC_READY) && m->gen != n->gen;
+		int stale = (m->type == MSG_PROC_EXIT || m->type == MSG_PROC_READY ||
+		             m->type == MSG_PROC_WATCHDOG || m->type == MSG_PROC_EXTEND) && m->gen != n->gen;
 		if (stale) {
 			free(m);
 			continue;
@@ -489,6 +533,13 @@ static void job_run(struct sv_node *n)
 		if (m->type == MSG_PROC_READY && r.state == STARTING) {
 			r.deadline = RT_NEVER;
 			became_ready(n, &r);
+		} else if (m->type == MSG_PROC_WATCHDOG) {
+			if (m->a)
+				watchdog_failed(n, &r, 1);
+			else if (r.watchdog_at != RT_NEVER)
+				r.watchdog_at = rt_now() + n->job->watchdog;
+		} else if (m->type == MSG_PROC_EXTEND) {
+			extend(n, &r, m->a);
 		} else if (m->type == MSG_STOP && r.state != STOPPING) {
 			r.stop_requested = 1;
 			send_stop(n, &r, "");

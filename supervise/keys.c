@@ -717,6 +717,17 @@ static int j_significant(struct keyctx *k, const char *v, const char **why)
 	return sv_parse_bool(v, &k->job->significant, why);
 }
 
+static int j_watchdog(struct keyctx *k, const char *v, const char **why)
+{
+	if (sv_parse_duration(v, &k->job->watchdog, why) < 0)
+		return -1;
+	if (k->job->watchdog > 0 && k->job->watchdog < 1000000) {
+		*why = "a watchdog interval is at least 1ms";
+		return -1;
+	}
+	return 0;
+}
+
 static int j_autostart(struct keyctx *k, const char *v, const char **why)
 {
 	return sv_parse_bool(v, &k->job->autostart, why);
@@ -731,7 +742,7 @@ static const struct keydef job_keys[] = {
 	{ "stop_signal", j_stop_signal }, { "stop_timeout", j_stop_timeout }, { "success", j_success },
 	{ "backoff", j_backoff }, { "stdin", j_stdin }, { "stdout", j_stdout },
 	{ "stderr", j_stderr }, { "supervisor", j_supervisor },
-	{ "significant", j_significant }, { "autostart", j_autostart },
+	{ "significant", j_significant }, { "autostart", j_autostart }, { "watchdog", j_watchdog },
 	{ NULL, NULL },
 };
 

@@ -35,6 +35,8 @@ enum sv_msg_type {
 	/* job helpers -> job */
 	MSG_PROC_EXIT,   /* the reaper saw the process end (status) */
 	MSG_PROC_READY,  /* the readiness probe succeeded */
+	MSG_PROC_WATCHDOG, /* WATCHDOG=1 (a = 0) or WATCHDOG=trigger (a = 1) on its NOTIFY_SOCKET */
+	MSG_PROC_EXTEND, /* EXTEND_TIMEOUT_USEC: a = milliseconds more to be ready or to stop */
 	/* anyone -> the graph */
 	MSG_FINAL,       /* a job ended for good (outcome) */
 	MSG_SIGNAL,      /* grun got a signal (a = signo) */

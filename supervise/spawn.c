@@ -140,6 +140,10 @@ static char **build_env(const struct sv_job *job, int inst, const char *notify)
 		sv_strv_push(&env, buf);
 	if (notify && asprintf(&buf, "NOTIFY_SOCKET=%s", notify) >= 0)
 		sv_strv_push(&env, buf);
+	/* watchdog = D: the job is expected to send WATCHDOG=1 this often
+	 * (sd_watchdog_enabled(3); no WATCHDOG_PID: any process of the job) */
+	if (notify && job->watchdog > 0 && asprintf(&buf, "WATCHDOG_USEC=%lld", (long long)(job->watchdog / 1000)) >= 0)
+		sv_strv_push(&env, buf);
 	return env.v;
 }
 

@@ -48,6 +48,7 @@ struct sv_status {
 	int exit_status;       /* the wait status of that exit */
 	char exit_text[160];   /* "exited with status 1" */
 	char note[160];        /* why it is in this state, "" if nothing to say */
+	char notify_status[160]; /* the job's last STATUS= on its NOTIFY_SOCKET, "" if none */
 };
 
 /* One state change, as a watcher receives it. */
