@@ -395,9 +395,14 @@ static int on_signal(struct sv_graph *g, struct run *r, int sig)
 		sv_tree_each_job(g, g->root, signal_job, &cont);
 		return 0;
 	}
-	case SIGUSR1:
-		sv_info("SIGUSR1: no log files to reopen");
+	case SIGUSR1: {
+		int files = sv_output_reopen();
+		if (files)
+			sv_info("SIGUSR1: reopening %d log file%s", files, files == 1 ? "" : "s");
+		else
+			sv_info("SIGUSR1: no log files to reopen");
 		return 0;
+	}
 	case SIGPIPE:
 	case SIGWINCH:
 		return 0; /* EPIPE tells the writer; a terminal's size means nothing here */
@@ -477,6 +482,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	if (sv_mbox_init(&g.mbox) < 0)
 		return SV_EXIT_FAILED;
 	g.stdout_wake[0] = g.stdout_wake[1] = -1;
+	sv_output_set_format(opts->timestamps != SV_TS_AUTO ? opts->timestamps : cfg->timestamps,
+	                     opts->log_format != SV_LOG_AUTO ? opts->log_format : cfg->log_format);
 	if (sv_output_start(opts->color >= 0 ? opts->color : cfg->color, name_width(cfg), opts->verbosity,
 	                    sv_config_find_chan(cfg, "stdout") >= 0, sv_stdout_gone_hook, &g) < 0)
 		return SV_EXIT_FAILED;
