@@ -3,6 +3,7 @@
  * last formatted second is per OS thread (__thread), used by whichever
  * green thread runs there, which does not park in between.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,4 +105,18 @@ size_t sv_ts_format(enum sv_ts ts, int64_t t, char *buf)
 	n += z;
 	buf[n++] = ' ';
 	return n;
+}
+
+const char *sv_elapsed_str(int64_t ns, char *buf, size_t len)
+{
+	long long ms = ns / 1000000LL, s = ms / 1000;
+	if (ms < 1000)
+		snprintf(buf, len, "%lldms", ms < 0 ? 0 : ms);
+	else if (s < 60)
+		snprintf(buf, len, "%lld.%02llds", s, ms % 1000 / 10);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(buf, len, "%lldh%02lldm%02llds", s / 3600, s / 60 % 60, s % 60);
+	return buf;
 }

@@ -31,4 +31,7 @@ int64_t sv_ts_now(void);
  * epoch) in format ts, followed by one blank, into buf (SV_TS_MAX bytes)
  * and returns its length; 0 for SV_TS_OFF and SV_TS_AUTO. */
 size_t sv_ts_format(enum sv_ts ts, int64_t t, char *buf);
+/* sv_elapsed_str() writes a measured duration for people: "35ms",
+ * "1.25s", "2m05s", "3h02m10s". */
+const char *sv_elapsed_str(int64_t ns, char *buf, size_t len);
 #endif

@@ -50,6 +50,10 @@ struct sv_node {
 	struct sv_ends *ends;          /* pipeline.c: held channel pipe ends, NULL if none */
 	int removed;                   /* atomic: a reload removed it */
 	int ran;                       /* atomic: a process of it was started at least once */
+	/* job.c (own); read by graph.c's summary once every node has ended */
+	int runs;                      /* processes started */
+	int64_t run_ns;                /* how long they ran, summed */
+	int last_status;               /* wait status of the last exit (runs > 0) */
 
 	/* supervisors */
 	const struct sv_sup *sup;
