@@ -33,6 +33,9 @@ static struct sv_output {
 	void *stdout_gone_arg;
 } out = { .ts = SV_TS_AUTO, .format = SV_LOG_AUTO };
 
+/* A pump parked on a sink that wrote nothing for this long, whose job
+ * has ended, drops the rest of the job's output (counted). */
+#define PUMP_GIVE_UP (250 * 1000000LL)
 /* How long the end waits for pumps whose pipes leftovers still hold. */
 #define PUMP_GRACE (2000 * 1000000LL)
 /* At the end, a writer that wrote nothing for this long is given up. */
@@ -289,44 +292,80 @@ static void put_direct(struct sv_sink *s, struct outbuf *b)
 struct sv_pump_end {
 	int refs;               /* atomic */
 	int parked;             /* atomic: the pump waits for room in a sink */
+	int job_ended;          /* atomic: the job stopped waiting for the pump */
 	struct rt_chan *eof;    /* closed when the pump has written everything */
 	struct rt_chan *stalled; /* elem 0, cap 1: a token each time the pump parks */
 };
 
+/* Parks the pump of e (may be NULL) until case c can proceed, telling e
+ * meanwhile (its job's end need not wait for it).  0, or -1 when the pump
+ * gives up: its job has ended and s wrote nothing for PUMP_GIVE_UP (a
+ * reader that does not read; a slow one that reads keeps it waiting). */
+static int park(struct rt_case *c, struct sv_sink *s, struct sv_pump_end *e)
+{
+	if (!e)
+		return rt_select(c, 1, RT_NEVER) == 0 ? 0 : -1;
+	__atomic_store_n(&e->parked, 1, __ATOMIC_RELEASE);
+	struct rt_case tell = { e->stalled, RT_SEND, NULL, 0 };
+	rt_select(&tell, 1, 0);
+	int rc;
+	for (;;) {
+		uint64_t w = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
+		if (rt_select(c, 1, rt_now() + PUMP_GIVE_UP) == 0) {
+			rc = 0;
+			break;
+		}
+		if (__atomic_load_n(&e->job_ended, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&s->written, __ATOMIC_RELAXED) == w) {
+			rc = -1;
+			break;
+		}
+	}
+	__atomic_store_n(&e->parked, 0, __ATOMIC_RELEASE);
+	return rc;
+}
+
 /* Takes room for n bytes in s's queue: parks until there is some (a queue
- * holding nothing takes any size), telling e (may be NULL) it does. */
-static void take_room(struct sv_sink *s, size_t n, struct sv_pump_end *e)
+ * holding nothing takes any size).  0, or -1: the pump gave up (park). */
+static int take_room(struct sv_sink *s, size_t n, struct sv_pump_end *e)
 {
 	for (;;) {
 		size_t q = __atomic_load_n(&s->queued, __ATOMIC_ACQUIRE);
 		if (q && q + n > SINK_QUEUE_BYTES) {
-			if (e) {
-				__atomic_store_n(&e->parked, 1, __ATOMIC_RELEASE);
-				struct rt_case c = { e->stalled, RT_SEND, NULL, 0 };
-				rt_select(&c, 1, 0);
-			}
-			rt_chan_recv(s->space, NULL);
-			if (e)
-				__atomic_store_n(&e->parked, 0, __ATOMIC_RELEASE);
+			struct rt_case c = { s->space, RT_RECV, NULL, 0 };
+			if (park(&c, s, e) < 0)
+				return -1;
 			continue;
 		}
 		if (__atomic_compare_exchange_n(&s->queued, &q, q + n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return;
+			return 0;
 	}
 }
 
-/* A pump's buffer: waits for room (back-pressure on the job). */
-static void sink_put_wait(struct sv_sink *s, struct outbuf *b, struct sv_pump_end *e)
+/* A pump's buffer: waits for room (back-pressure on the job).  0, or -1
+ * when the pump gave up (b is still the caller's). */
+static int sink_put_wait(struct sv_sink *s, struct outbuf *b, struct sv_pump_end *e)
 {
 	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
-	if (!c)
-		return put_direct(s, b);
-	size_t len = b->len;
-	take_room(s, len, e);
-	if (rt_chan_send(c, &b) < 0) {
-		__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
+	if (!c) {
 		put_direct(s, b);
+		return 0;
 	}
+	size_t len = b->len;
+	if (take_room(s, len, e) < 0)
+		return -1;
+	/* the channel may be full of small buffers while bytes are left */
+	struct rt_case send = { c, RT_SEND, &b, 0 };
+	int rc = rt_select(&send, 1, 0);
+	if (rc < 0 && park(&send, s, e) < 0) {
+		__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
+		return -1;
+	}
+	if (send.ok)
+		return 0;
+	__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE); /* closed: after stop */
+	put_direct(s, b);
+	return 0;
 }
 
 /* Never waits: 0 queued (or written directly after the end), -1 the
@@ -354,7 +393,8 @@ static int sink_put_nowait(struct sv_sink *s, struct outbuf *b)
 	return -1;
 }
 
-static void logv(int prio, const char *fmt, va_list ap)
+/* 0 when the line was queued (or written), -1 when it was dropped. */
+static int logv(int prio, const char *fmt, va_list ap)
 {
 	struct sv_sink *s = &out.streams[2];
 	char line[1100];
@@ -366,13 +406,35 @@ static void logv(int prio, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	struct outbuf *b = malloc(sizeof *b + (size_t)n);
 	if (!b)
-		return;
+		return -1;
 	memcpy(b->data, line, (size_t)n);
 	b->len = (size_t)n;
 	if (sink_put_nowait(s, b) < 0) {
 		__atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
 		free(b);
+		return -1;
 	}
+	return 0;
+}
+
+static int log_line(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A pump's count of dropped lines: 0 when the line was queued. */
+static int report_dropped(const char *name, int which, const char *where, uint64_t n, int gave_up)
+{
+	return log_line(PRIO_WARNING, "%s: %llu line%s of its %s dropped: %s was not being written "
+	                "(%s)", name, (unsigned long long)n, n == 1 ? "" : "s",
+	                which == 1 ? "stdout" : "stderr", where,
+	                gave_up ? "the job had ended" : "log_overflow = drop");
+}
+
+static int log_line(int prio, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = logv(prio, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 void sv_info(const char *fmt, ...)
@@ -381,7 +443,7 @@ void sv_info(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	logv(PRIO_NOTICE, fmt, ap);
+	(void)logv(PRIO_NOTICE, fmt, ap);
 	va_end(ap);
 }
 
@@ -391,7 +453,7 @@ void sv_debug(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	logv(PRIO_INFO, fmt, ap);
+	(void)logv(PRIO_INFO, fmt, ap);
 	va_end(ap);
 }
 
@@ -399,7 +461,7 @@ void sv_err(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	logv(PRIO_ERR, fmt, ap);
+	(void)logv(PRIO_ERR, fmt, ap);
 	va_end(ap);
 }
 
@@ -407,7 +469,7 @@ void sv_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	logv(PRIO_WARNING, fmt, ap);
+	(void)logv(PRIO_WARNING, fmt, ap);
 	va_end(ap);
 }
 
@@ -453,6 +515,7 @@ void sv_pump_end_wait(struct sv_pump_end *e, int64_t deadline)
 		if (rt_select(c, 2, deadline) != 1)
 			break; /* the deadline, or everything written (eof closed) */
 	}
+	__atomic_store_n(&e->job_ended, 1, __ATOMIC_RELEASE);
 	end_unref(e);
 }
 
@@ -486,7 +549,8 @@ struct pump_in {
  * (when they go to the log): a parked green thread costs a page. */
 struct pump {
 	struct sv_pump_end *end;
-	int drop;               /* log_overflow = drop */
+	int drop;               /* log_overflow = drop, or gave_up */
+	int gave_up;            /* the job ended with its log stalled: drop the rest */
 	char name[SV_NAME_MAX + 16];
 	struct pump_in in[2];
 };
@@ -515,20 +579,20 @@ static void obuf_flush(struct pump_in *p, struct obuf *o)
 	if (!b)
 		return;
 	if (!p->pump->drop) {
-		sink_put_wait(p->sink, b, p->pump->end);
-		return;
+		if (sink_put_wait(p->sink, b, p->pump->end) == 0)
+			return;
+		/* the job has ended and its log is stalled: what is left of its
+		 * output is dropped and counted rather than held */
+		p->pump->drop = p->pump->gave_up = 1;
 	}
-	if (sink_put_nowait(p->sink, b) < 0) {
+	if (p->pump->gave_up || sink_put_nowait(p->sink, b) < 0) {
 		p->dropped += count_lines(b->data, b->len) + (b->len && b->data[b->len - 1] != '\n');
 		free(b);
 		return;
 	}
-	if (p->dropped) {
-		sv_warn("%s: %llu line%s of its %s dropped: %s was not being written (log_overflow = drop)",
-		        p->pump->name, (unsigned long long)p->dropped, p->dropped == 1 ? "" : "s",
-		        p->which == 1 ? "stdout" : "stderr", p->sink->label);
+	/* said once there is room for the line: a count is never lost */
+	if (p->dropped && report_dropped(p->pump->name, p->which, p->sink->label, p->dropped, p->pump->gave_up) == 0)
 		p->dropped = 0;
-	}
 }
 
 /* Every job line passes here once: job p->pump->name, its stream
@@ -651,9 +715,7 @@ static void pump_main(void *arg)
 	}
 	for (int i = 0; i < 2; i++)
 		if (p->in[i].dropped)
-			sv_warn("%s: %llu line%s of its %s dropped: %s was not being written (log_overflow = drop)",
-			        p->name, (unsigned long long)p->in[i].dropped, p->in[i].dropped == 1 ? "" : "s",
-			        i == 0 ? "stdout" : "stderr", p->in[i].sink->label);
+			report_dropped(p->name, i + 1, p->in[i].sink->label, p->in[i].dropped, p->gave_up);
 	if (p->end) {
 		rt_chan_close(p->end->eof);
 		end_unref(p->end);
@@ -732,6 +794,7 @@ int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *na
 		*end = p->end;
 	}
 	p->drop = j->log_drop;
+	p->gave_up = 0;
 	snprintf(p->name, sizeof p->name, "%s", name);
 	pump_in_init(&p->in[0], p, out_fd, 1, j, color_index);
 	pump_in_init(&p->in[1], p, err_fd, 2, j, color_index);
