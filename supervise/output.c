@@ -8,6 +8,9 @@
  * output_internal.h); pumps count in `pumps`.  The file and directory
  * sinks are logfile.c's; their writers are the same writer_main.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memrchr */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,6 +543,8 @@ struct pump_in {
 	int64_t when;           /* wall-clock time of the last read: its lines' time */
 	char stamp[SV_TS_MAX];  /* when, formatted (timestamps on) */
 	size_t stamp_len;
+	char head[SV_TS_MAX + 200]; /* "<N>", stamp and prefix: the head of a whole line */
+	size_t head_len;
 	char *buf;              /* PUMP_BUF bytes, allocated when the job first writes */
 	size_t have;
 	uint64_t dropped;       /* log_overflow = drop: lines dropped, not yet reported */
@@ -595,53 +600,76 @@ static void obuf_flush(struct pump_in *p, struct obuf *o)
 		p->dropped = 0;
 }
 
+/* Appends n bytes of room to o for p's sink; returns where they go. */
+static char *obuf_room(struct pump_in *p, struct obuf *o, size_t n)
+{
+	if (o->b && o->b->len + n > o->cap)
+		obuf_flush(p, o);
+	if (!o->b) {
+		o->cap = n > OUTBUF_MAX ? n : OUTBUF_MAX;
+		o->b = sv_xmalloc(sizeof *o->b + o->cap, "a job's output");
+		o->b->len = 0;
+	}
+	char *d = o->b->data + o->b->len;
+	o->b->len += n;
+	return d;
+}
+
 /* Every job line passes here once: job p->pump->name, its stream
  * p->which, the time grun read it p->when (wall clock), its text without
  * the newline, cont when it continues a line cut at PUMP_BUF, nl when it
  * ended with a newline (else it was cut, or is the last bytes before
  * EOF).  It is appended to o as the sink wants it:
  *   [<N>][STAMP ]name | text        (<N> for journald; "name + " if cont)
- * or, for a file: output, the bytes as they are. */
+ * p->head holds what comes before the text of a whole line ("<N>STAMP
+ * name | "), made once per read.  A file: output (raw) does not come
+ * here: pump_emit copies its bytes in blocks. */
 static void emit_line(struct pump_in *p, struct obuf *o, const char *text, size_t len, int cont, int nl)
 {
-	int prio = p->prio;
-	/* a job that speaks journald's "<N>" itself (sd-daemon(3)) keeps its priority */
-	if (prio >= 0 && !cont && len >= 3 && text[0] == '<' && text[1] >= '0' && text[1] <= '7' &&
-	    text[2] == '>') {
-		prio = text[1] - '0';
-		text += 3, len -= 3;
-	}
-	size_t head = p->raw ? 0 : (prio >= 0 ? 3 : 0) + p->stamp_len + (cont ? p->cont_len : p->prefix_len);
-	size_t tail = p->raw ? (size_t)nl : p->suffix_len + 1;
-	size_t need = head + len + tail;
-	if (o->b && o->b->len + need > o->cap)
-		obuf_flush(p, o);
-	if (!o->b) {
-		o->cap = need > OUTBUF_MAX ? need : OUTBUF_MAX;
-		o->b = sv_xmalloc(sizeof *o->b + o->cap, "a job's output");
-		o->b->len = 0;
-	}
-	char *d = o->b->data + o->b->len;
-	if (!p->raw) {
+	(void)nl;
+	const char *head = p->head;
+	size_t hl = p->head_len;
+	char own[SV_TS_MAX + 200];
+	/* a job that speaks journald's "<N>" itself (sd-daemon(3)) keeps its
+	 * priority; a continued piece has its own head */
+	int prio_own = p->prio >= 0 && !cont && len >= 3 && text[0] == '<' && text[1] >= '0' &&
+	               text[1] <= '7' && text[2] == '>';
+	if (prio_own || cont) {
+		int prio = prio_own ? text[1] - '0' : p->prio;
+		if (prio_own)
+			text += 3, len -= 3;
+		hl = 0;
 		if (prio >= 0) {
-			*d++ = '<';
-			*d++ = (char)('0' + prio);
-			*d++ = '>';
+			own[hl++] = '<';
+			own[hl++] = (char)('0' + prio);
+			own[hl++] = '>';
 		}
-		memcpy(d, p->stamp, p->stamp_len);
-		d += p->stamp_len;
-		memcpy(d, cont ? p->cont : p->prefix, cont ? p->cont_len : p->prefix_len);
-		d += cont ? p->cont_len : p->prefix_len;
+		memcpy(own + hl, p->stamp, p->stamp_len);
+		hl += p->stamp_len;
+		memcpy(own + hl, cont ? p->cont : p->prefix, cont ? p->cont_len : p->prefix_len);
+		hl += cont ? p->cont_len : p->prefix_len;
+		head = own;
 	}
-	memcpy(d, text, len);
-	d += len;
-	if (!p->raw) {
-		memcpy(d, p->suffix, p->suffix_len);
-		d += p->suffix_len;
+	char *d = obuf_room(p, o, hl + len + p->suffix_len + 1);
+	memcpy(d, head, hl);
+	memcpy(d + hl, text, len);
+	memcpy(d + hl + len, p->suffix, p->suffix_len);
+	d[hl + len + p->suffix_len] = '\n';
+}
+
+/* Makes p->head for the lines of one read (its stamp). */
+static void make_head(struct pump_in *p)
+{
+	size_t n = 0;
+	if (p->prio >= 0) {
+		p->head[n++] = '<';
+		p->head[n++] = (char)('0' + p->prio);
+		p->head[n++] = '>';
 	}
-	if (!p->raw || nl)
-		*d++ = '\n';
-	o->b->len = (size_t)(d - o->b->data);
+	memcpy(p->head + n, p->stamp, p->stamp_len);
+	n += p->stamp_len;
+	memcpy(p->head + n, p->prefix, p->prefix_len);
+	p->head_len = n + p->prefix_len;
 }
 
 enum { EMIT_LINES, EMIT_CUT, EMIT_EOF };
@@ -655,6 +683,20 @@ static void pump_emit(struct pump_in *p, int how)
 	struct obuf o = { NULL, 0 };
 	size_t start = 0;
 	char *nl;
+	if (p->raw) {
+		/* the bytes as they are: every complete line at once, and at a
+		 * cut or EOF the rest, no newline added */
+		size_t upto = how != EMIT_LINES ? p->have : 0;
+		if (!upto && (nl = memrchr(p->buf, '\n', p->have)))
+			upto = (size_t)(nl - p->buf) + 1;
+		if (upto)
+			memcpy(obuf_room(p, &o, upto), p->buf, upto);
+		start = upto;
+		obuf_flush(p, &o);
+		memmove(p->buf, p->buf + start, p->have - start);
+		p->have -= start;
+		return;
+	}
 	while (start < p->have && (nl = memchr(p->buf + start, '\n', p->have - start))) {
 		size_t end = (size_t)(nl - p->buf);
 		emit_line(p, &o, p->buf + start, end - start, p->continued, 1);
@@ -686,6 +728,8 @@ static void pump_read(struct pump_in *p)
 	if (n > 0) {
 		p->when = sv_ts_now();
 		p->stamp_len = sv_ts_format(p->ts, p->when, p->stamp);
+		if (!p->raw)
+			make_head(p);
 		p->have += (size_t)n;
 		pump_emit(p, EMIT_LINES);
 		/* a line longer than the whole buffer is cut into buffer-sized pieces */
