@@ -34,6 +34,9 @@ static const char usage_text[] =
 	"  -v, --verbose        log every state change\n"
 	"      --color WHEN     color job names: auto, always or never\n"
 	"      --control PATH   the control socket for grunctl(1), or off\n"
+	"      --timestamps[=FORMAT]  stamp every log line: iso (the default FORMAT),\n"
+	"                       utc, tai64n or off\n"
+	"      --log-format FORMAT  text, journal (syslog <N> priorities) or auto\n"
 	"  -V, --version        print the version and exit\n"
 	"  -h, --help           print this help and exit\n"
 	"\n"
@@ -128,12 +131,15 @@ int main(int argc, char **argv)
 		{ "control", required_argument, NULL, 'S' },
 		{ "fail-fast", no_argument, NULL, 'F' },
 		{ "keep-going", no_argument, NULL, 'k' },
+		{ "timestamps", optional_argument, NULL, 'T' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int check = 0, graph = -1, procs = 0, opt;
-	struct main_args a = { .opts = { .color = -1, .verbosity = SV_NORMAL, .fail_fast = -1 } };
+	struct main_args a = { .opts = { .color = -1, .verbosity = SV_NORMAL, .fail_fast = -1,
+	                                    .timestamps = SV_TS_AUTO, .log_format = SV_LOG_AUTO } };
 	while ((opt = getopt_long(argc, argv, "+cgj:P:qvVhFk", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': check = 1; break;
@@ -177,6 +183,28 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			a.opts.control = optarg;
+			break;
+		case 'T': {
+			const char *why;
+			if (!optarg)
+				a.opts.timestamps = SV_TS_ISO;
+			else if (sv_ts_parse(optarg, &a.opts.timestamps, &why) < 0) {
+				fprintf(stderr, "grun: --timestamps=%s: %s\n", optarg, why);
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		case 'L':
+			if (strcmp(optarg, "auto") == 0)
+				a.opts.log_format = SV_LOG_AUTO;
+			else if (strcmp(optarg, "text") == 0)
+				a.opts.log_format = SV_LOG_TEXT;
+			else if (strcmp(optarg, "journal") == 0)
+				a.opts.log_format = SV_LOG_JOURNAL;
+			else {
+				fprintf(stderr, "grun: --log-format %s: expected auto, text or journal\n", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'V': printf("grun %s\n", PACKAGE_VERSION); return 0;
 		case 'h': fputs(usage_text, stdout); return 0;

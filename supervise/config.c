@@ -331,6 +331,11 @@ static void config_defaults(struct sv_config *cfg, struct sv_defaults *d)
 {
 	cfg->color = -1;
 	cfg->control_group = (gid_t)-1;
+	cfg->timestamps = SV_TS_AUTO;
+	cfg->log_format = SV_LOG_AUTO;
+	d->log_max_size = 10LL << 20;
+	d->log_keep = 10;
+	d->stderr_priority = 6; /* info, as systemd gives both streams of a unit */
 	d->restart = SV_TEMPORARY;
 	d->stop_timeout = 10000000000LL;
 	d->backoff_min = 100000000LL;
@@ -561,6 +566,7 @@ void sv_config_free(struct sv_config *cfg)
 		free(j->cmd);
 		sv_strv_free(&j->argv);
 		free(j->dir);
+		free(j->log_dir);
 		sv_strv_free(&j->env);
 		sv_strv_free(&j->needs);
 		free(j->need_idx);

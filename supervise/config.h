@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "supervise/timestamp.h"
 
 #define SV_NAME_MAX 64
 
@@ -52,6 +53,13 @@ enum sv_io {
 	SV_IO_FILE,    /* io_path: appended (stdout/stderr) or read (stdin) */
 	SV_IO_STDOUT,  /* stderr only: wherever stdout goes */
 	SV_IO_CHAN,    /* a channel: records to (stdout/stderr) or from (stdin) it */
+};
+
+/* How grun writes its log and job lines on its stdout and stderr. */
+enum sv_log_format {
+	SV_LOG_AUTO = -1,  /* journal on a stream JOURNAL_STREAM names, else text */
+	SV_LOG_TEXT = 0,   /* "name | line", padded, colored on a terminal */
+	SV_LOG_JOURNAL,    /* "<N>name | line": syslog priorities for journald, no colors or padding */
 };
 
 struct sv_iospec {
@@ -132,6 +140,12 @@ struct sv_job {
 	/* lines of the keys the graph checks refer to (0: not written) */
 	int cmd_line, needs_line, ready_line, ready_timeout_line, significant_line;
 	int dir_line, user_line;
+	/* logging (output.c, logfile.c) */
+	char *log_dir;            /* log = DIR: its log-mode lines go to DIR/current, rotated; NULL: none */
+	int64_t log_max_size;     /* bytes of DIR/current before it is rotated */
+	int log_keep;             /* rotated files kept in DIR */
+	int log_drop;             /* log_overflow = drop: lines dropped and counted rather than waited for */
+	int stderr_priority;      /* syslog priority of its stderr lines under journald (0..7) */
 };
 
 /* Stopping everything: children in parallel (within what needs asks
@@ -162,6 +176,8 @@ struct sv_config {
 	char *control;            /* [grun] control: a socket path, NULL for the default */
 	int control_off;          /* [grun] control = off */
 	gid_t control_group;      /* [grun] control_group, (gid_t)-1 if none */
+	enum sv_ts timestamps;    /* [grun] timestamps */
+	enum sv_log_format log_format; /* [grun] log_format */
 	struct sv_job *jobs;      /* in file order, which is start order */
 	int njobs;
 	struct sv_sup *sups;      /* sups[0] is the root; the rest in file order */
@@ -200,6 +216,11 @@ void sv_graph_print(const struct sv_config *cfg, FILE *out, int dot);
 int sv_parse_duration(const char *s, int64_t *ns, const char **why);
 int sv_parse_bool(const char *s, int *b, const char **why);
 int sv_parse_signal(const char *s, int *sig, const char **why);
+/* sv_parse_size() reads bytes with an optional K, M or G (powers of 1024). */
+int sv_parse_size(const char *s, int64_t *bytes, const char **why);
+/* sv_parse_priority() reads a syslog priority: a name (err, warning,
+ * info...) or 0 to 7. */
+int sv_parse_priority(const char *s, int *prio, const char **why);
 const char *sv_signal_name(int sig);
 /* sv_job_success() says whether wait status st is a normal end of j. */
 int sv_job_success(const struct sv_job *j, int st);

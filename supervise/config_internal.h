@@ -41,6 +41,10 @@ struct sv_defaults {
 	int64_t stop_timeout;
 	int64_t backoff_min, backoff_max;
 	int stop_signal;
+	int64_t log_max_size;
+	int log_keep;
+	int log_drop;
+	int stderr_priority;
 };
 
 /* One problem found, printed once the whole file has been read. */

@@ -31,6 +31,7 @@
 #include "supervise/shutdown.h"
 #include "supervise/spawn.h"
 #include "supervise/stdout.h"
+#include "supervise/timestamp.h"
 #include "supervise/tree.h"
 #include "supervise/xalloc.h"
 
@@ -41,6 +42,9 @@ _Static_assert(SV_EXIT_OOM == SV_EXIT_NOMEM, "one out-of-memory status");
 /* How long the end waits for pipeline helpers, before and after forcing
  * the channels shut. */
 #define HELPER_GRACE (2000 * 1000000LL)
+/* The summary lists every job up to this many, else only the failed and
+ * skipped ones, at most this many. */
+#define SUMMARY_MAX 100
 
 /* ---- signals -------------------------------------------------------------------- */
 
@@ -173,9 +177,56 @@ static int unfinished(const struct tally *t, const struct sv_roster *roster, int
 	return 1;
 }
 
+/* One line per job instance: how it ended, its last exit, how long it
+ * ran in all, its restarts.  Failures and skipped jobs are errors (-q
+ * keeps them); beyond SUMMARY_MAX jobs only those are listed, at most
+ * SUMMARY_MAX of them.  After quiesce: every node's green thread has
+ * ended, so its run counters are final. */
+static void summary_lines(const struct tally *t, const struct sv_roster *roster)
+{
+	size_t listed = 0, omitted = 0;
+	for (size_t i = 0; i < roster->n; i++) {
+		const struct sv_node *n = roster->v[i];
+		enum sv_outcome o = outcome_of(t, n);
+		/* not ended for good: stopped with everything, or with its
+		 * supervisor, which gave up after its last abnormal exit */
+		if (!o)
+			o = n->runs && !sv_job_success(n->job, n->last_status) ? OUT_FAILED : OUT_STOPPED;
+		int bad = o == OUT_FAILED || o == OUT_SKIPPED;
+		if (!bad && roster->n > SUMMARY_MAX)
+			continue;
+		if (listed == SUMMARY_MAX) {
+			omitted++;
+			continue;
+		}
+		listed++;
+		char line[300], took[32];
+		int len = snprintf(line, sizeof line, "%s %s", n->name, outcome_name(o));
+		if (n->runs == 0) {
+			snprintf(line + len, sizeof line - (size_t)len, ", never ran");
+		} else {
+			int st = n->last_status;
+			if (WIFEXITED(st))
+				len += snprintf(line + len, sizeof line - (size_t)len, ", exit status %d", WEXITSTATUS(st));
+			else if (WIFSIGNALED(st))
+				len += snprintf(line + len, sizeof line - (size_t)len, ", killed by signal %s",
+				                sv_signal_name(WTERMSIG(st)));
+			snprintf(line + len, sizeof line - (size_t)len, ", ran %s, %d restart%s",
+			         sv_elapsed_str(n->run_ns, took, sizeof took), n->runs - 1, n->runs == 2 ? "" : "s");
+		}
+		if (bad)
+			sv_err("summary: %s", line);
+		else
+			sv_info("summary: %s", line);
+	}
+	if (omitted)
+		sv_err("summary: %zu more failed or skipped jobs not listed", omitted);
+}
+
 static int summarize(struct sv_graph *g, const struct tally *t, const struct sv_roster *roster,
                      int stop_signal, const char *tree_text, enum sv_outcome tree_out)
 {
+	summary_lines(t, roster);
 	uint64_t lost = sv_pipes_lost(g);
 	if (lost)
 		sv_err("possibly lost: up to %llu lines read by consumers that ended abnormally",
@@ -430,9 +481,14 @@ static int on_signal(struct sv_graph *g, struct run *r, int sig)
 		sv_tree_each_job(g, g->root, signal_job, &cont);
 		return 0;
 	}
-	case SIGUSR1:
-		sv_info("SIGUSR1: no log files to reopen");
+	case SIGUSR1: {
+		int files = sv_output_reopen();
+		if (files)
+			sv_info("SIGUSR1: reopening %d log file%s", files, files == 1 ? "" : "s");
+		else
+			sv_info("SIGUSR1: no log files to reopen");
 		return 0;
+	}
 	case SIGUSR2:
 		if (test_stall_ns()) {
 			/* GRUN_TEST_STALL_MAIN: a stuck main loop, for the watchdog's test */
@@ -564,6 +620,8 @@ int sv_graph_run(struct sv_config *cfg, const struct sv_run_opts *opts)
 	if (sv_mbox_init(&g.mbox) < 0)
 		return SV_EXIT_FAILED;
 	g.stdout_wake[0] = g.stdout_wake[1] = -1;
+	sv_output_set_format(opts->timestamps != SV_TS_AUTO ? opts->timestamps : cfg->timestamps,
+	                     opts->log_format != SV_LOG_AUTO ? opts->log_format : cfg->log_format);
 	if (sv_output_start(opts->color >= 0 ? opts->color : cfg->color, name_width(cfg), opts->verbosity,
 	                    sv_config_find_chan(cfg, "stdout") >= 0, sv_stdout_gone_hook, &g) < 0)
 		return SV_EXIT_FAILED;

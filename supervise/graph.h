@@ -25,6 +25,8 @@ struct sv_run_opts {
 	int nselect;
 	int fail_fast;                /* -F 1, -k 0; -1: the file's [grun] fail_fast */
 	const char *control;          /* --control: a socket path or "off"; NULL: the file's */
+	enum sv_ts timestamps;        /* --timestamps; SV_TS_AUTO: the file's [grun] timestamps */
+	enum sv_log_format log_format; /* --log-format; SV_LOG_AUTO: the file's [grun] log_format */
 };
 
 /* sv_graph_signals() fills set with the signals sv_graph_run() handles;

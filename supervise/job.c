@@ -216,10 +216,15 @@ static void became_ready(struct sv_node *n, struct run *r)
 	st->note[0] = '\0';
 	sv_status_unlock(n, 0);
 	set_state(n, r, RUNNING);
+	char took[32] = "";
+	if (sv_output_verbose()) { /* -v: how long it took */
+		strcpy(took, " after ");
+		sv_elapsed_str(rt_now() - r->started_at, took + 7, sizeof took - 7);
+	}
 	if (n->job->ready == SV_READY_STARTED)
-		sv_debug("%s: ready", n->name);
+		sv_debug("%s: ready%s", n->name, took);
 	else
-		sv_info("%s: ready", n->name);
+		sv_info("%s: ready%s", n->name, took);
 	if (!n->ever_ready) {
 		n->ever_ready = 1;
 		sv_latch_ready(n->g->latches, n->latch);
@@ -284,6 +289,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	}
 	r->pid = pid;
 	r->started_at = rt_now();
+	n->runs++;
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
 	struct sv_status *st = sv_status_lock(n);
 	st->pid = pid;
@@ -292,7 +298,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	sv_status_unlock(n, 0);
 	__atomic_store_n(&n->ran, 1, __ATOMIC_RELAXED);
 	if ((sp->out_read >= 0 || sp->err_read >= 0) &&
-	    sv_pump_start(sp->out_read, sp->err_read, n->name, n->color, n->log, &r->pump_end) == 0)
+	    sv_pump_start(sp->out_read, sp->err_read, j, n->name, n->color, n->log, &r->pump_end) == 0)
 		sp->out_read = sp->err_read = -1;
 	if (notify_fd >= 0 && !(r->notify = sv_jobnotify_start(n, n->gen, notify_fd)))
 		close(notify_fd);
@@ -339,6 +345,8 @@ static void run_finish(struct sv_node *n, struct run *r, int status)
 {
 	char text[160];
 	describe_status(status, text, sizeof text);
+	n->run_ns += rt_now() - r->started_at;
+	n->last_status = status;
 	/* the job's last lines before its exit line (unless a process it left
 	 * behind still holds the pipe: then at most 200 ms) */
 	int64_t flush_by = rt_now() + LAST_LINES_WAIT;

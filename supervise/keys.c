@@ -215,6 +215,65 @@ static int g_backoff(struct keyctx *k, const char *v, const char **why)
 	return parse_backoff(v, &k->defaults->backoff_min, &k->defaults->backoff_max, why);
 }
 
+static int g_timestamps(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_ts_parse(v, &k->cfg->timestamps, why);
+}
+
+static int g_log_format(struct keyctx *k, const char *v, const char **why)
+{
+	if (strcmp(v, "auto") == 0)
+		return k->cfg->log_format = SV_LOG_AUTO, 0;
+	if (strcmp(v, "text") == 0)
+		return k->cfg->log_format = SV_LOG_TEXT, 0;
+	if (strcmp(v, "journal") == 0)
+		return k->cfg->log_format = SV_LOG_JOURNAL, 0;
+	*why = "expected auto, text or journal";
+	return -1;
+}
+
+/* log_max_size: at least 4 KiB, so rotation is not a loop */
+static int parse_log_max_size(const char *v, int64_t *size, const char **why)
+{
+	if (sv_parse_size(v, size, why) < 0)
+		return -1;
+	if (*size < 4096) {
+		*why = "log_max_size must be at least 4K";
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_overflow(const char *v, int *drop, const char **why)
+{
+	if (strcmp(v, "block") == 0)
+		return *drop = 0, 0;
+	if (strcmp(v, "drop") == 0)
+		return *drop = 1, 0;
+	*why = "expected block or drop";
+	return -1;
+}
+
+static int g_log_max_size(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_log_max_size(v, &k->defaults->log_max_size, why);
+}
+
+static int g_log_keep(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_int(v, 0, 100000, &k->defaults->log_keep, why);
+}
+
+static int g_log_overflow(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_overflow(v, &k->defaults->log_drop, why);
+}
+
+static int g_stderr_priority(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_priority(v, &k->defaults->stderr_priority, why);
+}
+
 static int s_strategy(struct keyctx *k, const char *v, const char **why)
 {
 	return parse_strategy(v, &k->sup->strategy, why);
@@ -261,6 +320,9 @@ static const struct keydef grun_keys[] = {
 	{ "stop_signal", g_stop_signal }, { "backoff", g_backoff },
 	{ "strategy", s_strategy }, { "intensity", s_intensity }, { "period", s_period },
 	{ "shutdown", s_shutdown },
+	{ "timestamps", g_timestamps }, { "log_format", g_log_format },
+	{ "log_max_size", g_log_max_size }, { "log_keep", g_log_keep },
+	{ "log_overflow", g_log_overflow }, { "stderr_priority", g_stderr_priority },
 	{ NULL, NULL },
 };
 
@@ -733,6 +795,37 @@ static int j_autostart(struct keyctx *k, const char *v, const char **why)
 	return sv_parse_bool(v, &k->job->autostart, why);
 }
 
+static int j_log(struct keyctx *k, const char *v, const char **why)
+{
+	if (!*v) {
+		*why = "expected a directory";
+		return -1;
+	}
+	free(k->job->log_dir);
+	k->job->log_dir = sv_xstrdup(v, "a log directory");
+	return 0;
+}
+
+static int j_log_max_size(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_log_max_size(v, &k->job->log_max_size, why);
+}
+
+static int j_log_keep(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_int(v, 0, 100000, &k->job->log_keep, why);
+}
+
+static int j_log_overflow(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_overflow(v, &k->job->log_drop, why);
+}
+
+static int j_stderr_priority(struct keyctx *k, const char *v, const char **why)
+{
+	return sv_parse_priority(v, &k->job->stderr_priority, why);
+}
+
 static const struct keydef job_keys[] = {
 	{ "cmd", j_cmd }, { "shell", j_shell }, { "dir", j_dir },
 	{ "env", j_env }, { "env_file", j_env_file },
@@ -743,6 +836,8 @@ static const struct keydef job_keys[] = {
 	{ "backoff", j_backoff }, { "stdin", j_stdin }, { "stdout", j_stdout },
 	{ "stderr", j_stderr }, { "supervisor", j_supervisor },
 	{ "significant", j_significant }, { "autostart", j_autostart }, { "watchdog", j_watchdog },
+	{ "log", j_log }, { "log_max_size", j_log_max_size }, { "log_keep", j_log_keep },
+	{ "log_overflow", j_log_overflow }, { "stderr_priority", j_stderr_priority },
 	{ NULL, NULL },
 };
 
@@ -851,6 +946,10 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	j->stop_timeout = d->stop_timeout;
 	j->backoff_min = d->backoff_min;
 	j->backoff_max = d->backoff_max;
+	j->log_max_size = d->log_max_size;
+	j->log_keep = d->log_keep;
+	j->log_drop = d->log_drop;
+	j->stderr_priority = d->stderr_priority;
 	j->out.kind = SV_IO_LOG;
 	j->err.kind = SV_IO_LOG;
 	j->sup = 0;

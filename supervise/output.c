@@ -4,74 +4,56 @@
  * Owns struct sv_output, one per process (grun's stdout and stderr are
  * one per process): set up by sv_output_start() on the main green thread
  * before any job runs, torn down by sv_output_stop() after the last.  A
- * stream's fields are written by its writer green thread only; pumps
- * count in `pumps`.
+ * sink's fields are written by its writer green thread only (see
+ * output_internal.h); pumps count in `pumps`.  The file and directory
+ * sinks are logfile.c's; their writers are the same writer_main.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memrchr */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rt.h"
 #include "supervise/joblog.h"
 #include "supervise/output.h"
+#include "supervise/output_internal.h"
+#include "supervise/timestamp.h"
 #include "supervise/xalloc.h"
 
-struct outbuf {
-	size_t len;
-	char data[];
-};
-
-/* One of grun's own streams.  chan, space and done are set up before any
- * pump or log call and torn down after all of them; broken and
- * last_report are written by the writer only; the counters are atomic.
- *
- * The queue is bounded in bytes (QUEUE_BYTES), not buffers: a pump waits
- * for room (back-pressure on its job, as with any pipe), while grun's own
- * log lines never wait: when the queue is full they are dropped and
- * counted, and the writer says how many once it can write again.  So a
- * stderr nobody reads stalls job output, never supervision. */
-struct stream {
-	int fd;
-	int color;
-	struct rt_chan *chan;   /* of struct outbuf *, cap QUEUE_BUFS */
-	struct rt_chan *space;  /* elem 0, cap 1: a token after each write */
-	struct rt_wg done;
-	size_t queued;          /* atomic: bytes in chan */
-	uint64_t written;       /* atomic: bytes written so far */
-	uint64_t dropped;       /* atomic: grun's own lines dropped while full */
-	uint64_t lost;          /* atomic: bytes that could not be written (an error) */
-	int error;              /* atomic: errno of the first failed write, EPIPE aside */
-	int broken;             /* EPIPE: nobody will ever read; drop everything */
-	int64_t last_report;    /* when a write error was last reported */
-};
-
 static struct sv_output {
-	struct stream streams[3];  /* [1] stdout, [2] stderr */
+	struct sv_sink streams[3]; /* [1] stdout, [2] stderr */
 	struct rt_wg pumps;        /* pump green threads still running */
 	int stdout_data;           /* grun's stdout carries chan:stdout */
 	int name_width;
 	enum sv_verbosity verbosity;
+	enum sv_ts ts;             /* as asked: SV_TS_AUTO is none here, iso in directories */
+	enum sv_log_format format;
 	int stuck;                 /* a writer was still blocked at the end */
 	void (*stdout_gone)(void *); /* called when stdout's reader goes away */
 	void *stdout_gone_arg;
-} out;
+} out = { .ts = SV_TS_AUTO, .format = SV_LOG_AUTO };
 
+/* A pump parked on a sink that wrote nothing for this long, whose job
+ * has ended, drops the rest of the job's output (counted). */
+#define PUMP_GIVE_UP (250 * 1000000LL)
 /* How long the end waits for pumps whose pipes leftovers still hold. */
 #define PUMP_GRACE (2000 * 1000000LL)
 /* At the end, a writer that wrote nothing for this long is given up. */
 #define WRITER_STALL (1000 * 1000000LL)
-/* Bytes queued per stream, and buffers (each at most OUTBUF_MAX + a line). */
-#define QUEUE_BYTES (1u << 20)
-#define QUEUE_BUFS 4096
+/* Bytes per buffer a pump hands a sink (each at most this + a line). */
 #define OUTBUF_MAX (64u << 10)
-/* A write error is reported at most this often. */
-#define ERROR_REPORT_EVERY (10000 * 1000000LL)
+/* syslog priorities of grun's own lines under journald */
+enum { PRIO_ERR = 3, PRIO_WARNING = 4, PRIO_NOTICE = 5, PRIO_INFO = 6 };
 
-static void report_write_error(struct stream *s, int err, size_t n);
+static void report_write_error(struct sv_sink *s, int err, size_t n);
 
-/* Writes one buffer; on an error other than EAGAIN/EINTR drops the rest. */
-static void stream_write(struct stream *s, const char *p, size_t n)
+/* Writes one buffer to grun's stdout or stderr; on an error other than
+ * EAGAIN/EINTR drops the rest. */
+static void stream_write(struct sv_sink *s, const char *p, size_t n)
 {
 	while (n > 0 && !s->broken) {
 		rt_blocking_begin();
@@ -96,44 +78,79 @@ static void stream_write(struct stream *s, const char *p, size_t n)
 
 /* A full disk or an I/O error: counted for the exit status, reported on
  * the other stream (stdout's errors on stderr; stderr's only count). */
-static void report_write_error(struct stream *s, int err, size_t n)
+static void report_write_error(struct sv_sink *s, int err, size_t n)
 {
 	int expected = 0;
 	__atomic_compare_exchange_n(&s->error, &expected, err, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&s->lost, n, __ATOMIC_RELAXED);
 	int64_t now = rt_now();
-	if (s->fd != 1 || (s->last_report && now - s->last_report < ERROR_REPORT_EVERY))
+	if (s->fd != 1 || (s->last_report && now - s->last_report < SINK_REPORT_EVERY))
 		return;
 	s->last_report = now;
 	sv_err("cannot write to stdout: %s; %llu bytes of output lost so far", strerror(err),
 	       (unsigned long long)__atomic_load_n(&s->lost, __ATOMIC_RELAXED));
 }
 
-static void note_dropped(struct stream *s)
+/* "<N>" and the time stamp that begin one of grun's own lines on s. */
+static size_t line_head(const struct sv_sink *s, int prio, char *buf)
+{
+	size_t n = 0;
+	if (s->journal) {
+		buf[n++] = '<';
+		buf[n++] = (char)('0' + prio);
+		buf[n++] = '>';
+	}
+	return n + sv_ts_format(out.ts == SV_TS_AUTO ? SV_TS_OFF : out.ts, sv_ts_now(), buf + n);
+}
+
+static void note_dropped(struct sv_sink *s)
 {
 	uint64_t d = __atomic_exchange_n(&s->dropped, 0, __ATOMIC_RELAXED);
 	if (!d)
 		return;
-	char line[160];
-	int n = snprintf(line, sizeof line, "grun: %llu line%s of grun's log dropped: %s was not being read\n",
-	                 (unsigned long long)d, d == 1 ? "" : "s", s->fd == 1 ? "stdout" : "stderr");
-	stream_write(s, line, (size_t)n);
+	char line[200];
+	size_t n = line_head(s, PRIO_WARNING, line);
+	n += (size_t)snprintf(line + n, sizeof line - n, "grun: %llu line%s of grun's log dropped: %s was not being read\n",
+	                      (unsigned long long)d, d == 1 ? "" : "s", s->fd == 1 ? "stdout" : "stderr");
+	stream_write(s, line, n);
 }
 
 static void writer_main(void *arg)
 {
-	struct stream *s = arg;
+	struct sv_sink *s = arg;
 	struct outbuf *b;
 	while (rt_chan_recv(s->chan, &b) == 1) {
+		if (s->kind != SINK_STD && __atomic_exchange_n(&s->reopen, 0, __ATOMIC_ACQ_REL))
+			sv_sink_file_reopen(s);
+		if (!b)
+			continue; /* a wake-up for the reopen */
 		size_t len = b->len;
-		stream_write(s, b->data, len);
+		if (s->kind == SINK_STD)
+			stream_write(s, b->data, len);
+		else
+			sv_sink_file_write(s, b->data, len);
 		free(b);
 		__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
 		struct rt_case c = { s->space, RT_SEND, NULL, 0 };
 		rt_select(&c, 1, 0); /* a token already waiting is enough */
-		note_dropped(s);
+		if (s->kind == SINK_STD)
+			note_dropped(s);
 	}
 	rt_wg_done(&s->done);
+}
+
+int sv_sink_start(struct sv_sink *s, const char *gname)
+{
+	s->space = rt_chan_make(0, 1);
+	s->chan = rt_chan_make(sizeof(struct outbuf *), SINK_QUEUE_BUFS);
+	if (!s->chan || !s->space)
+		return -1;
+	rt_wg_add(&s->done, 1);
+	if (rt_go_named(gname, writer_main, s) < 0) {
+		rt_wg_done(&s->done);
+		return -1;
+	}
+	return 0;
 }
 
 static int color_on(int color, int fd)
@@ -142,6 +159,24 @@ static int color_on(int color, int fd)
 		return color;
 	const char *nc = getenv("NO_COLOR");
 	return isatty(fd) && !(nc && *nc);
+}
+
+/* Is fd the stream JOURNAL_STREAM ("DEVICE:INODE") names?  That is how
+ * systemd tells a service its stdout or stderr is connected to journald. */
+static int journal_stream(int fd)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(fd, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void sv_output_set_format(enum sv_ts ts, enum sv_log_format format)
+{
+	out.ts = ts;
+	out.format = format;
 }
 
 int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_data,
@@ -153,24 +188,27 @@ int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_dat
 	out.name_width = width;
 	out.verbosity = v;
 	for (int i = 1; i <= 2; i++) {
-		struct stream *s = &out.streams[i];
+		struct sv_sink *s = &out.streams[i];
+		s->kind = SINK_STD;
 		s->fd = i;
-		s->color = color_on(color, i);
+		snprintf(s->label, sizeof s->label, "%s", i == 1 ? "stdout" : "stderr");
+		s->journal = out.format == SV_LOG_JOURNAL || (out.format == SV_LOG_AUTO && journal_stream(i));
+		s->color = !s->journal && color_on(color, i);
 		s->broken = 0;
-		s->space = rt_chan_make(0, 1);
-		s->chan = rt_chan_make(sizeof(struct outbuf *), QUEUE_BUFS);
-		if (!s->chan || !s->space)
-			return -1;
-		rt_wg_add(&s->done, 1);
-		if (rt_go_named(i == 1 ? "writer stdout" : "writer stderr", writer_main, s) < 0)
+		if (sv_sink_start(s, i == 1 ? "writer stdout" : "writer stderr") < 0)
 			return -1;
 	}
 	return 0;
 }
 
+int sv_output_verbose(void)
+{
+	return out.verbosity >= SV_VERBOSE;
+}
+
 /* Waits for the writer while it makes progress: 0 when it has ended, -1
  * when it wrote nothing for WRITER_STALL (a reader that never reads). */
-static int writer_wait(struct stream *s)
+static int writer_wait(struct sv_sink *s)
 {
 	uint64_t seen = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
 	while (rt_wg_wait_until(&s->done, rt_now() + WRITER_STALL) < 0) {
@@ -182,26 +220,49 @@ static int writer_wait(struct stream *s)
 	return 0;
 }
 
+/* Closes a sink's channel and waits for its writer: 0, or -1 if it is stuck. */
+static int sink_stop(struct sv_sink *s, int clean)
+{
+	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
+	if (!c)
+		return 0;
+	rt_chan_close(c);
+	if (writer_wait(s) < 0)
+		return -1;
+	if (clean) {
+		__atomic_store_n(&s->chan, NULL, __ATOMIC_RELEASE);
+		rt_chan_free(c);
+		rt_chan_free(s->space);
+	}
+	return 0;
+}
+
 void sv_output_stop(void)
 {
 	/* Pumps end at EOF, once every process holding their pipe is gone;
 	 * give them a moment, then close the writers' channels (a pump still
-	 * running after that writes directly). */
+	 * running after that writes directly).  The file and directory sinks
+	 * first: their writers may still log to stderr. */
 	int clean = rt_wg_wait_until(&out.pumps, rt_now() + PUMP_GRACE) == 0;
+	size_t nf = 0;
+	struct sv_sink **files = sv_sinks_list(&nf);
+	int files_stuck = 0;
+	for (size_t i = 0; i < nf; i++) {
+		if (sink_stop(files[i], clean) < 0) {
+			files_stuck = out.stuck = 1;
+			continue;
+		}
+		uint64_t lost = __atomic_load_n(&files[i]->lost_lines, __ATOMIC_RELAXED);
+		if (lost)
+			sv_err("%s: %llu line%s lost in all", files[i]->label, (unsigned long long)lost,
+			       lost == 1 ? "" : "s");
+	}
+	free(files);
+	if (clean && !files_stuck)
+		sv_sinks_free();
 	for (int i = 1; i <= 2; i++) {
-		struct stream *s = &out.streams[i];
-		if (!s->chan)
-			continue;
-		rt_chan_close(s->chan);
-		if (writer_wait(s) < 0) {
+		if (sink_stop(&out.streams[i], clean) < 0)
 			out.stuck = 1;
-			continue;
-		}
-		if (clean) {
-			rt_chan_free(s->chan);
-			rt_chan_free(s->space);
-			s->chan = NULL;
-		}
 	}
 }
 
@@ -212,88 +273,172 @@ int sv_output_stuck(void)
 
 int sv_output_failed(void)
 {
+	if (__atomic_load_n(&sv_sink_lost_any, __ATOMIC_RELAXED))
+		return 1;
 	for (int i = 1; i <= 2; i++)
 		if (__atomic_load_n(&out.streams[i].error, __ATOMIC_RELAXED))
 			return 1;
 	return 0;
 }
 
-/* Before start or after stop: written directly. */
-static void put_direct(int stream, struct outbuf *b)
+/* Before start or after stop: written directly (grun's streams), or
+ * counted as lost (a file whose writer has ended). */
+static void put_direct(struct sv_sink *s, struct outbuf *b)
 {
-	(void)!write(stream, b->data, b->len);
+	if (s->kind == SINK_STD)
+		(void)!write(s->fd, b->data, b->len);
+	else
+		__atomic_fetch_add(&s->lost, b->len, __ATOMIC_RELAXED);
 	free(b);
+}
+
+/* Shared by a pump and the job waiting for it; the last to let go frees it. */
+struct sv_pump_end {
+	int refs;               /* atomic */
+	int parked;             /* atomic: the pump waits for room in a sink */
+	int job_ended;          /* atomic: the job stopped waiting for the pump */
+	struct rt_chan *eof;    /* closed when the pump has written everything */
+	struct rt_chan *stalled; /* elem 0, cap 1: a token each time the pump parks */
+};
+
+/* Parks the pump of e (may be NULL) until case c can proceed, telling e
+ * meanwhile (its job's end need not wait for it).  0, or -1 when the pump
+ * gives up: its job has ended and s wrote nothing for PUMP_GIVE_UP (a
+ * reader that does not read; a slow one that reads keeps it waiting). */
+static int park(struct rt_case *c, struct sv_sink *s, struct sv_pump_end *e)
+{
+	if (!e)
+		return rt_select(c, 1, RT_NEVER) == 0 ? 0 : -1;
+	__atomic_store_n(&e->parked, 1, __ATOMIC_RELEASE);
+	struct rt_case tell = { e->stalled, RT_SEND, NULL, 0 };
+	rt_select(&tell, 1, 0);
+	int rc;
+	for (;;) {
+		uint64_t w = __atomic_load_n(&s->written, __ATOMIC_RELAXED);
+		if (rt_select(c, 1, rt_now() + PUMP_GIVE_UP) == 0) {
+			rc = 0;
+			break;
+		}
+		if (__atomic_load_n(&e->job_ended, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&s->written, __ATOMIC_RELAXED) == w) {
+			rc = -1;
+			break;
+		}
+	}
+	__atomic_store_n(&e->parked, 0, __ATOMIC_RELEASE);
+	return rc;
 }
 
 /* Takes room for n bytes in s's queue: parks until there is some (a queue
- * holding nothing takes any size). */
-static void take_room(struct stream *s, size_t n)
+ * holding nothing takes any size).  0, or -1: the pump gave up (park). */
+static int take_room(struct sv_sink *s, size_t n, struct sv_pump_end *e)
 {
 	for (;;) {
 		size_t q = __atomic_load_n(&s->queued, __ATOMIC_ACQUIRE);
-		if (q && q + n > QUEUE_BYTES) {
-			rt_chan_recv(s->space, NULL);
+		if (q && q + n > SINK_QUEUE_BYTES) {
+			struct rt_case c = { s->space, RT_RECV, NULL, 0 };
+			if (park(&c, s, e) < 0)
+				return -1;
 			continue;
 		}
 		if (__atomic_compare_exchange_n(&s->queued, &q, q + n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return;
+			return 0;
 	}
 }
 
-/* A pump's buffer: waits for room (back-pressure on the job). */
-static void stream_put_wait(int stream, struct outbuf *b)
+/* A pump's buffer: waits for room (back-pressure on the job).  0, or -1
+ * when the pump gave up (b is still the caller's). */
+static int sink_put_wait(struct sv_sink *s, struct outbuf *b, struct sv_pump_end *e)
 {
-	struct stream *s = &out.streams[stream];
 	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
-	if (!c)
-		return put_direct(stream, b);
+	if (!c) {
+		put_direct(s, b);
+		return 0;
+	}
 	size_t len = b->len;
-	take_room(s, len);
-	if (rt_chan_send(c, &b) < 0) {
+	if (take_room(s, len, e) < 0)
+		return -1;
+	/* the channel may be full of small buffers while bytes are left */
+	struct rt_case send = { c, RT_SEND, &b, 0 };
+	int rc = rt_select(&send, 1, 0);
+	if (rc < 0 && park(&send, s, e) < 0) {
 		__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
-		put_direct(stream, b);
+		return -1;
 	}
+	if (send.ok)
+		return 0;
+	__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE); /* closed: after stop */
+	put_direct(s, b);
+	return 0;
 }
 
-/* One of grun's own lines: never waits; dropped and counted when full. */
-static void stream_put_nowait(int stream, struct outbuf *b)
+/* Never waits: 0 queued (or written directly after the end), -1 the
+ * queue is full (b is still the caller's). */
+static int sink_put_nowait(struct sv_sink *s, struct outbuf *b)
 {
-	struct stream *s = &out.streams[stream];
 	struct rt_chan *c = __atomic_load_n(&s->chan, __ATOMIC_ACQUIRE);
-	if (!c)
-		return put_direct(stream, b);
+	if (!c) {
+		put_direct(s, b);
+		return 0;
+	}
 	size_t len = b->len, q = __atomic_load_n(&s->queued, __ATOMIC_ACQUIRE);
 	struct rt_case send = { c, RT_SEND, &b, 0 };
-	if (q + len > QUEUE_BYTES) {
-		__atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
-		free(b);
-		return;
-	}
+	if (q + len > SINK_QUEUE_BYTES)
+		return -1;
 	__atomic_fetch_add(&s->queued, len, __ATOMIC_ACQ_REL);
 	int rc = rt_select(&send, 1, 0);
 	if (rc == 0 && send.ok)
-		return;
+		return 0;
 	__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
-	if (rc == 0) /* closed: after stop */
-		return put_direct(stream, b);
-	__atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
-	free(b);
+	if (rc == 0) { /* closed: after stop */
+		put_direct(s, b);
+		return 0;
+	}
+	return -1;
 }
 
-static void logv(const char *fmt, va_list ap)
+/* 0 when the line was queued (or written), -1 when it was dropped. */
+static int logv(int prio, const char *fmt, va_list ap)
 {
-	char line[1024];
-	int n = snprintf(line, sizeof line, "grun: ");
+	struct sv_sink *s = &out.streams[2];
+	char line[1100];
+	int n = (int)line_head(s, prio, line);
+	n += snprintf(line + n, sizeof line - (size_t)n, "grun: ");
 	n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
 	if (n > (int)sizeof line - 2)
 		n = (int)sizeof line - 2;
 	line[n++] = '\n';
 	struct outbuf *b = malloc(sizeof *b + (size_t)n);
 	if (!b)
-		return;
+		return -1;
 	memcpy(b->data, line, (size_t)n);
 	b->len = (size_t)n;
-	stream_put_nowait(2, b);
+	if (sink_put_nowait(s, b) < 0) {
+		__atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
+		free(b);
+		return -1;
+	}
+	return 0;
+}
+
+static int log_line(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A pump's count of dropped lines: 0 when the line was queued. */
+static int report_dropped(const char *name, int which, const char *where, uint64_t n, int gave_up)
+{
+	return log_line(PRIO_WARNING, "%s: %llu line%s of its %s dropped: %s was not being written "
+	                "(%s)", name, (unsigned long long)n, n == 1 ? "" : "s",
+	                which == 1 ? "stdout" : "stderr", where,
+	                gave_up ? "the job had ended" : "log_overflow = drop");
+}
+
+static int log_line(int prio, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = logv(prio, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 void sv_info(const char *fmt, ...)
@@ -302,7 +447,7 @@ void sv_info(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	logv(fmt, ap);
+	(void)logv(PRIO_NOTICE, fmt, ap);
 	va_end(ap);
 }
 
@@ -312,7 +457,7 @@ void sv_debug(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	logv(fmt, ap);
+	(void)logv(PRIO_INFO, fmt, ap);
 	va_end(ap);
 }
 
@@ -320,24 +465,47 @@ void sv_err(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	logv(fmt, ap);
+	(void)logv(PRIO_ERR, fmt, ap);
 	va_end(ap);
+}
+
+void sv_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)logv(PRIO_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+int sv_output_reopen(void)
+{
+	size_t n = 0;
+	struct sv_sink **files = sv_sinks_list(&n);
+	for (size_t i = 0; i < n; i++) {
+		struct sv_sink *f = files[i];
+		__atomic_store_n(&f->reopen, 1, __ATOMIC_RELEASE);
+		/* wake an idle writer; a busy one sees the flag at its next buffer */
+		struct outbuf *none = NULL;
+		struct rt_chan *c = __atomic_load_n(&f->chan, __ATOMIC_ACQUIRE);
+		struct rt_case send = { c, RT_SEND, &none, 0 };
+		if (c)
+			rt_select(&send, 1, 0);
+	}
+	free(files);
+	return (int)n;
 }
 
 /* ---- pumps ------------------------------------------------------------ */
 
+/* A pump reads up to this much of a pipe at once; a longer line is cut
+ * into pieces of this size (grun(1) OUTPUT). */
 #define PUMP_BUF (64u << 10)
-
-/* Shared by a pump and the job waiting for it; the last to let go frees it. */
-struct sv_pump_end {
-	int refs;               /* atomic */
-	struct rt_chan *eof;    /* closed when the pump has written everything */
-};
 
 static void end_unref(struct sv_pump_end *e)
 {
 	if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		rt_chan_free(e->eof);
+		rt_chan_free(e->stalled);
 		free(e);
 	}
 }
@@ -346,69 +514,204 @@ void sv_pump_end_wait(struct sv_pump_end *e, int64_t deadline)
 {
 	if (!e)
 		return;
-	struct rt_case c = { e->eof, RT_RECV, NULL, 0 };
-	rt_select(&c, 1, deadline);
+	while (!__atomic_load_n(&e->parked, __ATOMIC_ACQUIRE)) {
+		struct rt_case c[2] = { { e->eof, RT_RECV, NULL, 0 }, { e->stalled, RT_RECV, NULL, 0 } };
+		if (rt_select(c, 2, deadline) != 1)
+			break; /* the deadline, or everything written (eof closed) */
+	}
+	__atomic_store_n(&e->job_ended, 1, __ATOMIC_RELEASE);
 	end_unref(e);
 }
 
+struct pump;
+
 /* One of the job's pipes the pump reads. */
 struct pump_in {
+	struct pump *pump;
 	int fd;                 /* -1 once at EOF (or never there) */
-	int stream;             /* 1 or 2: where its lines go */
-	int origin;             /* 1 or 2: the job's stdout or stderr */
-	struct sv_joblog *log;  /* the job's recent lines (a reference of the pump's), or NULL */
-	char prefix[160];
+	int which;              /* 1: the job's stdout, 2: its stderr */
+	struct sv_sink *sink;   /* where its lines go */
+	int raw;                /* file: the bytes as they are, nothing added */
+	int prio;               /* journal: the syslog priority of its lines; -1 none */
+	enum sv_ts ts;          /* SV_TS_OFF: no stamp */
+	char prefix[160];       /* "name | " (colored, padded), or "" */
 	size_t prefix_len;
+	char cont[160];         /* "name + ": a piece that continues a cut line */
+	size_t cont_len;
 	const char *suffix;     /* after the line: "" or the color reset */
+	size_t suffix_len;
+	int continued;          /* the last piece was cut: the next one continues it */
+	int64_t when;           /* wall-clock time of the last read: its lines' time */
+	char stamp[SV_TS_MAX];  /* when, formatted (timestamps on) */
+	size_t stamp_len;
+	char head[SV_TS_MAX + 200]; /* "<N>", stamp and prefix: the head of a whole line */
+	size_t head_len;
 	char *buf;              /* PUMP_BUF bytes, allocated when the job first writes */
 	size_t have;
+	uint64_t dropped;       /* log_overflow = drop: lines dropped, not yet reported */
 };
 
 /* One green thread per job run reads both its stdout and stderr pipes
  * (when they go to the log): a parked green thread costs a page. */
 struct pump {
 	struct sv_pump_end *end;
+	int drop;               /* log_overflow = drop, or gave_up */
+	int gave_up;            /* the job ended with its log stalled: drop the rest */
+	char name[SV_NAME_MAX + 16];
+	struct sv_joblog *log;  /* the job's recent lines (joblog.h): the pump's reference, or NULL */
 	struct pump_in in[2];
 };
 
-static const int palette[] = { 36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91 };
+/* A buffer being filled for one sink. */
+struct obuf {
+	struct outbuf *b;
+	size_t cap;
+};
 
-/* Appends prefix + line + suffix + '\n' for every complete line in
- * p->buf (and, if flush, the incomplete rest), in buffers of about
- * OUTBUF_MAX bytes each (a 64 KiB read of one-byte lines becomes
- * megabytes with the prefixes, and the queue is bounded in bytes). */
-static void pump_emit(struct pump_in *p, int flush)
+static uint64_t count_lines(const char *p, size_t n)
 {
-	size_t start = 0, sl = strlen(p->suffix);
-	struct outbuf *b = NULL;
-	size_t cap = 0;
-	for (size_t i = 0; i < p->have; i++) {
-		int last = i + 1 == p->have;
-		if (p->buf[i] != '\n' && !(flush && last))
-			continue;
-		size_t end = p->buf[i] == '\n' ? i : i + 1;
-		size_t need = p->prefix_len + (end - start) + sl + 1;
-		if (b && b->len + need > cap) {
-			stream_put_wait(p->stream, b);
-			b = NULL;
-		}
-		if (!b) {
-			cap = need > OUTBUF_MAX ? need : OUTBUF_MAX;
-			b = sv_xmalloc(sizeof *b + cap, "a job's output");
-			b->len = 0;
-		}
-		memcpy(b->data + b->len, p->prefix, p->prefix_len);
-		b->len += p->prefix_len;
-		memcpy(b->data + b->len, p->buf + start, end - start);
-		b->len += end - start;
-		memcpy(b->data + b->len, p->suffix, sl);
-		b->len += sl;
-		b->data[b->len++] = '\n';
-		start = i + 1;
+	uint64_t k = 0;
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+		k++;
+	return k;
+}
+
+/* Hands o's buffer to p's sink: waits for room, or with log_overflow =
+ * drop drops it and counts its lines (said once the sink takes lines
+ * again). */
+static void obuf_flush(struct pump_in *p, struct obuf *o)
+{
+	struct outbuf *b = o->b;
+	o->b = NULL;
+	if (!b)
+		return;
+	if (!p->pump->drop) {
+		if (sink_put_wait(p->sink, b, p->pump->end) == 0)
+			return;
+		/* the job has ended and its log is stalled: what is left of its
+		 * output is dropped and counted rather than held */
+		p->pump->drop = p->pump->gave_up = 1;
 	}
-	if (b)
-		stream_put_wait(p->stream, b);
-	sv_joblog_add(p->log, p->origin, p->buf, start);
+	if (p->pump->gave_up || sink_put_nowait(p->sink, b) < 0) {
+		p->dropped += count_lines(b->data, b->len) + (b->len && b->data[b->len - 1] != '\n');
+		free(b);
+		return;
+	}
+	/* said once there is room for the line: a count is never lost */
+	if (p->dropped && report_dropped(p->pump->name, p->which, p->sink->label, p->dropped, p->pump->gave_up) == 0)
+		p->dropped = 0;
+}
+
+/* Appends n bytes of room to o for p's sink; returns where they go. */
+static char *obuf_room(struct pump_in *p, struct obuf *o, size_t n)
+{
+	if (o->b && o->b->len + n > o->cap)
+		obuf_flush(p, o);
+	if (!o->b) {
+		o->cap = n > OUTBUF_MAX ? n : OUTBUF_MAX;
+		o->b = sv_xmalloc(sizeof *o->b + o->cap, "a job's output");
+		o->b->len = 0;
+	}
+	char *d = o->b->data + o->b->len;
+	o->b->len += n;
+	return d;
+}
+
+/* Every job line passes here once: job p->pump->name, its stream
+ * p->which, the time grun read it p->when (wall clock), its text without
+ * the newline, cont when it continues a line cut at PUMP_BUF, nl when it
+ * ended with a newline (else it was cut, or is the last bytes before
+ * EOF).  It is appended to o as the sink wants it:
+ *   [<N>][STAMP ]name | text        (<N> for journald; "name + " if cont)
+ * p->head holds what comes before the text of a whole line ("<N>STAMP
+ * name | "), made once per read.  A file: output (raw) does not come
+ * here: pump_emit copies its bytes in blocks. */
+static void emit_line(struct pump_in *p, struct obuf *o, const char *text, size_t len, int cont, int nl)
+{
+	(void)nl;
+	const char *head = p->head;
+	size_t hl = p->head_len;
+	char own[SV_TS_MAX + 200];
+	/* a job that speaks journald's "<N>" itself (sd-daemon(3)) keeps its
+	 * priority; a continued piece has its own head */
+	int prio_own = p->prio >= 0 && !cont && len >= 3 && text[0] == '<' && text[1] >= '0' &&
+	               text[1] <= '7' && text[2] == '>';
+	if (prio_own || cont) {
+		int prio = prio_own ? text[1] - '0' : p->prio;
+		if (prio_own)
+			text += 3, len -= 3;
+		hl = 0;
+		if (prio >= 0) {
+			own[hl++] = '<';
+			own[hl++] = (char)('0' + prio);
+			own[hl++] = '>';
+		}
+		memcpy(own + hl, p->stamp, p->stamp_len);
+		hl += p->stamp_len;
+		memcpy(own + hl, cont ? p->cont : p->prefix, cont ? p->cont_len : p->prefix_len);
+		hl += cont ? p->cont_len : p->prefix_len;
+		head = own;
+	}
+	sv_joblog_add(p->pump->log, p->which, text, len); /* for grunctl logs */
+	char *d = obuf_room(p, o, hl + len + p->suffix_len + 1);
+	memcpy(d, head, hl);
+	memcpy(d + hl, text, len);
+	memcpy(d + hl + len, p->suffix, p->suffix_len);
+	d[hl + len + p->suffix_len] = '\n';
+}
+
+/* Makes p->head for the lines of one read (its stamp). */
+static void make_head(struct pump_in *p)
+{
+	size_t n = 0;
+	if (p->prio >= 0) {
+		p->head[n++] = '<';
+		p->head[n++] = (char)('0' + p->prio);
+		p->head[n++] = '>';
+	}
+	memcpy(p->head + n, p->stamp, p->stamp_len);
+	n += p->stamp_len;
+	memcpy(p->head + n, p->prefix, p->prefix_len);
+	p->head_len = n + p->prefix_len;
+}
+
+enum { EMIT_LINES, EMIT_CUT, EMIT_EOF };
+
+/* Emits every complete line in p->buf and, when the buffer is full
+ * (EMIT_CUT) or at EOF, the incomplete rest, in buffers of about
+ * OUTBUF_MAX bytes (a 64 KiB read of one-byte lines becomes megabytes
+ * with the prefixes, and the queues are bounded in bytes). */
+static void pump_emit(struct pump_in *p, int how)
+{
+	struct obuf o = { NULL, 0 };
+	size_t start = 0;
+	char *nl;
+	if (p->raw) {
+		/* the bytes as they are: every complete line at once, and at a
+		 * cut or EOF the rest, no newline added */
+		size_t upto = how != EMIT_LINES ? p->have : 0;
+		if (!upto && (nl = memrchr(p->buf, '\n', p->have)))
+			upto = (size_t)(nl - p->buf) + 1;
+		if (upto)
+			memcpy(obuf_room(p, &o, upto), p->buf, upto);
+		start = upto;
+		obuf_flush(p, &o);
+		memmove(p->buf, p->buf + start, p->have - start);
+		p->have -= start;
+		return;
+	}
+	while (start < p->have && (nl = memchr(p->buf + start, '\n', p->have - start))) {
+		size_t end = (size_t)(nl - p->buf);
+		emit_line(p, &o, p->buf + start, end - start, p->continued, 1);
+		p->continued = 0;
+		start = end + 1;
+	}
+	if (how != EMIT_LINES && start < p->have) {
+		emit_line(p, &o, p->buf + start, p->have - start, p->continued, 0);
+		p->continued = how == EMIT_CUT;
+		start = p->have;
+	}
+	obuf_flush(p, &o);
 	memmove(p->buf, p->buf + start, p->have - start);
 	p->have -= start;
 }
@@ -426,14 +729,18 @@ static void pump_read(struct pump_in *p)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n > 0) {
+		p->when = sv_ts_now();
+		p->stamp_len = sv_ts_format(p->ts, p->when, p->stamp);
+		if (!p->raw)
+			make_head(p);
 		p->have += (size_t)n;
-		pump_emit(p, 0);
-		/* a line longer than the whole buffer is cut into buffer-sized lines */
+		pump_emit(p, EMIT_LINES);
+		/* a line longer than the whole buffer is cut into buffer-sized pieces */
 		if (p->have == PUMP_BUF)
-			pump_emit(p, 1);
+			pump_emit(p, EMIT_CUT);
 		return;
 	}
-	pump_emit(p, 1);
+	pump_emit(p, EMIT_EOF);
 	rt_close(p->fd);
 	p->fd = -1;
 	free(p->buf);
@@ -453,36 +760,68 @@ static void pump_main(void *arg)
 			if (pf[i].revents)
 				pump_read(&p->in[i]);
 	}
+	for (int i = 0; i < 2; i++)
+		if (p->in[i].dropped)
+			report_dropped(p->name, i + 1, p->in[i].sink->label, p->in[i].dropped, p->gave_up);
 	if (p->end) {
 		rt_chan_close(p->end->eof);
 		end_unref(p->end);
 	}
-	sv_joblog_unref(p->in[0].log);
+	sv_joblog_unref(p->log);
 	free(p);
 	rt_wg_done(&out.pumps);
 }
 
-static void pump_in_init(struct pump_in *in, int fd, int stream, const char *name, int color_index,
-                         struct sv_joblog *log)
+static const int palette[] = { 36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91 };
+
+static void pump_in_init(struct pump_in *in, struct pump *p, int fd, int which, const struct sv_job *j,
+                         int color_index)
 {
+	memset(in, 0, sizeof *in);
+	in->pump = p;
 	in->fd = fd;
-	in->origin = stream;
-	in->log = log;
-	in->stream = stream == 1 && out.stdout_data ? 2 : stream;
-	in->have = 0;
-	in->buf = NULL;
-	if (out.streams[in->stream].color) {
-		int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
-		snprintf(in->prefix, sizeof in->prefix, "\033[%dm%-*s |\033[0m ", c, out.name_width, name);
-	} else {
-		snprintf(in->prefix, sizeof in->prefix, "%-*s | ", out.name_width, name);
-	}
+	in->which = which;
+	in->prio = -1;
 	in->suffix = "";
+	const struct sv_iospec *io = which == 1 ? &j->out : &j->err;
+	if (fd < 0)
+		return;
+	if (io->kind == SV_IO_FILE && (in->sink = sv_sink_find(SINK_FILE, io->path, j))) {
+		in->raw = 1;
+		return;
+	}
+	if (j->log_dir && (in->sink = sv_sink_find(SINK_DIR, j->log_dir, j))) {
+		/* the directory is the job's: its instances are named, nothing else */
+		in->ts = out.ts == SV_TS_AUTO ? SV_TS_ISO : out.ts;
+		if (j->instances > 1) {
+			snprintf(in->prefix, sizeof in->prefix, "%s | ", p->name);
+			snprintf(in->cont, sizeof in->cont, "%s + ", p->name);
+		} else {
+			snprintf(in->cont, sizeof in->cont, "+ ");
+		}
+	} else {
+		int stream = which == 1 && !out.stdout_data ? 1 : 2;
+		in->sink = &out.streams[stream];
+		in->ts = out.ts == SV_TS_AUTO ? SV_TS_OFF : out.ts;
+		int width = in->sink->journal ? 0 : out.name_width;
+		if (in->sink->journal)
+			in->prio = which == 1 ? PRIO_INFO : j->stderr_priority;
+		if (in->sink->color) {
+			int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
+			snprintf(in->prefix, sizeof in->prefix, "\033[%dm%-*s |\033[0m ", c, width, p->name);
+			snprintf(in->cont, sizeof in->cont, "\033[%dm%-*s +\033[0m ", c, width, p->name);
+		} else {
+			snprintf(in->prefix, sizeof in->prefix, "%-*s | ", width, p->name);
+			snprintf(in->cont, sizeof in->cont, "%-*s + ", width, p->name);
+		}
+	}
 	in->prefix_len = strlen(in->prefix);
+	in->cont_len = strlen(in->cont);
+	in->suffix_len = strlen(in->suffix);
 }
 
-int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index, struct sv_joblog *log,
-                  struct sv_pump_end **end)
+int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name, int color_index,
+                  struct sv_joblog *log, struct sv_pump_end **end)
 {
 	if ((out_fd >= 0 && rt_fd_nonblock(out_fd) < 0) || (err_fd >= 0 && rt_fd_nonblock(err_fd) < 0))
 		return -1;
@@ -491,8 +830,10 @@ int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index, str
 		return -1;
 	p->end = NULL;
 	if (end) {
-		p->end = malloc(sizeof *p->end);
-		if (!p->end || !(p->end->eof = rt_chan_make(0, 0))) {
+		p->end = calloc(1, sizeof *p->end);
+		if (!p->end || !(p->end->eof = rt_chan_make(0, 0)) || !(p->end->stalled = rt_chan_make(0, 1))) {
+			if (p->end && p->end->eof)
+				rt_chan_free(p->end->eof);
 			free(p->end);
 			free(p);
 			return -1;
@@ -500,15 +841,20 @@ int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index, str
 		p->end->refs = 2;
 		*end = p->end;
 	}
-	pump_in_init(&p->in[0], out_fd, 1, name, color_index, log);
-	pump_in_init(&p->in[1], err_fd, 2, name, color_index, log);
-	sv_joblog_ref(log); /* one for the pump, released as it ends */
+	p->drop = j->log_drop;
+	p->gave_up = 0;
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->log = log;
+	sv_joblog_ref(log);
+	pump_in_init(&p->in[0], p, out_fd, 1, j, color_index);
+	pump_in_init(&p->in[1], p, err_fd, 2, j, color_index);
 	rt_wg_add(&out.pumps, 1);
 	if (rt_go_named("pump", pump_main, p) < 0) {
 		sv_joblog_unref(log);
 		rt_wg_done(&out.pumps);
 		if (p->end) {
 			rt_chan_free(p->end->eof);
+			rt_chan_free(p->end->stalled);
 			free(p->end);
 			*end = NULL;
 		}

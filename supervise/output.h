@@ -7,18 +7,28 @@
  * call of one thread and lines of different jobs never interleave.  A
  * pump green thread per job run (both its pipes) cuts the job's output into lines and
  * prefixes each with the job's name (padded to the longest name, colored
- * on a terminal).  A full channel parks the pumps, which stop reading the
- * pipes, which blocks the jobs: back-pressure all the way.
+ * on a terminal), stamps it (timestamp.h) and, for journald, gives it a
+ * "<N>" priority.  A job's file: outputs and its log = DIR directory are
+ * sinks of their own with their own writers (logfile.c).  A full
+ * channel parks the pumps, which stop reading the pipes, which blocks the
+ * jobs: back-pressure all the way (or, with log_overflow = drop, the
+ * lines are dropped and counted).  Supervision never waits for a sink.
  */
 #ifndef GRUN_SV_OUTPUT_H
 #define GRUN_SV_OUTPUT_H
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "supervise/config.h"
 
 enum sv_verbosity { SV_QUIET = -1, SV_NORMAL = 0, SV_VERBOSE = 1 };
 
 struct sv_pump_end;
+
+/* sv_output_set_format() is called before sv_output_start(): time stamps
+ * (SV_TS_AUTO: none on grun's streams, iso in log directories) and the
+ * format (SV_LOG_AUTO: journal on a stream JOURNAL_STREAM names). */
+void sv_output_set_format(enum sv_ts ts, enum sv_log_format format);
 
 /* sv_output_start() starts the two writers; stdout_gone(arg) is called
  * (once, from the writer, never parking) when grun's stdout reader goes
@@ -43,19 +53,32 @@ int sv_output_failed(void);
 void sv_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* sv_warn(): always written, at priority warning under journald (sv_err
+ * is err, sv_info notice, sv_debug info). */
+void sv_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* sv_output_verbose() says whether -v was given. */
+int sv_output_verbose(void);
+/* sv_output_reopen() asks every file: output and log directory to be
+ * reopened before its next write (SIGUSR1); returns how many there are.
+ * Never parks. */
+int sv_output_reopen(void);
 /* sv_pump_start() starts a green thread that reads a job's stdout pipe
  * out_fd and stderr pipe err_fd (either may be -1; both are owned and
- * closed by the pump) until EOF on both, and writes each line to grun's
- * stdout (the lines of out_fd) or stderr (err_fd) prefixed with name;
- * color_index picks the color; log (may be NULL) gets a copy of every
- * line for grunctl logs (joblog.h).  With end, *end gets a handle for
- * sv_pump_end_wait().  0, or -1 (the fds are still the caller's).
- * G only. */
+ * closed by the pump) until EOF on both.  Each pipe goes where job j
+ * says: a file: output gets the bytes as they are; a log one goes to j's
+ * log directory, or to grun's stdout (the lines of out_fd) or stderr
+ * (err_fd) prefixed with name (the instance's); color_index picks the
+ * color; log (may be NULL) gets a copy of every line that is not a
+ * file: output's, for grunctl logs (joblog.h).  With end, *end gets a
+ * handle for sv_pump_end_wait().  0, or -1 (the fds are still the
+ * caller's).  G only. */
 struct sv_joblog;
-int sv_pump_start(int out_fd, int err_fd, const char *name, int color_index, struct sv_joblog *log,
-                  struct sv_pump_end **end);
+int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name,
+                  int color_index, struct sv_joblog *log, struct sv_pump_end **end);
 /* sv_pump_end_wait() waits until the pump has written the last line of its
  * pipes, or the deadline, and lets go of *end.  So a job's output comes
- * before its exit in the log even when other pumps are busy. */
+ * before its exit in the log even when other pumps are busy; but it
+ * returns at once when the pump is waiting for room in a sink (a reader
+ * that does not read): supervision does not wait for a stalled log. */
 void sv_pump_end_wait(struct sv_pump_end *end, int64_t deadline);
 #endif

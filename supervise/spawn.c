@@ -212,12 +212,19 @@ static int open_out(const struct sv_iospec *io, int stream, int *fd, int *owned,
 		*fd = p[1];
 		return 0;
 	case SV_IO_FILE:
+		/* the file is grun's to write (logfile.c: reopened on SIGUSR1);
+		 * opening it here says at once when it cannot be */
 		*fd = open(io->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (*fd < 0) {
 			snprintf(err, errlen, "%s %s: %s", stream == 1 ? "stdout" : "stderr",
 			         io->path, strerror(errno));
 			return -1;
 		}
+		close(*fd);
+		if (pipe2(p, O_CLOEXEC) < 0)
+			break;
+		*rd = p[0];
+		*fd = p[1];
 		return 0;
 	case SV_IO_NULL:
 	default:

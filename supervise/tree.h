@@ -58,6 +58,10 @@ struct sv_node {
 	int held;                      /* atomic: kept stopped (autostart = no, grunctl stop) */
 	struct sv_joblog *log;         /* its recent output (joblog.h): one reference */
 	struct sv_status st;           /* under the board's lock (status.h) */
+	/* job.c (own); read by graph.c's summary once every node has ended */
+	int runs;                      /* processes started */
+	int64_t run_ns;                /* how long they ran, summed */
+	int last_status;               /* wait status of the last exit (runs > 0) */
 
 	/* supervisors */
 	const struct sv_sup *sup;

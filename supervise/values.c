@@ -5,6 +5,7 @@
  * input; no I/O.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,44 @@ int sv_parse_signal(const char *s, int *sig, const char **why)
 	if (*s && !*end && v > 0 && v < NSIG)
 		return *sig = (int)v, 0;
 	*why = "unknown signal (use a name such as TERM, INT, HUP, QUIT, KILL, USR1 or a number)";
+	return -1;
+}
+
+/* "65536", "512K", "10M", "1G". */
+int sv_parse_size(const char *s, int64_t *bytes, const char **why)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	int shift = 0;
+	if (*end == 'K' || *end == 'k')
+		shift = 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20, end++;
+	else if (*end == 'G' || *end == 'g')
+		shift = 30, end++;
+	if (end == s || *end || errno || v < 0 || v > (1LL << 40) >> shift) {
+		*why = "expected a size in bytes, with an optional K, M or G (at most 1T)";
+		return -1;
+	}
+	*bytes = v << shift;
+	return 0;
+}
+
+int sv_parse_priority(const char *s, int *prio, const char **why)
+{
+	static const char *names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+	for (int i = 0; i < 8; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return *prio = i, 0;
+	}
+	if (strcmp(s, "error") == 0)
+		return *prio = 3, 0;
+	if (strcmp(s, "warn") == 0)
+		return *prio = 4, 0;
+	if (s[0] >= '0' && s[0] <= '7' && !s[1])
+		return *prio = s[0] - '0', 0;
+	*why = "expected a syslog priority: emerg, alert, crit, err, warning, notice, info, debug or 0 to 7";
 	return -1;
 }
 

@@ -6,7 +6,7 @@
 # stdout/stderr = file:PATH, null, inherit, stderr = stdout; colors.
 . "$(dirname "$0")/lib.sh"
 
-plan 48
+plan 49
 
 # left [SECS]: 0 once no tagged process is left (for ok).
 ESC=$(printf '\033')
@@ -106,14 +106,17 @@ whole_ok "$( [ "$(grep -Ec '^E \| E-[0-9]{5}-E{290}$' "$T/err"):$(grep -c '^E | 
 	"flood: exactly 2000 whole stderr lines ($(grep -Ec '^E \| E-[0-9]{5}-E{290}$' "$T/err") whole of $(grep -c '^E | ' "$T/err"))"
 ok "$(left)" "flood: no process left"
 
-# a line longer than the pump's 64 KiB buffer is cut into 64 KiB pieces
+# a line longer than the pump's 64 KiB buffer is cut into 64 KiB pieces,
+# the pieces after the first marked "L + " rather than "L | "
 cat >"$T/long.ini" <<'EOF'
 [job:L]
-cmd = sh -c 'head -c 100000 /dev/zero | tr "\\0" L'
+cmd = sh -c 'head -c 100000 /dev/zero | tr "\\0" L; echo; echo next'
 EOF
 run_grun 10 "$T/long.ini"
-is "$rc:$(grep -c '^L | ' "$T/out"):$(sed 's/^L | //' "$T/out" | tr -d '\n' | wc -c | tr -d ' ')" "0:2:100000" \
-	"long line: 100000 characters come out whole, in 2 pieces"
+is "$rc:$(grep -c '^L | ' "$T/out"):$(grep -c '^L + ' "$T/out"):$(grep -v next "$T/out" | sed 's/^L [|+] //' | tr -d '\n' | wc -c | tr -d ' ')" "0:2:1:100000" \
+	"long line: 100000 characters come out whole, in 2 pieces, the second marked L +"
+is "$(sed -n 1p "$T/out" | wc -c | tr -d ' '):$(tail -n 1 "$T/out")" "65541:L | next" \
+	"long line: the first piece is 65536 bytes; the next line is a line of its own"
 
 # ---- stdout and stderr settings ------------------------------------------------------
 printf 'old\n' >"$T/appended"

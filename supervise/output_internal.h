@@ -1,0 +1,86 @@
+/*
+ * output_internal.h - what output.c (grun's own streams, the log calls,
+ * the pumps) and logfile.c (file: outputs and log = DIR directories)
+ * share: the sink, one destination of lines with its own writer green
+ * thread and byte-bounded queue.
+ *
+ * A sink's fd, size and retry_at are the writer's alone; the counters
+ * are atomic; chan, space and done are set before any pump uses the
+ * sink and torn down after the last (sv_output_stop).
+ */
+#ifndef GRUN_SV_OUTPUT_INTERNAL_H
+#define GRUN_SV_OUTPUT_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "rt.h"
+#include "supervise/config.h"
+
+struct outbuf {
+	size_t len;
+	char data[];
+};
+
+enum sink_kind {
+	SINK_STD,   /* grun's stdout or stderr */
+	SINK_FILE,  /* stdout/stderr = file:PATH, appended, reopened on SIGUSR1 */
+	SINK_DIR,   /* log = DIR: DIR/current, rotated by size */
+};
+
+struct sv_sink {
+	enum sink_kind kind;
+	int fd;                 /* writer only; -1 while a file is not open */
+	char *path;             /* FILE: the file; DIR: the directory */
+	char label[80];         /* for messages: "stdout", "log /var/log/app" */
+	int color;              /* STD: color job names */
+	int journal;            /* STD: "<N>" priority prefixes for journald */
+	struct rt_chan *chan;   /* of struct outbuf * (NULL: wake-up, see reopen) */
+	struct rt_chan *space;  /* elem 0, cap 1: a token after each write */
+	struct rt_wg done;
+	size_t queued;          /* atomic: bytes in chan */
+	uint64_t written;       /* atomic: bytes written so far */
+	uint64_t dropped;       /* atomic: grun's own lines dropped while full */
+	uint64_t lost;          /* atomic: bytes that could not be written (an error) */
+	uint64_t lost_lines;    /* atomic: FILE, DIR: lines that could not be written */
+	int error;              /* atomic: errno of the first failed write, EPIPE aside */
+	int broken;             /* writer only: EPIPE, nobody will ever read */
+	int64_t last_report;    /* writer only: when a write error was last reported */
+	/* FILE and DIR */
+	int reopen;             /* atomic: SIGUSR1 asked for a reopen */
+	int64_t retry_at;       /* writer only: the file could not be opened; try again then */
+	int64_t max_size;       /* DIR: rotate when current would grow past it */
+	int keep;               /* DIR: rotated files kept */
+	int64_t size;           /* DIR, writer only: bytes in current */
+	struct sv_sink *next;   /* the registry (logfile.c) */
+};
+
+/* Queue bound per sink, in bytes and buffers. */
+#define SINK_QUEUE_BYTES (1u << 20)
+#define SINK_QUEUE_BUFS 4096
+/* A write error is reported at most this often. */
+#define SINK_REPORT_EVERY (10000 * 1000000LL)
+
+/* Set (atomic) once a file or directory sink has lost lines: grun's exit
+ * status says output was lost. */
+extern int sv_sink_lost_any;
+
+/* output.c: makes s's channels and starts its writer (G only). 0 or -1. */
+int sv_sink_start(struct sv_sink *s, const char *gname);
+
+/* logfile.c */
+/* sv_sink_find() is the sink of a file: output (kind SINK_FILE) or a log
+ * directory (SINK_DIR) of path, made and started on first use with j's
+ * rotation settings; NULL when it cannot be made (logged).  Any G. */
+struct sv_sink *sv_sink_find(enum sink_kind kind, const char *path, const struct sv_job *j);
+/* sv_sink_file_write() writes a buffer of whole lines (raw bytes for
+ * FILE) to a file or directory sink, opening and rotating as needed;
+ * what cannot be written is counted and reported.  Its writer only. */
+void sv_sink_file_write(struct sv_sink *s, const char *p, size_t n);
+/* sv_sink_file_reopen() closes the file, to be opened again at the next
+ * write (SIGUSR1).  Its writer only. */
+void sv_sink_file_reopen(struct sv_sink *s);
+/* sv_sinks_list() is a snapshot of every file and directory sink (the
+ * caller frees the array; *n gets their number). */
+struct sv_sink **sv_sinks_list(size_t *n);
+/* sv_sinks_free() forgets every sink, after their writers ended. */
+void sv_sinks_free(void);
+#endif
