@@ -160,6 +160,11 @@ bool rt_poll_due(int64_t now)
 	return atomic_load_explicit(&pl.next_when, memory_order_relaxed) <= now;
 }
 
+int64_t rt_poll_next_deadline(void)
+{
+	return atomic_load_explicit(&pl.next_when, memory_order_relaxed);
+}
+
 bool rt_poll_active(void)
 {
 	return atomic_load(&pl.polling) != 0;

@@ -168,6 +168,7 @@ void rt_stats_get(struct rt_stats *st)
 	st->live = st->spawned > exited ? st->spawned - exited : 0;
 	st->retakes_syscall = atomic_load(&rt_sched.retakes_syscall);
 	st->retakes_hog = atomic_load(&rt_sched.retakes_hog);
+	st->preempts = atomic_load(&rt_sched.preempts);
 	st->ms = atomic_load(&rt_sched.nms);
 	st->threads_failed = atomic_load(&rt_sched.mfailed);
 	rt_stacks_stats(st);
