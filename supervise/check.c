@@ -548,11 +548,14 @@ static int runnable(const char *path)
 
 /* Looks for prog as the job's start would (spawn.c find_exec): a name
  * with a '/' as is (after entering dir), else along the PATH the job
- * gets.  Returns 0, or -1 with errno. */
-static int find_program(const struct sv_job *j, const char *prog)
+ * gets.  Returns 0, or -1 with errno; *found (if not NULL) gets the path
+ * of a name found along PATH (to free), else NULL. */
+static int find_program(const struct sv_job *j, const char *prog, char **found)
 {
 	char *buf = sv_xmalloc(4096 + 2 * SV_LINE_MAX, "a program path");
 	int rc = -1;
+	if (found)
+		*found = NULL;
 	if (strchr(prog, '/')) {
 		if (prog[0] != '/' && j->dir)
 			snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%s/%s", j->dir, prog);
@@ -570,21 +573,35 @@ static int find_program(const struct sv_job *j, const char *prog)
 			rc = runnable(buf) ? 0 : -1;
 			path += n + (path[n] == ':');
 		}
+		if (rc == 0 && found)
+			*found = sv_xstrdup(buf, "a program path");
 		errno = ENOENT;
 	}
 	free(buf);
 	return rc;
 }
 
+/* The job's argv[0] along its PATH, once at load instead of at every
+ * spawn (about ten stat calls each; systemd resolves ExecStart= at load
+ * too).  A program missing now is looked for again at each spawn, as an
+ * earlier job may install it. */
+static void resolve_exec(struct sv_job *j)
+{
+	if (j->argv.n > 0 && !strchr(j->argv.v[0], '/'))
+		find_program(j, j->argv.v[0], &j->exec_path);
+}
+
 /* What a job's start would fail on now: a dir that is not there, a
  * program that cannot be found.  Warnings only: an earlier job may create
- * them (grun.ini(5) VALIDATION). */
+ * them (grun.ini(5) VALIDATION).  Also finds each job's executable
+ * (sv_job.exec_path). */
 void sv_check_files(struct sv_loader *ld, struct sv_config *cfg)
 {
 	for (int i = 0; i < cfg->njobs; i++) {
-		const struct sv_job *j = &cfg->jobs[i];
+		struct sv_job *j = &cfg->jobs[i];
 		struct stat st;
 		int dir_ok = 1;
+		resolve_exec(j);
 		if (j->dir) {
 			int err = stat(j->dir, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
 			if (err) {
@@ -596,7 +613,9 @@ void sv_check_files(struct sv_loader *ld, struct sv_config *cfg)
 		const char *prog = job_program(j, word, sizeof word);
 		if (!prog || (!dir_ok && prog[0] != '/' && strchr(prog, '/')))
 			continue;
-		if (find_program(j, prog) < 0) {
+		if (j->exec_path && strcmp(prog, j->argv.v[0]) == 0)
+			continue; /* found by resolve_exec */
+		if (find_program(j, prog, NULL) < 0) {
 			if (strchr(prog, '/'))
 				sv_load_warning(ld, j->cmd_line, "cmd: cannot run %s: %s", prog, strerror(errno));
 			else

@@ -560,6 +560,7 @@ void sv_config_free(struct sv_config *cfg)
 		free(j->cmd);
 		sv_strv_free(&j->argv);
 		free(j->dir);
+		free(j->exec_path);
 		sv_strv_free(&j->env);
 		sv_strv_free(&j->needs);
 		free(j->need_idx);

@@ -97,6 +97,11 @@ struct sv_job {
 	struct sv_strv argv;      /* cmd split (or /bin/sh -c cmd) */
 	int shell;
 	char *dir;                /* NULL: grun's */
+	/* argv[0] as found along the job's PATH when the config was loaded
+	 * (check.c); NULL when argv[0] has a '/' or was not found then.  A
+	 * spawn tries it first and searches PATH again only if it is no
+	 * longer runnable (spawn.c find_exec).  Read-only once loaded. */
+	char *exec_path;
 	struct sv_strv env;       /* NAME=VALUE set or overriding grun's environment */
 	uid_t uid;                /* (uid_t)-1: unchanged */
 	gid_t gid;                /* (gid_t)-1: unchanged (never with has_user) */

@@ -142,12 +142,23 @@ static char **build_env(const struct sv_job *job, int inst, const char *notify)
 	return env.v;
 }
 
-/* Finds argv[0] as execvp would, checking it is an executable file. */
+static int runnable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Finds argv[0] as execvp would, checking it is an executable file: where
+ * the config's load found it (two system calls), else along PATH. */
 static int find_exec(const struct sv_job *job, char **envp, char *out, size_t len,
                      char *err, size_t errlen)
 {
 	const char *cmd = job->argv.v[0];
 	struct stat st;
+	if (job->exec_path && runnable(job->exec_path)) {
+		snprintf(out, len, "%s", job->exec_path);
+		return 0;
+	}
 	if (strchr(cmd, '/')) {
 		if (cmd[0] != '/' && job->dir)
 			snprintf(out, len, "%s/%s", job->dir, cmd);
@@ -166,7 +177,7 @@ static int find_exec(const struct sv_job *job, char **envp, char *out, size_t le
 	while (*path) {
 		size_t n = strcspn(path, ":");
 		snprintf(out, len, "%.*s%s%s", (int)n, path, n ? "/" : "", cmd);
-		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+		if (runnable(out))
 			return 0;
 		path += n + (path[n] == ':');
 	}
