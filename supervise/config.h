@@ -102,6 +102,11 @@ struct sv_job {
 	 * spawn tries it first and searches PATH again only if it is no
 	 * longer runnable (spawn.c find_exec).  Read-only once loaded. */
 	char *exec_path;
+	/* The environment every run of the job shares (spawn.c env_base):
+	 * pointers into grun's environ and env.v, NULL-terminated; built on
+	 * the first spawn and published once with a compare-and-swap, NULL
+	 * until then.  Any thread; freed (the array) with the config. */
+	char **env_base;
 	struct sv_strv env;       /* NAME=VALUE set or overriding grun's environment */
 	uid_t uid;                /* (uid_t)-1: unchanged */
 	gid_t gid;                /* (gid_t)-1: unchanged (never with has_user) */
