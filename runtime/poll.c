@@ -318,6 +318,25 @@ int rt_poll(bool block, struct rt_g **list)
 	return 0;
 }
 
+/* The Gs whose deadlines have passed, without running libev: for an M
+ * with a P that finds a deadline passed while another thread is the
+ * poller (blocked in epoll_wait with mu released, or peeking).  The heap
+ * is ours (timer.c); tick_update re-arms libev's one timer, which the
+ * blocked poller tolerates as any change made under mu.  0 and the Gs in
+ * *list, or -1 if the poll lock is busy (the poller is about to expire
+ * them itself). */
+int rt_poll_expire(struct rt_g **list)
+{
+	*list = NULL;
+	if (!rt_trylock(&pl.mu))
+		return -1;
+	timers_expire(rt_now());
+	*list = pl.ready_head;
+	pl.ready_head = pl.ready_tail = NULL;
+	rt_unlock(&pl.mu);
+	return 0;
+}
+
 static void on_nothing(struct ev_loop *loop, ev_async *w, int revents)
 {
 	(void)loop; (void)w; (void)revents;

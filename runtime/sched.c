@@ -177,6 +177,27 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 
 /* ---- finding work ------------------------------------------------------ */
 
+/* Gs whose deadlines have passed, from the poller or, if another thread
+ * is the poller, straight from the heap: the first runs now (it waited
+ * longest for this M), the others go behind the local queue.  NULL if
+ * none. */
+static struct rt_g *take_due(struct rt_p *p)
+{
+	struct rt_g *list;
+	if ((rt_poll(false, &list) != 0 && rt_poll_expire(&list) != 0) || !list)
+		return NULL;
+	struct rt_g *g = list;
+	list = list->schedlink;
+	while (list) {
+		struct rt_g *next = list->schedlink;
+		atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
+		rt_runqput(p, list, false);
+		list = next;
+	}
+	rt_wakep();
+	return g;
+}
+
 static struct rt_g *steal_work(struct rt_p *p)
 {
 	int n = rt_sched.nprocs;
@@ -247,8 +268,7 @@ top:
 	if (tick % 61 == 0 || fair) {
 		if ((g = globrunq_take(p, 1)))
 			return g;
-		if (rt_poll_due(rt_now()) && rt_poll(false, &list) == 0 && list &&
-		    (g = take_poll_list(p, list)))
+		if (rt_poll_due(rt_now()) && (g = take_due(p)))
 			return g;
 	}
 	/* 2. local; a G after a preemption starts a new time slice. */
@@ -399,12 +419,22 @@ void rt_arrive(struct rt_g *g)
 
 /* The next G for a direct switch: runnext or the local queue, unless the
  * scheduler has periodic work due (global queue fairness, timers) or is
- * stopping.  P held, in_rt == 1. */
-static struct rt_g *next_local(struct rt_p *p, bool *inherit)
+ * stopping.  Every TIMER_CHECK_SWITCHES switches it reads the clock: with
+ * a deadline passed, the M goes through g0 for a fairness pass (m->fair),
+ * which runs the G whose deadline it was, so a sleep ends on time while
+ * Gs pass the P to each other, without waking another thread (Go checks
+ * its timers at every schedule).  P held, in_rt == 1. */
+#define TIMER_CHECK_SWITCHES 64
+static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 {
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 	if (tick % 61 == 60 || atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed))
 		return NULL;
+	uint32_t sw = atomic_load_explicit(&p->switchtick, memory_order_relaxed);
+	if (RT_UNLIKELY(sw % TIMER_CHECK_SWITCHES == 0) && rt_poll_due(rt_now())) {
+		m->fair = true;
+		return NULL;
+	}
 	return rt_runqget(p, inherit);
 }
 
@@ -415,7 +445,7 @@ void rt_park_switch(struct rt_m *m, struct rt_g *g, bool dying)
 {
 	bool inherit;
 	struct rt_p *p = m->p;
-	struct rt_g *next = p ? next_local(p, &inherit) : NULL;
+	struct rt_g *next = p ? next_local(m, p, &inherit) : NULL;
 	m->park_g = g;
 	g->saved_errno = *__errno_location();
 	if (next) {
