@@ -7,6 +7,9 @@
  * into the freed tail slot, keeping FIFO order.  Waiters are served in
  * arrival order.  Close wakes every waiter: receivers get ok = 0 once the
  * buffer is drained, senders EPIPE.
+ *
+ * Send and receive are safe points: a G whose time slice is over gives
+ * way on entry (rt_preempt_point), before it takes the channel's lock.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -167,8 +170,10 @@ int rt_chan_unlock_commit(struct rt_g *g, void *arg)
 
 int rt_chan_send(struct rt_chan *c, const void *elem)
 {
-	struct rt_g *g = rt_g_current();
+	struct rt_m *m = rt_m_current();
+	struct rt_g *g = m ? m->curg : NULL;
 	rt_assert(g, "rt_chan_send outside a green thread");
+	rt_preempt_point(m);
 	rt_lock(&c->lock);
 	if (c->closed) {
 		rt_unlock(&c->lock);
@@ -199,8 +204,10 @@ int rt_chan_send(struct rt_chan *c, const void *elem)
 
 int rt_chan_recv(struct rt_chan *c, void *elem)
 {
-	struct rt_g *g = rt_g_current();
+	struct rt_m *m = rt_m_current();
+	struct rt_g *g = m ? m->curg : NULL;
 	rt_assert(g, "rt_chan_recv outside a green thread");
+	rt_preempt_point(m);
 	rt_lock(&c->lock);
 	struct rt_sudog *s = rt_waitq_dequeue(&c->sendq);
 	if (s) {

@@ -160,6 +160,11 @@ bool rt_poll_due(int64_t now)
 	return atomic_load_explicit(&pl.next_when, memory_order_relaxed) <= now;
 }
 
+int64_t rt_poll_next_deadline(void)
+{
+	return atomic_load_explicit(&pl.next_when, memory_order_relaxed);
+}
+
 bool rt_poll_active(void)
 {
 	return atomic_load(&pl.polling) != 0;
@@ -310,6 +315,25 @@ int rt_poll(bool block, struct rt_g **list)
 	atomic_store_explicit(&pl.last_poll, now, memory_order_relaxed);
 	rt_unlock(&pl.mu);
 	atomic_store(&pl.polling, 0); /* seq_cst: pairs with stopm's check */
+	return 0;
+}
+
+/* The Gs whose deadlines have passed, without running libev: for an M
+ * with a P that finds a deadline passed while another thread is the
+ * poller (blocked in epoll_wait with mu released, or peeking).  The heap
+ * is ours (timer.c); tick_update re-arms libev's one timer, which the
+ * blocked poller tolerates as any change made under mu.  0 and the Gs in
+ * *list, or -1 if the poll lock is busy (the poller is about to expire
+ * them itself). */
+int rt_poll_expire(struct rt_g **list)
+{
+	*list = NULL;
+	if (!rt_trylock(&pl.mu))
+		return -1;
+	timers_expire(rt_now());
+	*list = pl.ready_head;
+	pl.ready_head = pl.ready_tail = NULL;
+	rt_unlock(&pl.mu);
 	return 0;
 }
 

@@ -330,6 +330,7 @@ struct rt_stats {
 	uint64_t stacks_trimmed;/* free stacks whose memory went back to the kernel */
 	uint64_t retakes_syscall; /* Ps handed off from blocking regions */
 	uint64_t retakes_hog;   /* Ps handed off from green threads running > 10 ms */
+	uint64_t preempts;      /* green threads that gave way at a runtime safe point */
 	uint64_t ms;            /* OS threads created */
 	uint64_t threads_failed;/* OS threads the runtime could not create (see max_threads) */
 	uint64_t polls;         /* blocking libev iterations */

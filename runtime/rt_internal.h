@@ -246,6 +246,15 @@ struct rt_m {
 	 * 0 while its G runs user code.  Written only by the M itself; read
 	 * by its SIGURG handler (same thread) and by the monitor (a hint). */
 	_Atomic int in_rt;
+	/* 1: the G on this M must give way at its next safe point (a channel
+	 * operation, rt_select): its P's 10 ms time slice is over, or the
+	 * monitor queued Gs on the global queue while every P was busy.  Set
+	 * by the monitor (relaxed), cleared by the M itself (rt_preempt_yield).
+	 * A flag left over after the M changed G or P costs one early yield. */
+	_Atomic uint32_t preempt;
+	/* Own: the next findrunnable looks at the global queue and due
+	 * timers first, and the G it picks starts a new time slice. */
+	bool fair;
 	_Atomic uint32_t park;       /* futex word: 0 parked, 1 woken */
 	struct rt_m *schedlink;      /* idle M list */
 	pthread_t thread;            /* for pthread_join (written by the creator) */
@@ -304,6 +313,7 @@ struct rt_sched {
 	_Atomic uint64_t spawned_nop;     /* Gs started by threads without a P, */
 	_Atomic uint64_t exited_nop;      /* and ended without one (see rt_p) */
 	_Atomic uint64_t retakes_syscall, retakes_hog, nms;
+	_Atomic uint64_t preempts;        /* rt_preempt_yield()s taken */
 	_Atomic bool stopping;            /* rt_run is shutting down */
 	struct rt_g *main_g;
 	sigset_t sigmask;                 /* blocked in every M */
@@ -337,6 +347,21 @@ static inline bool rt_wake_claim(struct rt_g *g)
 	return atomic_compare_exchange_strong_explicit(&g->wake, &zero, 1,
 			memory_order_acq_rel, memory_order_relaxed);
 }
+
+/* A safe point inside the runtime (channel and select entry): if the
+ * monitor asked m's G to give way, it goes to the back of the run queue
+ * and the M runs findrunnable's fairness pass.  m is stale afterwards.
+ * The fast path is a load and a branch.  G only, no runtime lock held. */
+void rt_preempt_yield(struct rt_m *m);
+static inline void rt_preempt_point(struct rt_m *m)
+{
+	if (RT_UNLIKELY(atomic_load_explicit(&m->preempt, memory_order_relaxed)))
+		rt_preempt_yield(m);
+}
+/* rt_preempt_point for callers that have no M at hand. */
+void rt_safe_point(void);
+/* Set the preempt flag of the M owning the P whose state word is s. */
+void rt_preempt_request(uint32_t s);
 
 /* Global run queue and idle-P helpers used by sysmon. */
 void rt_handoffp(struct rt_p *p);
@@ -448,9 +473,11 @@ void rt_poll_fini(void);
 /* Run the loop once (block: until something happens) unless another
  * thread is in it (then -1).  *list receives the readied Gs. */
 int rt_poll(bool block, struct rt_g **list);
+int rt_poll_expire(struct rt_g **list); /* due timers only, while another thread polls */
 bool rt_poll_has_waiters(void);
 bool rt_poll_active(void);        /* a thread is inside the loop */
 bool rt_poll_due(int64_t now);    /* a deadline has passed */
+int64_t rt_poll_next_deadline(void); /* the earliest deadline, INT64_MAX: none */
 int64_t rt_poll_last(void);       /* rt_now() at the end of the last poll */
 void rt_poll_wake(void);          /* break a blocked poll (any thread) */
 void rt_poll_stop(void);          /* break it for good: the runtime stops */

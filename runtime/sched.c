@@ -113,8 +113,33 @@ void rt_ready(struct rt_g *g)
 		rt_leave_p(m, p);
 }
 
+/* Ask the G on the M that owns p (state word s) to give way at its next
+ * safe point. */
+void rt_preempt_request(uint32_t s)
+{
+	struct rt_m *m = rt_sched.allm[(s >> 8) - 1];
+	atomic_store_explicit(&m->preempt, 1, memory_order_relaxed);
+}
+
+/* Ask one running P's G to give way (Gs wait on the global queue and no
+ * P is idle); the search starts at a different P each time. */
+static void preempt_one(void)
+{
+	static _Atomic unsigned rotor; /* any thread; only spreads the choice */
+	unsigned start = atomic_fetch_add_explicit(&rotor, 1, memory_order_relaxed);
+	unsigned n = (unsigned)rt_sched.nprocs;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t s = atomic_load(&rt_sched.allp[(start + i) % n].state);
+		if ((s & 0xff) == P_RUNNING && (s >> 8) != 0) {
+			rt_preempt_request(s);
+			return;
+		}
+	}
+}
+
 /* Gs from the poller (no P: an idle M or the monitor): onto the global
- * queue under one lock (runqput_any's list form), and wake Ms for them. */
+ * queue under one lock (runqput_any's list form), and wake Ms for them;
+ * with no P idle, ask a running G to give way to them. */
 void rt_inject_from_poll(struct rt_g *list)
 {
 	if (!list)
@@ -129,6 +154,8 @@ void rt_inject_from_poll(struct rt_g *list)
 	rt_unlock(&rt_sched.lock);
 	for (int i = 0; i < n && atomic_load(&rt_sched.npidle) > 0; i++)
 		rt_startm(NULL, false);
+	if (atomic_load(&rt_sched.npidle) == 0)
+		preempt_one();
 }
 
 /* Put the poller's Gs at the tail of our P's queue, in the order the
@@ -149,6 +176,27 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 }
 
 /* ---- finding work ------------------------------------------------------ */
+
+/* Gs whose deadlines have passed, from the poller or, if another thread
+ * is the poller, straight from the heap: the first runs now (it waited
+ * longest for this M), the others go behind the local queue.  NULL if
+ * none. */
+static struct rt_g *take_due(struct rt_p *p)
+{
+	struct rt_g *list;
+	if ((rt_poll(false, &list) != 0 && rt_poll_expire(&list) != 0) || !list)
+		return NULL;
+	struct rt_g *g = list;
+	list = list->schedlink;
+	while (list) {
+		struct rt_g *next = list->schedlink;
+		atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
+		rt_runqput(p, list, false);
+		list = next;
+	}
+	rt_wakep();
+	return g;
+}
 
 static struct rt_g *steal_work(struct rt_p *p)
 {
@@ -197,6 +245,8 @@ static void resetspinning(struct rt_m *m)
 static struct rt_g *findrunnable(struct rt_m *m, bool *inherit)
 {
 	struct rt_g *g, *list;
+	bool fair = m->fair;
+	m->fair = false;
 	*inherit = false;
 top:
 	if (atomic_load(&rt_sched.stopping))
@@ -213,17 +263,19 @@ top:
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 	DEBUG_CHECK(rt_runq_check(p));
 
-	/* 1. fairness: the global queue, and due timers, now and then. */
-	if (tick % 61 == 0) {
+	/* 1. fairness: the global queue, and due timers, now and then, and
+	 * after a G gave way at a safe point. */
+	if (tick % 61 == 0 || fair) {
 		if ((g = globrunq_take(p, 1)))
 			return g;
-		if (rt_poll_due(rt_now()) && rt_poll(false, &list) == 0 && list &&
-		    (g = take_poll_list(p, list)))
+		if (rt_poll_due(rt_now()) && (g = take_due(p)))
 			return g;
 	}
-	/* 2. local. */
-	if ((g = rt_runqget(p, inherit)))
+	/* 2. local; a G after a preemption starts a new time slice. */
+	if ((g = rt_runqget(p, inherit))) {
+		*inherit = *inherit && !fair;
 		return g;
+	}
 	/* 3. global. */
 	if ((g = globrunq_take(p, 0)))
 		return g;
@@ -367,12 +419,22 @@ void rt_arrive(struct rt_g *g)
 
 /* The next G for a direct switch: runnext or the local queue, unless the
  * scheduler has periodic work due (global queue fairness, timers) or is
- * stopping.  P held, in_rt == 1. */
-static struct rt_g *next_local(struct rt_p *p, bool *inherit)
+ * stopping.  Every TIMER_CHECK_SWITCHES switches it reads the clock: with
+ * a deadline passed, the M goes through g0 for a fairness pass (m->fair),
+ * which runs the G whose deadline it was, so a sleep ends on time while
+ * Gs pass the P to each other, without waking another thread (Go checks
+ * its timers at every schedule).  P held, in_rt == 1. */
+#define TIMER_CHECK_SWITCHES 64
+static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 {
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 	if (tick % 61 == 60 || atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed))
 		return NULL;
+	uint32_t sw = atomic_load_explicit(&p->switchtick, memory_order_relaxed);
+	if (RT_UNLIKELY(sw % TIMER_CHECK_SWITCHES == 0) && rt_poll_due(rt_now())) {
+		m->fair = true;
+		return NULL;
+	}
 	return rt_runqget(p, inherit);
 }
 
@@ -383,7 +445,7 @@ void rt_park_switch(struct rt_m *m, struct rt_g *g, bool dying)
 {
 	bool inherit;
 	struct rt_p *p = m->p;
-	struct rt_g *next = p ? next_local(p, &inherit) : NULL;
+	struct rt_g *next = p ? next_local(m, p, &inherit) : NULL;
 	m->park_g = g;
 	g->saved_errno = *__errno_location();
 	if (next) {
@@ -397,6 +459,17 @@ void rt_park_switch(struct rt_m *m, struct rt_g *g, bool dying)
 		rt_ctx_swap(&g->ctx, &m->g0);
 	}
 	/* Resumed, possibly on another M: g is still valid, m is not. */
+	rt_arrive(g);
+}
+
+/* rt_park_switch's way through g0, whatever the local queue holds. */
+static void park_switch_g0(struct rt_m *m, struct rt_g *g)
+{
+	m->park_g = g;
+	g->saved_errno = *__errno_location();
+	rt_fiber_leave(&g->asan_fake, m->g0_lo, (size_t)((char *)m->g0_hi - (char *)m->g0_lo),
+			rt_fiber_of_g0(m));
+	rt_ctx_swap(&g->ctx, &m->g0);
 	rt_arrive(g);
 }
 
@@ -455,4 +528,33 @@ static int yield_commit(struct rt_g *g, void *arg)
 void rt_yield(void)
 {
 	rt_park(yield_commit, NULL, "yield");
+}
+
+/* The monitor asked this G to give way.  It goes behind the local queue
+ * as in rt_yield, but through g0, whose findrunnable first looks at the
+ * global queue and due timers (m->fair) and starts a new time slice: a
+ * G handed over through runnext would otherwise inherit the old one, and
+ * a pair of Gs passing values back and forth would keep the P for good.
+ * A G holding a lock cannot park; it gives way at its next safe point. */
+void rt_preempt_yield(struct rt_m *m)
+{
+	struct rt_g *g = m->curg;
+	atomic_store_explicit(&m->preempt, 0, memory_order_relaxed);
+	if (!g || g->locks != 0)
+		return;
+	atomic_fetch_add_explicit(&rt_sched.preempts, 1, memory_order_relaxed);
+	rt_enter_p(m);
+	g->wait_reason = "preempted";
+	atomic_store_explicit(&g->status, G_WAITING, memory_order_relaxed);
+	m->park_fn = yield_commit;
+	m->park_arg = NULL;
+	m->fair = true;
+	park_switch_g0(m, g);
+}
+
+void rt_safe_point(void)
+{
+	struct rt_m *m = rt_m_current();
+	if (m && m->curg)
+		rt_preempt_point(m);
 }

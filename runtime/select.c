@@ -2,6 +2,7 @@
  * select.c - waiting on several channel operations at once (Go's
  * selectgo).
  *
+ *   0. A safe point: a G whose time slice is over gives way first.
  *   1. Shuffle the cases (pollorder, Fisher-Yates): taking the first
  *      ready case in a uniformly random order picks uniformly among the
  *      ready ones.  Sort the distinct channels by address (lockorder) and
@@ -186,6 +187,7 @@ int rt_select(struct rt_case *cases, int n, int64_t deadline)
 		errno = EINVAL;
 		return -1;
 	}
+	rt_safe_point();
 	if (n <= SELECT_STACK_CASES) {
 		int order[SELECT_STACK_CASES];
 		struct rt_chan *locked[SELECT_STACK_CASES];

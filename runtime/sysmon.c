@@ -6,14 +6,28 @@
  *     (>= 20 us) is retaken and handed to another M, unless it has no
  *     work and other Ms are already idle or spinning (then only after
  *     10 ms).
- *   - A P whose G has run for 10 ms without passing through the scheduler
- *     (unchanged schedtick) while other Gs wait gets a SIGURG at its M; the
- *     handler gives the P up (P_HANDOFF) and the monitor hands it to
- *     another M, so one CPU-bound G cannot stall the rest, even with one
- *     P.  The hog keeps its M; at its next runtime call it finds the P gone
- *     and queues itself (sched.c).
+ *   - A P whose time slice is over (10 ms with an unchanged schedtick: the
+ *     same G, or Gs handing the P to each other through runnext) while
+ *     other Gs wait is asked to give way: first its M's preempt flag is
+ *     set, which the G obeys at its next channel operation or select
+ *     (rt_preempt_point: it goes to the back of the queue and the next G
+ *     starts a new slice).  If the flag is still up at the next tick and
+ *     the G is in its own code, its M gets a SIGURG; the handler gives the
+ *     P up (P_HANDOFF) and the monitor hands it to another M, so one
+ *     CPU-bound G cannot stall the rest, even with one P.  The hog keeps
+ *     its M; at its next runtime call it finds the P gone and queues
+ *     itself (sched.c).  (Handing the P to another M costs a thread wake
+ *     and leaves the G running without a P until it parks: the flag is
+ *     the cheaper remedy whenever the G reaches a safe point.)
  *   - If nobody has polled libev for 10 ms while something waits on it,
- *     the monitor polls (all Ms busy: timers and fds still fire).
+ *     or a deadline has passed and nobody is polling, the monitor polls
+ *     (all Ms busy: timers and fds still fire).  Gs it readies go to the
+ *     global queue (rt_inject_from_poll, which with every P busy sets one
+ *     P's preempt flag, so that they run within microseconds rather than
+ *     at the end of a slice).  While Ps run, the monitor's sleep ends at
+ *     the earliest deadline, and it wakes a poller blocked in libev when
+ *     the deadline has passed (epoll_wait rounds its timeout up to a
+ *     millisecond; Go's timers are exact while its Ps run).
  *   - Every 100 ms, and before it sleeps, it gives the memory of wholly
  *     free stack chunks back to the kernel (stack.c).
  *   - After the OS refused a new thread (m.c), it tries again every
@@ -26,6 +40,7 @@
  * runtime costs it no wake-up at all.
  */
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <time.h>
 
@@ -106,11 +121,14 @@ static bool retake_hog(struct rt_p *p, uint32_t s, int64_t now)
 		return false;
 	if (rt_runqempty(p) && !rt_sched_has_work())
 		return false;
+	/* First the safe point; the tick after, if the G has not reached
+	 * one (its flag is still up), the signal. */
 	struct rt_m *m = rt_sched.allm[(s >> 8) - 1];
-	if (atomic_load_explicit(&m->in_rt, memory_order_acquire))
-		return false;
+	if (!atomic_exchange_explicit(&m->preempt, 1, memory_order_relaxed))
+		return true;
 	p->mon_when = now;
-	pthread_kill(m->self, SIGURG);
+	if (!atomic_load_explicit(&m->in_rt, memory_order_acquire))
+		pthread_kill(m->self, SIGURG);
 	return true;
 }
 
@@ -143,9 +161,25 @@ static int retake(int64_t now)
 static void poll_if_stale(int64_t now)
 {
 	struct rt_g *list;
-	if (rt_poll_has_waiters() && now - rt_poll_last() > POLL_STALE_NS &&
-	    rt_poll(false, &list) == 0 && list)
+	if (!rt_poll_has_waiters())
+		return;
+	bool stale = now - rt_poll_last() > POLL_STALE_NS;
+	bool due = rt_poll_due(now) && !rt_poll_active();
+	if ((stale || due) && rt_poll(false, &list) == 0 && list)
 		rt_inject_from_poll(list);
+	else if (rt_poll_due(now) && rt_poll_active())
+		rt_poll_wake(); /* epoll_wait rounds its timeout up to 1 ms */
+}
+
+/* The monitor's next sleep, in us: its tick, or less if a deadline comes
+ * first. */
+static long sleep_us(long delay)
+{
+	int64_t next = rt_poll_next_deadline();
+	if (next == INT64_MAX)
+		return delay;
+	int64_t until = (next - rt_now()) / 1000;
+	return until >= delay ? delay : until < TICK_MIN_US ? TICK_MIN_US : (long)until;
 }
 
 static void *sysmon_main(void *arg)
@@ -154,10 +188,13 @@ static void *sysmon_main(void *arg)
 	int idle = 0;
 	int64_t last_trim = 0;
 	(void)arg;
+	/* Sleeps that end at a deadline end on time: the default 50 us slack
+	 * would be most of a timer's lateness under load. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	while (!atomic_load(&mon.stop)) {
 		if (idle > 50 && delay < TICK_MAX_US)
 			delay = delay * 2 > TICK_MAX_US ? TICK_MAX_US : delay * 2;
-		struct timespec ts = { 0, delay * 1000 };
+		struct timespec ts = { 0, sleep_us(delay) * 1000 };
 		nanosleep(&ts, NULL);
 		atomic_fetch_add_explicit(&mon.wakes, 1, memory_order_relaxed);
 		/* All idle: sleep, unless things wait on libev and nobody polls

@@ -546,45 +546,145 @@ static int runnable(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-/* Looks for prog as the job's start would (spawn.c find_exec): a name
- * with a '/' as is (after entering dir), else along the PATH the job
- * gets.  Returns 0, or -1 with errno. */
-static int find_program(const struct sv_job *j, const char *prog)
+/* The first runnable prog along path (malloc'd), or NULL. */
+static char *search_path(const char *path, const char *prog)
 {
 	char *buf = sv_xmalloc(4096 + 2 * SV_LINE_MAX, "a program path");
-	int rc = -1;
-	if (strchr(prog, '/')) {
-		if (prog[0] != '/' && j->dir)
-			snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%s/%s", j->dir, prog);
-		else
-			snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%s", prog);
-		errno = 0;
-		rc = runnable(buf) ? 0 : -1;
-		if (rc < 0 && errno == 0)
-			errno = EACCES; /* there, but not an executable file */
-	} else {
-		const char *path = job_path_env(j);
-		while (rc < 0 && *path) {
-			size_t n = strcspn(path, ":");
-			snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%.*s%s%s", (int)n, path, n ? "/" : "", prog);
-			rc = runnable(buf) ? 0 : -1;
-			path += n + (path[n] == ':');
-		}
-		errno = ENOENT;
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%.*s%s%s", (int)n, path, n ? "/" : "", prog);
+		if (runnable(buf))
+			return buf;
+		path += n + (path[n] == ':');
 	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * The PATH searches of one check, by PATH and program: a file of 100,000
+ * jobs that run a handful of programs searches PATH a handful of times
+ * (each search is a stat per directory).  Open addressing, linear
+ * probing; the capacity is a power of two, at most half used.  key is
+ * "PATH\nprogram"; found the search's result (NULL: not on PATH).  Local
+ * to sv_check_files.
+ */
+struct path_memo {
+	struct path_hit {
+		char *key;
+		char *found;
+	} *slot;
+	size_t cap, n;
+};
+
+static uint64_t memo_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct path_hit *memo_slot(struct path_memo *m, const char *key)
+{
+	size_t i = (size_t)memo_hash(key) & (m->cap - 1);
+	while (m->slot[i].key && strcmp(m->slot[i].key, key) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return &m->slot[i];
+}
+
+static void memo_grow(struct path_memo *m)
+{
+	struct path_memo old = *m;
+	m->cap = old.cap ? 2 * old.cap : 64;
+	m->slot = sv_xcalloc(m->cap, sizeof *m->slot, "the PATH search memo");
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.slot[i].key)
+			*memo_slot(m, old.slot[i].key) = old.slot[i];
+	free(old.slot);
+}
+
+static void memo_free(struct path_memo *m)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		free(m->slot[i].key);
+		free(m->slot[i].found);
+	}
+	free(m->slot);
+}
+
+/* search_path(path, prog), remembered: NULL or a path m owns. */
+static const char *memo_search(struct path_memo *m, const char *path, const char *prog)
+{
+	if (2 * (m->n + 1) > m->cap)
+		memo_grow(m);
+	size_t len = strlen(path) + strlen(prog) + 2;
+	char *key = sv_xmalloc(len, "the PATH search memo");
+	snprintf(key, len, "%s\n%s", path, prog);
+	struct path_hit *h = memo_slot(m, key);
+	if (h->key) {
+		free(key);
+		return h->found;
+	}
+	h->key = key;
+	h->found = search_path(path, prog);
+	m->n++;
+	return h->found;
+}
+
+/* Looks for prog as the job's start would (spawn.c find_exec): a name
+ * with a '/' as is (after entering dir), else along the PATH the job
+ * gets.  Returns 0, or -1 with errno; *found (if not NULL) gets the path
+ * of a name found along PATH (m's), else NULL. */
+static int find_program(struct path_memo *m, const struct sv_job *j, const char *prog,
+		const char **found)
+{
+	if (found)
+		*found = NULL;
+	if (!strchr(prog, '/')) {
+		const char *hit = memo_search(m, job_path_env(j), prog);
+		if (found)
+			*found = hit;
+		errno = ENOENT;
+		return hit ? 0 : -1;
+	}
+	char *buf = sv_xmalloc(4096 + 2 * SV_LINE_MAX, "a program path");
+	if (prog[0] != '/' && j->dir)
+		snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%s/%s", j->dir, prog);
+	else
+		snprintf(buf, 4096 + 2 * SV_LINE_MAX, "%s", prog);
+	errno = 0;
+	int rc = runnable(buf) ? 0 : -1;
+	if (rc < 0 && errno == 0)
+		errno = EACCES; /* there, but not an executable file */
 	free(buf);
 	return rc;
 }
 
+/* The job's argv[0] along its PATH, once at load instead of at every
+ * spawn (about ten stat calls each; systemd resolves ExecStart= at load
+ * too).  A program missing now is looked for again at each spawn, as an
+ * earlier job may install it. */
+static void resolve_exec(struct path_memo *m, struct sv_job *j)
+{
+	const char *found;
+	if (j->argv.n > 0 && !strchr(j->argv.v[0], '/') &&
+	    find_program(m, j, j->argv.v[0], &found) == 0)
+		j->exec_path = sv_xstrdup(found, "a program path");
+}
+
 /* What a job's start would fail on now: a dir that is not there, a
  * program that cannot be found.  Warnings only: an earlier job may create
- * them (grun.ini(5) VALIDATION). */
+ * them (grun.ini(5) VALIDATION).  Also finds each job's executable
+ * (sv_job.exec_path). */
 void sv_check_files(struct sv_loader *ld, struct sv_config *cfg)
 {
+	struct path_memo memo = { 0 };
 	for (int i = 0; i < cfg->njobs; i++) {
-		const struct sv_job *j = &cfg->jobs[i];
+		struct sv_job *j = &cfg->jobs[i];
 		struct stat st;
 		int dir_ok = 1;
+		resolve_exec(&memo, j);
 		if (j->dir) {
 			int err = stat(j->dir, &st) < 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
 			if (err) {
@@ -596,11 +696,14 @@ void sv_check_files(struct sv_loader *ld, struct sv_config *cfg)
 		const char *prog = job_program(j, word, sizeof word);
 		if (!prog || (!dir_ok && prog[0] != '/' && strchr(prog, '/')))
 			continue;
-		if (find_program(j, prog) < 0) {
+		if (j->exec_path && strcmp(prog, j->argv.v[0]) == 0)
+			continue; /* found by resolve_exec */
+		if (find_program(&memo, j, prog, NULL) < 0) {
 			if (strchr(prog, '/'))
 				sv_load_warning(ld, j->cmd_line, "cmd: cannot run %s: %s", prog, strerror(errno));
 			else
 				sv_load_warning(ld, j->cmd_line, "cmd: %s is not on PATH", prog);
 		}
 	}
+	memo_free(&memo);
 }

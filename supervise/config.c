@@ -567,6 +567,8 @@ void sv_config_free(struct sv_config *cfg)
 		sv_strv_free(&j->argv);
 		free(j->dir);
 		free(j->log_dir);
+		free(j->exec_path);
+		free(j->env_base);
 		sv_strv_free(&j->env);
 		sv_strv_free(&j->needs);
 		free(j->need_idx);

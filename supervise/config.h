@@ -105,6 +105,16 @@ struct sv_job {
 	struct sv_strv argv;      /* cmd split (or /bin/sh -c cmd) */
 	int shell;
 	char *dir;                /* NULL: grun's */
+	/* argv[0] as found along the job's PATH when the config was loaded
+	 * (check.c); NULL when argv[0] has a '/' or was not found then.  A
+	 * spawn tries it first and searches PATH again only if it is no
+	 * longer runnable (spawn.c find_exec).  Read-only once loaded. */
+	char *exec_path;
+	/* The environment every run of the job shares (spawn.c env_base):
+	 * pointers into grun's environ and env.v, NULL-terminated; built on
+	 * the first spawn and published once with a compare-and-swap, NULL
+	 * until then.  Any thread; freed (the array) with the config. */
+	char **env_base;
 	struct sv_strv env;       /* NAME=VALUE set or overriding grun's environment */
 	uid_t uid;                /* (uid_t)-1: unchanged */
 	gid_t gid;                /* (gid_t)-1: unchanged (never with has_user) */

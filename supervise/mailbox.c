@@ -30,15 +30,19 @@ void sv_mbox_post(struct sv_mailbox *mb, const struct sv_msg *m)
 	struct sv_msg *copy = sv_xmalloc(sizeof *copy, "a message");
 	*copy = *m;
 	copy->next = NULL;
+	/* The token goes in under the lock too: once the owner can take the
+	 * message it may end, and the mailbox be freed (a node retired by a
+	 * reload), so the sender must be done with the wake channel by then.
+	 * A select with a past deadline never parks. */
+	struct rt_case c = { mb->wake, RT_SEND, NULL, 0 };
 	sv_lock(&mb->mu);
 	if (mb->tail)
 		mb->tail->next = copy;
 	else
 		mb->head = copy;
 	mb->tail = copy;
-	sv_unlock(&mb->mu);
-	struct rt_case c = { mb->wake, RT_SEND, NULL, 0 };
 	rt_select(&c, 1, 0); /* a token already waiting is enough */
+	sv_unlock(&mb->mu);
 }
 
 struct sv_msg *sv_mbox_take(struct sv_mailbox *mb)

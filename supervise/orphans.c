@@ -1,7 +1,12 @@
 /*
  * orphans.c - see orphans.h.  Owns no state.
  *
- * grun's children are found in /proc/PID/stat (the parent field); there
+ * Only grun's own children can be re-parented to it, so when it has none
+ * at all (waitid answers ECHILD, and WNOWAIT reaps nothing) there is
+ * nothing to look for: the usual exit costs one system call, however many
+ * processes the machine runs.  Otherwise they are found in
+ * /proc/PID/stat (the parent field; /proc/PID/task/TID/children needs a
+ * kernel built with CONFIG_PROC_CHILDREN, which not every one is).  There
  * is no event for "a reparented process has exited" short of reaping it,
  * which the runtime's child watcher does, so the sweep checks every
  * SWEEP_POLL.
@@ -11,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -40,8 +46,17 @@ static int is_child_of(int pid, pid_t parent)
 	return rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == parent && state != 'Z';
 }
 
+/* Has grun any child process, live or not yet reaped? */
+static int has_children(void)
+{
+	siginfo_t si;
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 || errno != ECHILD;
+}
+
 int sv_orphans_signal(int sig)
 {
+	if (!has_children())
+		return 0;
 	DIR *d = opendir("/proc");
 	if (!d)
 		return 0;

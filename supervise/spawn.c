@@ -119,40 +119,81 @@ static int name_in(const char *entry, char **list)
 }
 
 /* grun's environment minus what the job overrides and what belongs to
- * grun's own service manager, plus the job's settings. */
-static char **build_env(const struct sv_job *job, int inst, const char *notify)
+ * grun's own service manager, plus the job's settings: the same for
+ * every run, so made once per job (grun never changes its environ) as
+ * pointers to strings that live as long as the job's config. */
+static char **env_base(const struct sv_job *job)
 {
 	static const char *drop[] = { "NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=",
 	                              "LISTEN_FDNAMES=", "GRUN_JOB=", "GRUN_INSTANCE=",
 	                              "WATCHDOG_USEC=", "WATCHDOG_PID=", NULL };
-	struct sv_strv env = { 0 };
-	for (char **e = environ; e && *e; e++) {
-		if (name_in(*e, job->env.v) || name_in(*e, (char **)drop))
-			continue;
-		sv_strv_push(&env, sv_xstrdup(*e, "a job's environment"));
-	}
+	char **const *slot = &job->env_base; /* the one field spawns write */
+	char **base = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	if (base)
+		return base;
+	size_t n = 0, cap = (size_t)job->env.n + 1;
+	for (char **e = environ; e && *e; e++)
+		cap++;
+	base = sv_xmalloc(cap * sizeof *base, "a job's environment");
+	for (char **e = environ; e && *e; e++)
+		if (!name_in(*e, job->env.v) && !name_in(*e, (char **)drop))
+			base[n++] = *e;
 	for (int i = 0; i < job->env.n; i++)
-		sv_strv_push(&env, sv_xstrdup(job->env.v[i], "a job's environment"));
-	char *buf;
-	if (asprintf(&buf, "GRUN_JOB=%s", job->name) >= 0)
-		sv_strv_push(&env, buf);
-	if (asprintf(&buf, "GRUN_INSTANCE=%d", inst) >= 0)
-		sv_strv_push(&env, buf);
-	if (notify && asprintf(&buf, "NOTIFY_SOCKET=%s", notify) >= 0)
-		sv_strv_push(&env, buf);
-	/* watchdog = D: the job is expected to send WATCHDOG=1 this often
-	 * (sd_watchdog_enabled(3); no WATCHDOG_PID: any process of the job) */
-	if (notify && job->watchdog > 0 && asprintf(&buf, "WATCHDOG_USEC=%lld", (long long)(job->watchdog / 1000)) >= 0)
-		sv_strv_push(&env, buf);
-	return env.v;
+		base[n++] = job->env.v[i];
+	base[n] = NULL;
+	char **none = NULL;
+	if (!__atomic_compare_exchange_n((char ***)slot, &none, base, 0, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE)) {
+		free(base); /* another run of the job was first */
+		base = none;
+	}
+	return base;
 }
 
-/* Finds argv[0] as execvp would, checking it is an executable file. */
+/* env_base plus this run's own variables, which are the array's entries
+ * from *owned on. */
+static char **build_env(const struct sv_job *job, int inst, const char *notify, int *owned)
+{
+	char **base = env_base(job);
+	size_t n = 0;
+	while (base[n])
+		n++;
+	char **env = sv_xmalloc((n + 5) * sizeof *env, "a job's environment");
+	memcpy(env, base, n * sizeof *env);
+	*owned = (int)n;
+	char *buf;
+	if (asprintf(&buf, "GRUN_JOB=%s", job->name) >= 0)
+		env[n++] = buf;
+	if (asprintf(&buf, "GRUN_INSTANCE=%d", inst) >= 0)
+		env[n++] = buf;
+	if (notify && asprintf(&buf, "NOTIFY_SOCKET=%s", notify) >= 0)
+		env[n++] = buf;
+	/* watchdog = D: the job is expected to send WATCHDOG=1 this often
+	 * (sd_watchdog_enabled(3); no WATCHDOG_PID: any process of the job) */
+	if (notify && job->watchdog > 0 &&
+	    asprintf(&buf, "WATCHDOG_USEC=%lld", (long long)(job->watchdog / 1000)) >= 0)
+		env[n++] = buf;
+	env[n] = NULL;
+	return env;
+}
+
+static int runnable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Finds argv[0] as execvp would, checking it is an executable file: where
+ * the config's load found it (two system calls), else along PATH. */
 static int find_exec(const struct sv_job *job, char **envp, char *out, size_t len,
                      char *err, size_t errlen)
 {
 	const char *cmd = job->argv.v[0];
 	struct stat st;
+	if (job->exec_path && runnable(job->exec_path)) {
+		snprintf(out, len, "%s", job->exec_path);
+		return 0;
+	}
 	if (strchr(cmd, '/')) {
 		if (cmd[0] != '/' && job->dir)
 			snprintf(out, len, "%s/%s", job->dir, cmd);
@@ -171,7 +212,7 @@ static int find_exec(const struct sv_job *job, char **envp, char *out, size_t le
 	while (*path) {
 		size_t n = strcspn(path, ":");
 		snprintf(out, len, "%.*s%s%s", (int)n, path, n ? "/" : "", cmd);
-		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+		if (runnable(out))
 			return 0;
 		path += n + (path[n] == ':');
 	}
@@ -179,19 +220,61 @@ static int find_exec(const struct sv_job *job, char **envp, char *out, size_t le
 	return -1;
 }
 
-static int open_in(const struct sv_iospec *io, int *fd, char *err, size_t errlen)
+/* One /dev/null open for reading, shared by every job's stdin (the
+ * child dup2s it); opened on first use, kept for grun's life, close on
+ * exec.  Any thread; -1 until then. */
+static int devnull_rd = -1;
+
+static int devnull_in(void)
 {
+	int fd = __atomic_load_n(&devnull_rd, __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		return fd;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int none = -1;
+	if (!__atomic_compare_exchange_n(&devnull_rd, &none, fd, 0, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE)) {
+		close(fd); /* another thread was first */
+		fd = none;
+	}
+	return fd;
+}
+
+/* *owned: whether *fd is this spawn's to close. */
+static int open_in(const struct sv_iospec *io, int *fd, int *owned, char *err, size_t errlen)
+{
+	*owned = 0;
 	if (io->kind == SV_IO_INHERIT) {
 		*fd = 0;
 		return 0;
 	}
 	const char *path = io->kind == SV_IO_FILE ? io->path : "/dev/null";
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (io->kind == SV_IO_FILE) {
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		*owned = 1;
+	} else {
+		*fd = devnull_in();
+	}
 	if (*fd < 0) {
 		snprintf(err, errlen, "stdin %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* grun's pid, for the child's check that its parent is still there;
+ * grun never forks itself, so it never changes. */
+static pid_t grun_pid(void)
+{
+	static pid_t pid; /* any thread: every writer stores the same value */
+	pid_t p = __atomic_load_n(&pid, __ATOMIC_RELAXED);
+	if (!p) {
+		p = getpid();
+		__atomic_store_n(&pid, p, __ATOMIC_RELAXED);
+	}
+	return p;
 }
 
 /* stream 1 or 2; *rd gets the pipe's read end for "log". */
@@ -248,20 +331,18 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
 	sp->argv = job->argv.v;
 	sp->dir = job->dir;
 	sp->umask = job->umask;
-	sp->parent = getpid();
+	sp->parent = grun_pid();
 	sp->has_user = job->has_user;
 	sp->uid = job->uid;
 	sp->gid = job->gid;
-	sp->envp = build_env(job, inst, notify);
+	sp->envp = build_env(job, inst, notify, &sp->env_owned);
 	if (find_exec(job, sp->envp, sp->path, sizeof sp->path, err, errlen) < 0)
 		goto fail;
 	if (job->in.kind == SV_IO_CHAN) {
 		sp->src[0] = chanfd[0];
 		sp->owned[0] = 0;
-	} else if (open_in(&job->in, &sp->src[0], err, errlen) < 0) {
+	} else if (open_in(&job->in, &sp->src[0], &sp->owned[0], err, errlen) < 0) {
 		goto fail;
-	} else {
-		sp->owned[0] = job->in.kind != SV_IO_INHERIT;
 	}
 	if (job->out.kind == SV_IO_CHAN) {
 		sp->src[1] = chanfd[1];
@@ -329,7 +410,7 @@ void sv_spawn_release(struct sv_spawn *sp)
 			close(*ends[i]);
 		*ends[i] = -1;
 	}
-	for (char **e = sp->envp; e && *e; e++)
+	for (char **e = sp->envp ? sp->envp + sp->env_owned : NULL; e && *e; e++)
 		free(*e);
 	free(sp->envp);
 	sp->envp = NULL;

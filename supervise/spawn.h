@@ -17,7 +17,8 @@
 struct sv_spawn {
 	char path[4096];        /* the executable, after PATH search */
 	char **argv;            /* borrowed from the job */
-	char **envp;            /* owned: strings and array */
+	char **envp;            /* owned: the array, and the strings from env_owned on */
+	int env_owned;
 	const char *dir;
 	int umask;
 	pid_t parent;           /* grun's pid: the child checks it is still there */

@@ -5,7 +5,7 @@
 # what happens when the command cannot be run.
 . "$(dirname "$0")/lib.sh"
 
-plan 42
+plan 44
 
 # left [SECS]: 0 once no tagged process is left (for ok).
 # lines NAME: what job NAME printed, joined by "/".
@@ -201,6 +201,32 @@ is "$(tail -n 1 "$T/err")" \
 	"grun: 4 jobs ended: 1 succeeded, 2 failed, 1 skipped, 0 stopped (nf failed, noexec failed, dependent skipped)" \
 	"cannot run: counted as failed"
 ok "$(left)" "cannot run: no process left"
+
+# the executable is found along PATH when the config is loaded; a program
+# missing then (installed by an earlier job) or moved since (removed from
+# the directory it was found in) is looked for again at the spawn
+mkdir -p "$T/bin1" "$T/bin2"
+printf '#!/bin/sh\necho moved-from-bin1\n' >"$T/bin1/t64-moved"
+printf '#!/bin/sh\necho moved-to-bin2\n' >"$T/bin2/t64-moved"
+printf '#!/bin/sh\necho late-ok\n' >"$T/late-src"
+chmod +x "$T/bin1/t64-moved" "$T/bin2/t64-moved" "$T/late-src"
+cat >"$T/late.ini" <<EOF
+[grun]
+ready = exited
+[job:install]
+cmd = sh -c 'cp -p $T/late-src $T/bin1/t64-late && rm $T/bin1/t64-moved'
+[job:late]
+needs = install
+env = PATH=$T/bin1:$T/bin2:/usr/bin:/bin
+cmd = t64-late
+[job:moved]
+needs = install
+env = PATH=$T/bin1:$T/bin2:/usr/bin:/bin
+cmd = t64-moved
+EOF
+run_grun 10 "$T/late.ini"
+is "$rc|$(lines late)" "0|late-ok/" "a program missing at load and installed by an earlier job runs"
+is "$(lines moved)" "moved-to-bin2/" "a program removed since the load is found again along PATH"
 
 # a permanent job that cannot run is not a reason to spin
 cat >"$T/spin.ini" <<'EOF'

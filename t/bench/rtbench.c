@@ -4,7 +4,7 @@
  *   rtbench <name> <n>
  *
  * runs one workload once on grun's runtime (runtime/rt.h) and prints a
- * single line "<value> <unit>" on stdout (unit ns, ms or B); errors go to
+ * single line "<value> <unit>" on stdout (unit ns, us, ms or B); errors go to
  * stderr with exit status 1.  The workloads are the ones of
  * t/bench/go/gobench.go, written the same way; keep the two in step.
  *
@@ -21,11 +21,21 @@
  *                     rt_default_procs() Ps; ms
  *   mem_parked        n green threads parked in rt_chan_recv(), 1 P;
  *                     resident bytes per green thread (VmRSS delta / n)
+ *   fairness_select   four producers each keep a cap-16 channel full while
+ *                     one consumer runs rt_select() over the four, n ms,
+ *                     1 P; the longest time any producer went without
+ *                     completing a send, us
+ *   fairness_sleep    a ping-pong pair on an unbuffered channel runs while
+ *                     a third green thread sleeps 100 ms at a time, n ms,
+ *                     1 P; the worst lateness of a sleep, us
+ *   fairness_compute  the same with two green threads computing without
+ *                     any runtime call instead of the pair; us
  *
  * Environment: RTBENCH_STACK sets rt_config.stack_size (bytes, 0 or unset:
  * the runtime's default); RTBENCH_STATS=1 prints rt_stats on stderr.
  */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,6 +413,196 @@ static void bench_mem_parked(struct bench *b)
 	b->unit = "B";
 }
 
+/* ---- fairness_* --------------------------------------------------------- */
+
+#define FAIR_PRODUCERS 4
+#define FAIR_SLEEP_NS (100 * 1000000LL)
+
+struct fair {
+	struct bench *b;
+	int64_t until;                  /* the load runs until then */
+	struct rt_chan *ch[FAIR_PRODUCERS];
+	int64_t worst;                  /* the figure, ns */
+	_Atomic int stop;
+	struct rt_wg wg;
+};
+
+static void fair_worst(struct fair *f, int64_t v)
+{
+	int64_t w = __atomic_load_n(&f->worst, __ATOMIC_RELAXED);
+	while (v > w && !__atomic_compare_exchange_n(&f->worst, &w, v, 0,
+			__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+struct fair_producer {
+	struct fair *f;
+	int i;
+};
+
+/* Sends until its channel closes; the longest gap between two sends. */
+static void fair_producer(void *p)
+{
+	struct fair_producer *a = p;
+	int64_t v = 0, last = rt_now(), gap = 0, now;
+
+	while (rt_chan_send(a->f->ch[a->i], &v) == 0) {
+		now = rt_now();
+		if (now - last > gap)
+			gap = now - last;
+		last = now;
+		v++;
+	}
+	fair_worst(a->f, gap);
+	rt_wg_done(&a->f->wg);
+}
+
+static void fair_select_consumer(void *p)
+{
+	struct fair *f = p;
+	struct rt_case cs[FAIR_PRODUCERS];
+	int64_t v;
+	int i;
+
+	for (i = 0; i < FAIR_PRODUCERS; i++)
+		cs[i] = (struct rt_case){ f->ch[i], RT_RECV, &v, 0 };
+	while (rt_now() < f->until)
+		if (rt_select(cs, FAIR_PRODUCERS, RT_NEVER) < 0) {
+			fail(f->b, "%s", "select failed");
+			break;
+		}
+	for (i = 0; i < FAIR_PRODUCERS; i++)
+		rt_chan_close(f->ch[i]);
+	rt_wg_done(&f->wg);
+}
+
+static void bench_fair_select(struct bench *b)
+{
+	static struct fair f;
+	static struct fair_producer pa[FAIR_PRODUCERS];
+	int i;
+
+	memset(&f, 0, sizeof f);
+	f.b = b;
+	f.until = rt_now() + b->n * 1000000;
+	for (i = 0; i < FAIR_PRODUCERS; i++)
+		if (!(f.ch[i] = rt_chan_make(sizeof(int64_t), 16))) {
+			fail(b, "rt_chan_make: %s", strerror(errno));
+			return;
+		}
+	rt_wg_add(&f.wg, FAIR_PRODUCERS + 1);
+	for (i = 0; i < FAIR_PRODUCERS; i++) {
+		pa[i] = (struct fair_producer){ &f, i };
+		if (go_or_fail(b, fair_producer, &pa[i]) < 0)
+			rt_wg_done(&f.wg);
+	}
+	if (go_or_fail(b, fair_select_consumer, &f) < 0)
+		rt_wg_done(&f.wg);
+	rt_wg_wait(&f.wg);
+	for (i = 0; i < FAIR_PRODUCERS; i++)
+		rt_chan_free(f.ch[i]);
+	b->value = (double)f.worst / 1e3;
+	b->unit = "us";
+}
+
+/* One side of the ping-pong: receives and sends back until stopped. */
+static void fair_pong(void *p)
+{
+	struct fair *f = p;
+	int64_t v;
+
+	while (rt_chan_recv(f->ch[0], &v) == 1)
+		if (rt_chan_send(f->ch[1], &v) < 0)
+			break;
+	rt_wg_done(&f->wg);
+}
+
+static void fair_ping(void *p)
+{
+	struct fair *f = p;
+	int64_t v = 0;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed))
+		if (rt_chan_send(f->ch[0], &v) < 0 || rt_chan_recv(f->ch[1], &v) != 1) {
+			fail(f->b, "%s", "ping-pong failed");
+			break;
+		}
+	rt_chan_close(f->ch[0]);
+	rt_wg_done(&f->wg);
+}
+
+/* Computes without a single runtime call until stopped. */
+static void fair_compute(void *p)
+{
+	struct fair *f = p;
+	volatile uint64_t x = 1;
+
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed))
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+	rt_wg_done(&f->wg);
+}
+
+/* Sleeps 100 ms at a time until f->until; the worst lateness. */
+static void fair_sleeper(struct fair *f)
+{
+	while (rt_now() < f->until) {
+		int64_t t = rt_now();
+		rt_sleep(FAIR_SLEEP_NS);
+		fair_worst(f, rt_now() - t - FAIR_SLEEP_NS);
+	}
+	atomic_store(&f->stop, 1);
+}
+
+/* nload green threads run load(f) while one sleeps; each counts weight
+ * in f->wg. */
+static void bench_fair_load(struct bench *b, void (*load)(void *), int nload, int weight)
+{
+	static struct fair f;
+	int i;
+
+	memset(&f, 0, sizeof f);
+	f.b = b;
+	f.until = rt_now() + b->n * 1000000;
+	for (i = 0; i < 2; i++)
+		if (!(f.ch[i] = rt_chan_make(sizeof(int64_t), 0))) {
+			fail(b, "rt_chan_make: %s", strerror(errno));
+			return;
+		}
+	rt_wg_add(&f.wg, nload * weight);
+	for (i = 0; i < nload; i++)
+		if (go_or_fail(b, load, &f) < 0)
+			rt_wg_add(&f.wg, -weight);
+	fair_sleeper(&f);
+	rt_wg_wait(&f.wg);
+	for (i = 0; i < 2; i++)
+		rt_chan_free(f.ch[i]);
+	b->value = (double)f.worst / 1e3;
+	b->unit = "us";
+}
+
+static void fair_pingpong(void *p)
+{
+	struct fair *f = p;
+
+	if (go_or_fail(f->b, fair_pong, f) < 0) {
+		rt_chan_close(f->ch[0]);
+		rt_wg_done(&f->wg);
+		return;
+	}
+	fair_ping(f);
+}
+
+static void bench_fair_sleep(struct bench *b)
+{
+	/* fair_pingpong starts the pong and becomes the ping: two counts */
+	bench_fair_load(b, fair_pingpong, 1, 2);
+}
+
+static void bench_fair_compute(struct bench *b)
+{
+	bench_fair_load(b, fair_compute, 2, 1);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static const struct {
@@ -417,6 +617,9 @@ static const struct {
 	{ "spawn", bench_spawn, 1 },
 	{ "skynet", bench_skynet, 0 },
 	{ "mem_parked", bench_mem_parked, 1 },
+	{ "fairness_select", bench_fair_select, 1 },
+	{ "fairness_sleep", bench_fair_sleep, 1 },
+	{ "fairness_compute", bench_fair_compute, 1 },
 };
 
 static void (*bench_fn)(struct bench *);

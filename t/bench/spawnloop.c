@@ -9,6 +9,10 @@
  *                                       at once; prints the seconds until
  *                                       the last has exec'd ("<s> s"), then
  *                                       KILLs and reaps them all
+ *   spawnloop hold N CMD [ARG...]       start N copies of CMD, print "<N>
+ *                                       held", and wait until a signal
+ *                                       ends it (the copies, in its
+ *                                       process group, with it)
  */
 #include <pthread.h>
 #include <signal.h>
@@ -99,6 +103,15 @@ int main(int argc, char **argv)
 		free(st.pids);
 		return 0;
 	}
-	fprintf(stderr, "usage: spawnloop restart CMD... | oneshot N P CMD... | start N P CMD...\n");
+	if (argc >= 4 && strcmp(argv[1], "hold") == 0) {
+		long n = atol(argv[2]);
+		for (long i = 0; i < n; i++)
+			start(argv + 3);
+		printf("%ld held\n", n);
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	fprintf(stderr, "usage: spawnloop restart CMD... | oneshot N P CMD... | start N P CMD... | hold N CMD...\n");
 	return 2;
 }

@@ -3,7 +3,7 @@
 //	gobench <name> <n>
 //
 // runs one workload once and prints a single line "<value> <unit>" on
-// stdout (unit ns, ms or B); errors go to stderr with exit status 1.
+// stdout (unit ns, us, ms or B); errors go to stderr with exit status 1.
 // The same workloads, written against runtime/rt.h, are in
 // t/bench/rtbench.c; keep the two in step.
 //
@@ -19,6 +19,14 @@
 //	                  children each, sums through channels, all Ps; ms
 //	mem_parked        n goroutines parked on a channel receive, 1 P;
 //	                  resident bytes per goroutine (VmRSS delta / n)
+//	fairness_select   four producers each keep a cap-16 channel full while
+//	                  one consumer selects over the four, n ms, 1 P; the
+//	                  longest time any producer went without a send, us
+//	fairness_sleep    a ping-pong pair on an unbuffered channel runs while
+//	                  a third goroutine sleeps 100 ms at a time, n ms, 1 P;
+//	                  the worst lateness of a sleep, us
+//	fairness_compute  the same with two goroutines computing (no calls)
+//	                  instead of the pair; us
 //
 // Built by t/bench/run with GO111MODULE=off: no module, standard library
 // only.
@@ -33,6 +41,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -220,6 +229,119 @@ func benchMemParked(n int) (float64, string) {
 	return float64(after-before) / float64(n), "B"
 }
 
+// fairWorst raises *w to v.
+func fairWorst(mu *sync.Mutex, w *time.Duration, v time.Duration) {
+	mu.Lock()
+	if v > *w {
+		*w = v
+	}
+	mu.Unlock()
+}
+
+func benchFairSelect(n int) (float64, string) {
+	runtime.GOMAXPROCS(1)
+	const producers = 4
+	until := time.Now().Add(time.Duration(n) * time.Millisecond)
+	var mu sync.Mutex
+	var worst time.Duration
+	var wg sync.WaitGroup
+	chs := make([]chan int, producers)
+	for i := range chs {
+		chs[i] = make(chan int, 16)
+	}
+	wg.Add(producers + 1)
+	for i := 0; i < producers; i++ {
+		go func(ch chan int) {
+			defer wg.Done()
+			defer func() {
+				recover() // send on the closed channel ends the producer
+			}()
+			last, gap := time.Now(), time.Duration(0)
+			defer func() { fairWorst(&mu, &worst, gap) }()
+			for v := 0; ; v++ {
+				ch <- v
+				now := time.Now()
+				if now.Sub(last) > gap {
+					gap = now.Sub(last)
+				}
+				last = now
+			}
+		}(chs[i])
+	}
+	go func() {
+		for time.Now().Before(until) {
+			select {
+			case <-chs[0]:
+			case <-chs[1]:
+			case <-chs[2]:
+			case <-chs[3]:
+			}
+		}
+		for _, ch := range chs {
+			close(ch)
+		}
+		wg.Done()
+	}()
+	wg.Wait()
+	return float64(worst.Nanoseconds()) / 1e3, "us"
+}
+
+// benchFairLoad runs load (which must return once stop is set) while this
+// goroutine sleeps 100 ms at a time for n ms; the worst lateness.
+func benchFairLoad(n int, nload int, load func(stop *int32)) (float64, string) {
+	runtime.GOMAXPROCS(1)
+	const nap = 100 * time.Millisecond
+	until := time.Now().Add(time.Duration(n) * time.Millisecond)
+	var stop int32
+	var wg sync.WaitGroup
+	wg.Add(nload)
+	for i := 0; i < nload; i++ {
+		go func() {
+			load(&stop)
+			wg.Done()
+		}()
+	}
+	var worst time.Duration
+	for time.Now().Before(until) {
+		t := time.Now()
+		time.Sleep(nap)
+		if late := time.Since(t) - nap; late > worst {
+			worst = late
+		}
+	}
+	atomic.StoreInt32(&stop, 1)
+	wg.Wait()
+	return float64(worst.Nanoseconds()) / 1e3, "us"
+}
+
+func benchFairSleep(n int) (float64, string) {
+	return benchFairLoad(n, 1, func(stop *int32) {
+		ping, pong := make(chan int), make(chan int)
+		go func() {
+			for v := range ping {
+				pong <- v
+			}
+		}()
+		for v := 0; atomic.LoadInt32(stop) == 0; v++ {
+			ping <- v
+			<-pong
+		}
+		close(ping)
+	})
+}
+
+func benchFairCompute(n int) (float64, string) {
+	return benchFairLoad(n, 2, func(stop *int32) {
+		x := uint64(1)
+		for atomic.LoadInt32(stop) == 0 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		sink = x
+	})
+}
+
+var sink uint64
+
 func main() {
 	if len(os.Args) != 3 {
 		die("usage: gobench <name> <n>")
@@ -247,6 +369,12 @@ func main() {
 		v, unit = benchSkynet(n)
 	case "mem_parked":
 		v, unit = benchMemParked(n)
+	case "fairness_select":
+		v, unit = benchFairSelect(n)
+	case "fairness_sleep":
+		v, unit = benchFairSleep(n)
+	case "fairness_compute":
+		v, unit = benchFairCompute(n)
 	default:
 		die("unknown benchmark %q", name)
 	}
