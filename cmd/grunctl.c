@@ -46,7 +46,7 @@ static const char usage_text[] =
 	"  wait [--ready|--exited] [--timeout D] JOB...  until jobs are ready or ended\n"
 	"  reload                       read FILE again (as SIGHUP) and say what changed\n"
 	"  stop-all [--no-wait]         stop every job, as SIGTERM, and wait for the end\n"
-	"  events                       a stream of state changes\n"
+	"  events [--snapshot]          a stream of state changes (after the current states)\n"
 	"  ping                         grun's version, pid and file\n"
 	"\n"
 	"  -f, --file FILE     the grun running FILE (default: the only one running)\n"
@@ -633,11 +633,12 @@ static int cmd_stop_all(struct call *c, int argc, char **argv)
 
 static int cmd_events(struct call *c, int argc, char **argv)
 {
-	(void)argv;
-	if (argc)
-		return say("usage: grunctl events"), EXIT_USAGE;
+	int snapshot = argc == 1 && strcmp(argv[0], "--snapshot") == 0;
+	if (argc > snapshot)
+		return say("usage: grunctl events [--snapshot]"), EXIT_USAGE;
 	struct jv *h;
 	request_start(c, "events");
+	jb_kbool(&c->req, "snapshot", snapshot);
 	int rc = exchange(c, &h);
 	if (rc)
 		return rc;

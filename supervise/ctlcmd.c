@@ -582,15 +582,31 @@ static void put_event(struct jbuf *b, const struct sv_event *ev)
 	jb_line(b);
 }
 
+/* The current state of node n as an event with seq 0 (events' snapshot;
+ * tree_mu held). */
+static void snapshot_one(struct sv_node *n, void *arg)
+{
+	struct sv_event ev = { .is_sup = n->is_sup };
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ev.wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	snprintf(ev.name, sizeof ev.name, "%s", n->name);
+	sv_status_get(n, &ev.st);
+	put_event(arg, &ev);
+}
+
 static int cmd_events(struct ctl_conn *c, const struct jv *req)
 {
-	(void)req;
 	struct sv_watch *w = sv_watch_new(c->g->board, WATCH_EVENTS, c->wake);
 	if (!w)
 		return ctl_error(c, "out of memory");
 	ctl_header(c, 1);
 	jb_end_obj(&c->out);
 	jb_line(&c->out);
+	/* the watch came first: a change after the snapshot is an event
+	 * after it (perhaps one the snapshot already shows), never lost */
+	if (json_bool(req, "snapshot", 0))
+		sv_tree_each_job(c->g, c->g->root, snapshot_one, &c->out);
 	int rc = ctl_send(c, &c->out);
 	while (rc == 0) {
 		struct sv_event ev;

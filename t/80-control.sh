@@ -9,7 +9,7 @@
 # `grunctl -f FILE`, and none with control = off.
 . "$(dirname "$0")/lib.sh"
 
-plan 72
+plan 74
 
 CTL=$abs_top_builddir/cmd/grunctl
 S=$T/ctl.sock
@@ -183,6 +183,12 @@ c restart db >/dev/null
 wait_grep ' db running pid [0-9]+' "$T/events" 10
 ok $? "events: db's restart seen, up to running"
 is "$(awk '$2 == "db" { print $3 }' "$T/events" | tr '\n' ' ')" "stopping stopped waiting starting running " "events: stopping, stopped, waiting, starting, running, in order"
+kill "$EV" 2>/dev/null; wait "$EV" 2>/dev/null
+c --json events --snapshot >"$T/snap" 2>&1 &
+EV=$!
+wait_grep '"name":"bad"' "$T/snap" 10
+is "$(grep -c '"seq":0' "$T/snap")" 9 "events --snapshot: first the current state of each of the 9 instances"
+like "$(grep '"name":"bad"' "$T/snap")" '"state":"failed"' "events --snapshot: bad as it is now, failed"
 kill "$EV" 2>/dev/null; wait "$EV" 2>/dev/null
 
 # ---- logs -f --------------------------------------------------------------------------
