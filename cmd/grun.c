@@ -15,12 +15,14 @@
 
 #include "rt.h"
 #include "supervise/config.h"
+#include "supervise/export.h"
 #include "supervise/graph.h"
 
 #define EXIT_USAGE SV_EXIT_USAGE
 
 static const char usage_text[] =
 	"usage: grun [options] FILE [JOB...]\n"
+	"       grun export systemd FILE [-o DIR|-] [-a APP] [--only JOB,...] [--strict]\n"
 	"Run the supervised job graph described in FILE (see grun.ini(5)).\n"
 	"\n"
 	"  -c, --check          check FILE and exit (0 if it is valid)\n"
@@ -137,6 +139,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	if (argc > 1 && strcmp(argv[1], "export") == 0)
+		return sv_export_main(argc - 1, argv + 1);
 	int check = 0, graph = -1, procs = 0, opt;
 	struct main_args a = { .opts = { .color = -1, .verbosity = SV_NORMAL, .fail_fast = -1,
 	                                    .timestamps = SV_TS_AUTO, .log_format = SV_LOG_AUTO } };

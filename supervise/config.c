@@ -493,19 +493,36 @@ static void check_duplicate_keys(struct sv_loader *ld, struct sv_section *s)
 	free(v);
 }
 
-struct sv_config *sv_config_load(const char *path, FILE *errs)
+static struct sv_config *load_stream(FILE *in, const char *path, FILE *errs, int keep_raw);
+
+static struct sv_config *load_file(const char *path, FILE *errs, int keep_raw)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(errs, "%s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	struct sv_config *cfg = sv_config_load_stream(f, path, errs);
+	struct sv_config *cfg = load_stream(f, path, errs, keep_raw);
 	fclose(f);
 	return cfg;
 }
 
+struct sv_config *sv_config_load(const char *path, FILE *errs)
+{
+	return load_file(path, errs, 0);
+}
+
+struct sv_config *sv_config_load_raw(const char *path, FILE *errs)
+{
+	return load_file(path, errs, 1);
+}
+
 struct sv_config *sv_config_load_stream(FILE *in, const char *path, FILE *errs)
+{
+	return load_stream(in, path, errs, 0);
+}
+
+static struct sv_config *load_stream(FILE *in, const char *path, FILE *errs, int keep_raw)
 {
 	struct sv_loader ld = { .path = path, .errs = errs, .file = in };
 	ld.buf = sv_xmalloc(SV_LINE_MAX + 1, "the config line buffer");
@@ -547,6 +564,12 @@ struct sv_config *sv_config_load_stream(FILE *in, const char *path, FILE *errs)
 	sv_check_graph(&ld, cfg);
 	if (!ld.nfatal)
 		sv_check_files(&ld, cfg);
+	if (keep_raw) {
+		cfg->raw = ld.sections;
+		cfg->nraw = ld.nsections;
+		ld.sections = NULL;
+		ld.nsections = 0;
+	}
 	loader_free(&ld);
 	flush_messages(&ld);
 	if (ld.nfatal) {
@@ -586,6 +609,12 @@ void sv_config_free(struct sv_config *cfg)
 	free(cfg->chans);
 	free(cfg->path);
 	free(cfg->control);
+	for (int i = 0; i < cfg->nraw; i++) {
+		for (int j = 0; j < cfg->raw[i].npairs; j++)
+			free(cfg->raw[i].pairs[j].value);
+		free(cfg->raw[i].pairs);
+	}
+	free(cfg->raw);
 	sv_names_free(cfg);
 	free(cfg);
 }

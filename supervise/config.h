@@ -17,6 +17,8 @@
 
 #define SV_NAME_MAX 64
 
+struct sv_section;
+
 enum sv_restart {
 	SV_PERMANENT,  /* always restarted */
 	SV_TRANSIENT,  /* restarted after an abnormal exit only */
@@ -186,6 +188,9 @@ struct sv_config {
 	char *control;            /* [grun] control: a socket path, NULL for the default */
 	int control_off;          /* [grun] control = off */
 	gid_t control_group;      /* [grun] control_group, (gid_t)-1 if none */
+	struct sv_section *raw;   /* the sections as written (config_internal.h), kept only by
+	                             sv_config_load_raw(); NULL otherwise */
+	int nraw;
 	enum sv_ts timestamps;    /* [grun] timestamps */
 	enum sv_log_format log_format; /* [grun] log_format */
 	struct sv_job *jobs;      /* in file order, which is start order */
@@ -206,6 +211,9 @@ int sv_config_find_chan(const struct sv_config *cfg, const char *name);
  * "FILE:LINE: warning: message" lines (a dir or a program that is not
  * there), and loads.  environ supplies ${VAR}. */
 struct sv_config *sv_config_load(const char *path, FILE *errs);
+/* sv_config_load_raw() is sv_config_load() keeping the file's sections as
+ * written in cfg->raw (grun export writes sub-files from them). */
+struct sv_config *sv_config_load_raw(const char *path, FILE *errs);
 
 /* sv_config_select() marks the named jobs and everything they need as
  * selected (all jobs when n == 0).  Unknown names are reported to errs

@@ -41,7 +41,7 @@ restart = temporary
 [job:once]
 cmd = true
 EOF
-NOTIFY_SOCKET=$N WATCHDOG_USEC=300000 GRUN_TEST_STALL_MAIN=1500 start_grun "$F"
+NOTIFY_SOCKET=$N WATCHDOG_USEC=300000 GRUN_TEST_STALL_MAIN=$((3000 * MULT)) start_grun "$F"
 wait_grep '^READY=1$' "$T/heard" 10
 ok $? "READY=1 once every job is ready"
 wait_grep '^STATUS=.*running' "$T/heard" 10
@@ -56,11 +56,10 @@ wait_for 10 sh -c "[ \$(grep -c '^WATCHDOG=1$' '$T/heard') -ge 3 ]"
 ok $? "WATCHDOG=1 sent again and again (every 150 ms)"
 kill -USR2 "$GRUN_PID"
 wait_log '^grun: SIGUSR2: stalling the main loop' 10
-settle 400
-w0=$(count_heard '^WATCHDOG=1$')
 wait_log '^grun: watchdog: the main loop has not answered for 150ms: WATCHDOG=1 withheld' 10
 ok $? "a stalled main loop: the watchdog says it withholds the pings"
-settle 500
+w0=$(count_heard '^WATCHDOG=1$')
+settle 500 # well within the stall (GRUN_TEST_STALL_MAIN, scaled as settle is)
 is "$(count_heard '^WATCHDOG=1$')" "$w0" "a stalled main loop: no WATCHDOG=1 while it is stuck"
 wait_for 20 sh -c "[ \$(grep -c '^WATCHDOG=1$' '$T/heard') -ge $((w0 + 2)) ]"
 ok $? "the main loop answers again: WATCHDOG=1 resumes"
