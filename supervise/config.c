@@ -591,6 +591,7 @@ void sv_config_free(struct sv_config *cfg)
 		free(j->dir);
 		free(j->log_dir);
 		free(j->exec_path);
+		free(j->k8s_image);
 		free(j->env_base);
 		sv_strv_free(&j->env);
 		sv_strv_free(&j->needs);

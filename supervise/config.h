@@ -141,6 +141,7 @@ struct sv_job {
 	uint64_t success_signals;
 	int64_t stop_timeout;     /* ns */
 	int64_t watchdog;         /* ns: WATCHDOG=1 expected this often; 0: none */
+	char *k8s_image;          /* export.kubernetes.image: grun export's hint, unused by grun */
 	int64_t backoff_min, backoff_max; /* ns; both 0: restart at once */
 	struct sv_iospec in, out, err;
 	int sup;                  /* index into sv_config.sups */

@@ -790,6 +790,17 @@ static int j_watchdog(struct keyctx *k, const char *v, const char **why)
 	return 0;
 }
 
+static int j_k8s_image(struct keyctx *k, const char *v, const char **why)
+{
+	if (!*v || strpbrk(v, " \t")) {
+		*why = "expected an image reference such as registry.example/app:1.2";
+		return -1;
+	}
+	free(k->job->k8s_image);
+	k->job->k8s_image = sv_xstrdup(v, "an image");
+	return 0;
+}
+
 static int j_autostart(struct keyctx *k, const char *v, const char **why)
 {
 	return sv_parse_bool(v, &k->job->autostart, why);
@@ -836,6 +847,7 @@ static const struct keydef job_keys[] = {
 	{ "backoff", j_backoff }, { "stdin", j_stdin }, { "stdout", j_stdout },
 	{ "stderr", j_stderr }, { "supervisor", j_supervisor },
 	{ "significant", j_significant }, { "autostart", j_autostart }, { "watchdog", j_watchdog },
+	{ "export.kubernetes.image", j_k8s_image },
 	{ "log", j_log }, { "log_max_size", j_log_max_size }, { "log_keep", j_log_keep },
 	{ "log_overflow", j_log_overflow }, { "stderr_priority", j_stderr_priority },
 	{ NULL, NULL },

@@ -8,7 +8,7 @@
 # overwritten; --only and --granularity supervisor; usage errors exit 2.
 . "$(dirname "$0")/lib.sh"
 
-plan 31
+plan 49
 
 cd "$abs_top_srcdir" || exit 1
 exp() { "$GRUN" export systemd "$@"; }
@@ -72,9 +72,57 @@ is "$(exp "$T/g.ini" -o - --granularity supervisor 2>/dev/null | sed -n 's/^# --
 
 out=$(exp configs/tasks.ini -o - --bogus 2>&1); rc=$?
 is "$rc" 2 "an unknown option: exit 2"
-out=$("$GRUN" export kubernetes configs/tasks.ini 2>&1); rc=$?
-is "$rc:$out" "2:grun: export kubernetes: unknown format (grun exports to systemd)" "an unknown format: exit 2, said"
+out=$("$GRUN" export nomad configs/tasks.ini 2>&1); rc=$?
+is "$rc:$out" "2:grun: export nomad: unknown format (systemd or kubernetes)" "an unknown format: exit 2, said"
 printf '[job:x]\ncmd = true\nbogus = 1\n' >"$T/bad.ini"
 out=$(exp "$T/bad.ini" -o - 2>&1); rc=$?
 is "$rc" 2 "a file with errors: exit 2, as --check"
+
+# ---- Kubernetes ----------------------------------------------------------------------
+k8s() { "$GRUN" export kubernetes "$@"; }
+for c in configs/services configs/tasks configs/pipeline t/export/nested t/export/web; do
+	n=$(basename "$c")
+	k8s "$c.ini" --image registry.example/app:1 -n prod -o - >"$T/$n.k8s" 2>"$T/$n.k8s.err"
+	if diff -u "t/export/$n.k8s.golden" "$T/$n.k8s" >"$T/$n.k8s.diff" &&
+	   diff -u "t/export/$n.k8s.warnings" "$T/$n.k8s.err" >>"$T/$n.k8s.diff"; then
+		ok 0 "kubernetes $n: the objects and warnings are the golden ones"
+	else
+		ok 1 "kubernetes $n: the objects and warnings are the golden ones"; diag "$(head -n 30 "$T/$n.k8s.diff")"
+	fi
+done
+out=$(k8s configs/tasks.ini -o - 2>&1); rc=$?
+is "$rc" 2 "kubernetes without an image: exit 2"
+like "$out" '^configs/tasks.ini:[0-9]+: job prepare: no image: give --image IMG' "and says which job"
+k8s t/export/web.ini --image r/app:1 -o "$T/k8s-web" 2>/dev/null
+like "$(cat "$T/k8s-web/web-db.deployment.json")" '"image":"postgres:16"' "export.kubernetes.image wins over --image"
+like "$(cat "$T/k8s-web/web-api.deployment.json")" '"initContainers":\[\{"name":"wait-db","image":"busybox:1.36","command":\["sh","-c","until nc -z web-db 5432; do sleep 1; done"\]' \
+	"needs: an initContainer waits for the needed job's Service"
+k8s t/export/web.ini --image r/app:1 -o "$T/k8s-web" 2>/dev/null
+is "$?" 0 "kubernetes: exporting again over its own files"
+
+# the validator: kubernetes-models' schemas, from the committed lockfile
+V=$abs_top_builddir/t/export/k8s-validator
+if [ ! -d "$V/node_modules/kubernetes-models" ] && command -v npm >/dev/null; then
+	mkdir -p "$V" && cp t/export/k8s/package.json t/export/k8s/package-lock.json "$V"/ &&
+		( cd "$V" && timeout 300 npm ci --no-audit --no-fund >"$V/npm.log" 2>&1 ) || diag "npm ci failed: $(tail -n 3 "$V/npm.log" 2>/dev/null)"
+fi
+if command -v node >/dev/null && [ -d "$V/node_modules/kubernetes-models" ]; then
+	for c in configs/services configs/tasks configs/pipeline t/export/nested t/export/web; do
+		n=$(basename "$c")
+		k8s "$c.ini" --image registry.example/app:1 -o "$T/k8s-$n" 2>/dev/null
+		out=$(cd "$V" && node "$abs_top_srcdir/t/export/k8s/validate.js" "$T/k8s-$n"/*.json); rc=$?
+		is "$rc" 0 "kubernetes-models validates every object of $n"
+		[ $rc -eq 0 ] || diag "$out"
+	done
+	# what the validator catches, and what it does not: golden files pin the rest
+	printf '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"replicas":"3","selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"i"}]}}}}\n' >"$T/type.json"
+	printf '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"contianers":[{"name":"c","image":"i"}]}}}}\n' >"$T/required.json"
+	printf '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},"spec":{"terminationGracePeriodSecond":3,"containers":[{"name":"c","image":"i"}]}}}}\n' >"$T/optional.json"
+	out=$(cd "$V" && node "$abs_top_srcdir/t/export/k8s/validate.js" "$T/type.json" "$T/required.json" "$T/optional.json")
+	like "$out" "^invalid $T/type.json: .*replicas must be integer" "the validator catches a value of the wrong type"
+	like "$out" "^invalid $T/required.json: .*must have required property containers" "the validator catches a misspelt required field"
+	like "$out" "^ok $T/optional.json\$" "the validator does not catch a misspelt optional field (so golden files check the fields)"
+else
+	i=0; while [ $i -lt 8 ]; do ok 0 "# SKIP node or npm (kubernetes-models) not available"; i=$((i + 1)); done
+fi
 done_testing
