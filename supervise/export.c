@@ -297,7 +297,7 @@ static void needs(struct export *x, FILE *f, int i, struct named *nm)
 
 static void header(struct export *x, FILE *f)
 {
-	fprintf(f, "%s from %s; edit that file and export again.\n", HEADER, x->o.file);
+	fprintf(f, "%s %s from %s; edit that file and export again.\n", HEADER, x->o.format, x->o.file);
 }
 
 /* ---- a native unit for one job ------------------------------------------------------ */
@@ -388,7 +388,15 @@ static void native(struct export *x, int i)
 		fprintf(f, "Restart=on-failure\n");
 	if (j->restart != SV_TEMPORARY) {
 		ms(f, "RestartSec", j->backoff_min);
-		if (j->backoff_max > j->backoff_min && !x->said_backoff++)
+		if (j->backoff_max > j->backoff_min && x->o.systemd_version >= 254) {
+			/* systemd 254: the delay grows from RestartSec= to
+			 * RestartMaxDelaySec= over RestartSteps= restarts */
+			int steps = 0;
+			for (int64_t d = j->backoff_min; d < j->backoff_max && steps < 30; d *= 2)
+				steps++;
+			fprintf(f, "RestartSteps=%d\n", steps);
+			ms(f, "RestartMaxDelaySec", j->backoff_max);
+		} else if (j->backoff_max > j->backoff_min && !x->said_backoff++)
 			ex_warn(x, j->line, "job %s (and any other): backoff: systemd 252 restarts after a fixed "
 			     "RestartSec= (the minimum); it has no exponential backoff (RestartSteps= needs systemd 254)",
 			     j->name);
@@ -473,7 +481,7 @@ char *ex_subfile(struct export *x, int root)
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		sv_fatal("out of memory");
-	fprintf(f, "%s from %s; edit that file and export again.\n", HEADER, x->o.file);
+	fprintf(f, "%s %s from %s; edit that file and export again.\n", HEADER, x->o.format, x->o.file);
 	for (int i = 0; i < x->cfg->nraw; i++) {
 		const struct sv_section *s = &x->cfg->raw[i];
 		const char *name = strchr(s->header, ':') ? strchr(s->header, ':') + 1 : "";
@@ -679,6 +687,7 @@ static int write_all(struct export *x)
 static const char usage[] =
 	"usage: grun export systemd FILE [-o DIR|-] [-a APP] [--only JOB,...] [--strict]\n"
 	"                   [--granularity job|supervisor] [--grun PATH] [--prefix DIR]\n"
+	"                   [--systemd-version N]\n"
 	"       grun export kubernetes FILE --image IMG [-n NAMESPACE] [-o DIR|-] [-a APP]\n"
 	"                   [--only JOB,...] [--strict] [--granularity job|supervisor]\n";
 
@@ -690,6 +699,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "granularity", required_argument, NULL, 'g' }, { "grun", required_argument, NULL, 'G' },
 		{ "prefix", required_argument, NULL, 'P' },
 		{ "image", required_argument, NULL, 'I' }, { "namespace", required_argument, NULL, 'n' },
+		{ "systemd-version", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -703,6 +713,16 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 's': o->strict = 1; break;
 		case 'G': o->grun = optarg; break;
 		case 'I': o->image = optarg; break;
+		case 'V': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 200 || v > 999) {
+				fprintf(stderr, "grun: export --systemd-version %s: expected a version such as 252\n", optarg);
+				return -1;
+			}
+			o->systemd_version = (int)v;
+			break;
+		}
 		case 'n': o->ns = optarg; break;
 		case 'P':
 			if (optarg[0] != '/') {

@@ -14,6 +14,7 @@ struct opts {
 	const char *format, *file, *out, *app, *only, *grun, *prefix;
 	int strict, by_sup;
 	const char *image, *ns;   /* kubernetes: --image, -n */
+	int systemd_version;      /* --systemd-version: 0 for Debian 12's 252 */
 };
 
 /* One file to write: its name and text. */

@@ -69,7 +69,7 @@ static void metadata(struct export *x, struct jbuf *b, const char *name, const c
 	jb_key(b, "annotations");
 	jb_obj(b);
 	char from[PATH_MAX + 32];
-	snprintf(from, sizeof from, "grun export from %s", x->o.file);
+	snprintf(from, sizeof from, "grun export kubernetes from %s", x->o.file);
 	jb_kstr(b, "grun.dev/generated-by", from);
 	jb_end_obj(b);
 	jb_end_obj(b);

@@ -8,7 +8,7 @@
 # overwritten; --only and --granularity supervisor; usage errors exit 2.
 . "$(dirname "$0")/lib.sh"
 
-plan 49
+plan 54
 
 cd "$abs_top_srcdir" || exit 1
 exp() { "$GRUN" export systemd "$@"; }
@@ -70,6 +70,12 @@ is "$(exp "$T/g.ini" -o - 2>/dev/null | sed -n 's/^# ---- \(.*\) ----$/\1/p' | t
 is "$(exp "$T/g.ini" -o - --granularity supervisor 2>/dev/null | sed -n 's/^# ---- \(.*\) ----$/\1/p' | tr '\n' ' ')" "g-s.ini g-s.service g.target " \
 	"--granularity supervisor: the supervisor is one unit running grun"
 
+out=$(exp configs/crashloop.ini -o - --systemd-version 254 2>"$T/v254.err")
+like "$out" 'RestartSec=50ms' "--systemd-version 254: RestartSec= is the backoff's minimum"
+like "$out" 'RestartSteps=5' "--systemd-version 254: RestartSteps= doubles it up to the maximum"
+like "$out" 'RestartMaxDelaySec=1000ms' "--systemd-version 254: RestartMaxDelaySec= is the maximum"
+unlike "$(cat "$T/v254.err")" 'backoff' "--systemd-version 254: no backoff warning"
+unlike "$(exp configs/crashloop.ini -o - 2>/dev/null)" 'RestartSteps' "without it (systemd 252): no RestartSteps="
 out=$(exp configs/tasks.ini -o - --bogus 2>&1); rc=$?
 is "$rc" 2 "an unknown option: exit 2"
 out=$("$GRUN" export nomad configs/tasks.ini 2>&1); rc=$?
