@@ -529,7 +529,9 @@ static int cmd_logs(struct ctl_conn *c, const struct jv *req)
 		return ctl_error(c, "permission denied: logs are for grun's user only");
 	struct logs l = { 0 };
 	int rc = each_wanted(c, names, take_log, &l);
+	int streamed = 0;
 	if (rc == 0 && json_bool(req, "follow", 0)) {
+		streamed = 1;
 		rc = follow(c, &l, lines);
 	} else if (rc == 0) {
 		struct copies cs = { 0 };
@@ -554,7 +556,8 @@ static int cmd_logs(struct ctl_conn *c, const struct jv *req)
 	for (size_t i = 0; i < l.n; i++)
 		sv_joblog_unref(l.v[i]);
 	free(l.v);
-	return rc < 0 && c->broken ? -1 : rc < 0 ? -1 : 0;
+	/* a stream ends its connection; an error reply (an unknown job) does not */
+	return streamed || c->broken ? -1 : 0;
 }
 
 /* ---- events ----------------------------------------------------------------- */

@@ -9,7 +9,7 @@
 # private.
 . "$(dirname "$0")/lib.sh"
 
-plan 30
+plan 31
 
 command -v python3 >/dev/null || skip_all "python3 not installed"
 CTL=$abs_top_builddir/cmd/grunctl
@@ -75,6 +75,9 @@ like "$(raw 'b"{\"v\":1,\"cmd\":\"fly\"}\n"')" 'unknown command: fly' "unknown c
 like "$(raw 'b"{\"v\":2,\"cmd\":\"status\"}\n"')" 'protocol version 2 is not supported \(this grun speaks 1\)' "protocol version 2: an error naming 1"
 like "$(raw 'b"{\"v\":1,\"cmd\":\"status\",\"jobs\":\"svc\"}\n"')" '"jobs\\" must be an array' "jobs not an array: an error"
 like "$(raw 'b"{\"v\":1,\"cmd\":\"status\"}\n{\"v\":1,\"cmd\":\"hello\"}\n"' 1)" '"protocol":1' "two requests on one connection: both answered"
+out=$(raw 'b"{\"v\":1,\"cmd\":\"logs\",\"jobs\":[\"nosuch\"]}\n{\"v\":1,\"cmd\":\"hello\"}\n"' 1)
+is "$(printf '%s\n' "$out" | sed -n 's/.*"error":"\(no such job: nosuch\)".*/\1/p; s/.*"protocol":\(1\).*/protocol \1/p' | tr '\n' ' ')" \
+	"no such job: nosuch protocol 1 " "an error reply keeps the connection: the next request is answered"
 like "$(raw 'b"{\"v\":1,\"cmd\":\"sta"' 1)" 'request not ended by a newline' "half-closed in the middle of a request: an error"
 like "$(raw 'b"x" * (10 << 20)')" 'request longer than 65536 bytes' "10 MB without a newline: refused after 64 KiB"
 like "$(raw 'b"{\"cmd\":\"status\",\"jobs\":[" + b"[" * 1000 + b"\n"')" 'nested too deeply' "deeply nested JSON: an error, no crash"
