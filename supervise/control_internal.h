@@ -58,4 +58,21 @@ void ctl_call_free(struct sv_ctl_call *call);
 /* ctlcmd.c: carries out one parsed request; returns -1 when the
  * connection must end (a stream the client left, a failed write). */
 int ctl_dispatch(struct ctl_conn *c, const struct jv *req);
+/* ctlcmd.c, shared with ctlstream.c: a "time" member in ISO 8601 UTC;
+ * the request's "jobs" (NULL if absent; *bad after an error reply);
+ * fn on every job node a name selects, with tree_mu held (-1 after an
+ * error reply naming an unknown job); a status's "last_exit"; the
+ * {"type":"end"} and {"type":"skipped"} lines of a stream. */
+struct sv_node;
+struct sv_status;
+void ctl_put_time(struct jbuf *b, const char *key, int64_t wall_ns);
+const struct jv *ctl_job_args(struct ctl_conn *c, const struct jv *req, int *bad);
+int ctl_each_wanted(struct ctl_conn *c, const struct jv *names, void (*fn)(struct sv_node *, void *), void *arg);
+void ctl_put_exit(struct jbuf *b, const struct sv_status *st);
+int ctl_send_end(struct ctl_conn *c, const char *why);
+int ctl_send_skipped(struct ctl_conn *c, const char *what, uint64_t n);
+/* ctlstream.c: logs, events, wait. */
+int ctl_cmd_logs(struct ctl_conn *c, const struct jv *req);
+int ctl_cmd_events(struct ctl_conn *c, const struct jv *req);
+int ctl_cmd_wait(struct ctl_conn *c, const struct jv *req);
 #endif
