@@ -50,6 +50,11 @@ char *ex_subfile(struct export *x, int root);
 void ex_add_file(struct export *x, char *name, char *text);
 /* Warnings for what no engine has ([grun] exit, fail_fast, jobs, significant). */
 void ex_unexportable(struct export *x);
+/* export_systemd.c: the unit of job i (not under grun), the unit and
+ * sub-file of the group under grun whose root is root, APP.target. */
+void ex_native(struct export *x, int i);
+void ex_embed(struct export *x, int root);
+void ex_target(struct export *x);
 /* export_k8s.c: the Kubernetes objects of every group. */
 void ex_kubernetes(struct export *x);
 #endif
