@@ -8,7 +8,7 @@
 # ready; RELOADING=1 / ERRNO= show as its note; MAINPID= is logged.
 . "$(dirname "$0")/lib.sh"
 
-plan 17
+plan 16
 
 command -v systemd-notify >/dev/null || skip_all "systemd-notify not installed (apt-get install systemd)"
 CTL=$abs_top_builddir/cmd/grunctl
@@ -54,9 +54,7 @@ EOF
 start_grun "$F"
 wait_file "$T/ready.rc" 20
 rc_line=$(cat "$T/ready.rc")
-like "$rc_line" '^rc=0 ' "systemd-notify --ready succeeds (its BARRIER=1 is answered)"
-ms=${rc_line#*ms=}
-[ "$ms" -lt 4000 ]; ok $? "systemd-notify --ready returns at once, not after its 5 s barrier timeout (${ms} ms)"
+like "$rc_line" '^rc=0 ' "systemd-notify --ready succeeds: its BARRIER=1 was answered (unanswered, it gives up after 5 s with status 1)"
 wait_log '^grun: ready: ready' 10
 ok $? "READY=1 from systemd-notify makes the job ready"
 wait_for 10 sh -c "'$CTL' -s '$S' --json status ready | grep -q 'serving 3 clients'"
