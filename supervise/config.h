@@ -60,6 +60,7 @@ enum sv_log_format {
 	SV_LOG_AUTO = -1,  /* journal on a stream JOURNAL_STREAM names, else text */
 	SV_LOG_TEXT = 0,   /* "name | line", padded, colored on a terminal */
 	SV_LOG_JOURNAL,    /* "<N>name | line": syslog priorities for journald, no colors or padding */
+	SV_LOG_NATIVE,     /* job lines as journald entries (GRUN_JOB=, GRUN_PID=...), the rest as journal */
 };
 
 struct sv_iospec {

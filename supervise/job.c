@@ -257,7 +257,8 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
 	__atomic_store_n(&n->ran, 1, __ATOMIC_RELAXED);
 	if ((sp->out_read >= 0 || sp->err_read >= 0) &&
-	    sv_pump_start(sp->out_read, sp->err_read, j, n->name, n->color, &r->pump_end) == 0)
+	    sv_pump_start(sp->out_read, sp->err_read, j, n->name, n->inst, n->color, pid,
+	                  &r->pump_end) == 0)
 		sp->out_read = sp->err_read = -1;
 	int probe_fd = notify_fd >= 0 ? notify_fd : sp->ready_read;
 	if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD || j->ready == SV_READY_TCP ||

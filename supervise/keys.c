@@ -194,7 +194,9 @@ static int g_log_format(struct keyctx *k, const char *v, const char **why)
 		return k->cfg->log_format = SV_LOG_TEXT, 0;
 	if (strcmp(v, "journal") == 0)
 		return k->cfg->log_format = SV_LOG_JOURNAL, 0;
-	*why = "expected auto, text or journal";
+	if (strcmp(v, "native") == 0)
+		return k->cfg->log_format = SV_LOG_NATIVE, 0;
+	*why = "expected auto, text, journal or native";
 	return -1;
 }
 
