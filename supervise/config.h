@@ -145,6 +145,7 @@ struct sv_job {
 	int log_keep;             /* rotated files kept in DIR */
 	int log_drop;             /* log_overflow = drop: lines dropped and counted rather than waited for */
 	int stderr_priority;      /* syslog priority of its stderr lines under journald (0..7) */
+	int log_line;             /* of its log key (0: none) */
 };
 
 /* Stopping everything: children in parallel (within what needs asks

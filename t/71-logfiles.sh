@@ -9,7 +9,7 @@
 # other jobs go on.
 . "$(dirname "$0")/lib.sh"
 
-plan 25
+plan 27
 
 # ---- rotation: 1,000,000 numbered lines ----------------------------------------------
 cat >"$T/rot.ini" <<EOF
@@ -136,4 +136,11 @@ is "$(cat "$T/err")" "$T/badv.ini:2: log_keep = -1: expected a whole number in r
 $T/badv.ini:5: log_max_size = 1k: log_max_size must be at least 4K
 $T/badv.ini:6: log_overflow = sometimes: expected block or drop
 $T/badv.ini:7: log = : expected a directory" "bad log values: FILE:LINE for each"
+# a log directory nothing goes to: a warning, and the file still runs
+printf '[job:a]\nstdout = null\nstderr = file:%s/a.err\nlog = %s/nowhere\ncmd = true\n' "$T" "$T" >"$T/warn.ini"
+run_grun 10 --check "$T/warn.ini"
+is "$rc|$(cat "$T/err")" "0|$T/warn.ini:4: warning: log = $T/nowhere: neither stdout nor stderr is log: nothing is written there" \
+	"log = DIR with neither stream log: a warning"
+run_grun 10 "$T/warn.ini"
+is "$rc" 0 "log = DIR with neither stream log: still runs"
 done_testing
