@@ -9,7 +9,7 @@
 # other jobs go on.
 . "$(dirname "$0")/lib.sh"
 
-plan 27
+plan 29
 
 # ---- rotation: 1,000,000 numbered lines ----------------------------------------------
 cat >"$T/rot.ini" <<EOF
@@ -54,6 +54,23 @@ is "$(sed -E 's/^[0-9-]{10}T[0-9:]{8}\.[0-9]{3}[+-][0-9:]{5} //' "$T/inst/curren
 	"w#1 | err 1/w#1 | out 1/w#2 | err 2/w#2 | out 2/" \
 	"log = DIR: stdout and stderr of every instance, stamped (iso by default), named NAME#N"
 is "$(grep -c ' | ' "$T/out")" 0 "log = DIR: nothing of the job on grun's stdout"
+
+# ---- file: outputs are the bytes as written ---------------------------------------------
+head -c 300000 /dev/urandom >"$T/bin"
+printf 'tail without a newline\r\0' >>"$T/bin"
+cat >"$T/raw.ini" <<EOF
+[job:bin]
+stdout = file:$T/bin.out
+cmd = cat $T/bin
+[job:long]
+stdout = file:$T/long.out
+cmd = sh -c 'head -c 200000 /dev/zero | tr "\\\\0" x'
+EOF
+run_grun 10 "$T/raw.ini"
+cmp -s "$T/bin" "$T/bin.out"
+ok $? "file: output: 300 KB of binary and a last line without a newline, byte for byte"
+is "$rc|$(wc -c <"$T/long.out" | tr -d ' ')|$(tr -d x <"$T/long.out" | wc -c | tr -d ' ')" "0|200000|0" \
+	"file: output: a 200000-byte line without a newline is neither cut nor marked nor ended"
 
 # ---- SIGUSR1: reopen after mv ---------------------------------------------------------
 cat >"$T/usr1.ini" <<EOF
