@@ -7,6 +7,12 @@
  * sink's fields are written by its writer green thread only (see
  * output_internal.h); pumps count in `pumps`.  The file and directory
  * sinks are logfile.c's; their writers are the same writer_main.
+ *
+ * Size: over the ~500 lines of most files because the sinks' bounded
+ * queues (parking, dropping, giving up) and the pumps that fill them are
+ * one protocol; what is only about files is in logfile.c, and the stamp
+ * formats in timestamp.c.  The one place every job line passes, for
+ * whoever wants lines (a ring of recent lines per job), is emit_line().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memrchr */
