@@ -38,7 +38,8 @@ static const char usage_text[] =
 	"      --control PATH   the control socket for grunctl(1), or off\n"
 	"      --timestamps[=FORMAT]  stamp every log line: iso (the default FORMAT),\n"
 	"                       utc, tai64n or off\n"
-	"      --log-format FORMAT  text, journal (syslog <N> priorities) or auto\n"
+	"      --log-format FORMAT  text, journal (syslog <N> priorities), native\n"
+	"                       (journald entries with GRUN_JOB=) or auto\n"
 	"  -V, --version        print the version and exit\n"
 	"  -h, --help           print this help and exit\n"
 	"\n"
@@ -205,8 +206,10 @@ int main(int argc, char **argv)
 				a.opts.log_format = SV_LOG_TEXT;
 			else if (strcmp(optarg, "journal") == 0)
 				a.opts.log_format = SV_LOG_JOURNAL;
+			else if (strcmp(optarg, "native") == 0)
+				a.opts.log_format = SV_LOG_NATIVE;
 			else {
-				fprintf(stderr, "grun: --log-format %s: expected auto, text or journal\n", optarg);
+				fprintf(stderr, "grun: --log-format %s: expected auto, text, journal or native\n", optarg);
 				return EXIT_USAGE;
 			}
 			break;

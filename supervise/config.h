@@ -62,6 +62,7 @@ enum sv_log_format {
 	SV_LOG_AUTO = -1,  /* journal on a stream JOURNAL_STREAM names, else text */
 	SV_LOG_TEXT = 0,   /* "name | line", padded, colored on a terminal */
 	SV_LOG_JOURNAL,    /* "<N>name | line": syslog priorities for journald, no colors or padding */
+	SV_LOG_NATIVE,     /* job lines as journald entries (GRUN_JOB=, GRUN_PID=...), the rest as journal */
 };
 
 struct sv_iospec {
@@ -159,6 +160,7 @@ struct sv_job {
 	int log_keep;             /* rotated files kept in DIR */
 	int log_drop;             /* log_overflow = drop: lines dropped and counted rather than waited for */
 	int stderr_priority;      /* syslog priority of its stderr lines under journald (0..7) */
+	int log_line;             /* of its log key (0: none) */
 };
 
 /* Stopping everything: children in parallel (within what needs asks

@@ -298,7 +298,8 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	sv_status_unlock(n, 0);
 	__atomic_store_n(&n->ran, 1, __ATOMIC_RELAXED);
 	if ((sp->out_read >= 0 || sp->err_read >= 0) &&
-	    sv_pump_start(sp->out_read, sp->err_read, j, n->name, n->color, n->log, &r->pump_end) == 0)
+	    sv_pump_start(sp->out_read, sp->err_read, j, n->name, n->inst, n->color, pid, n->log,
+	                  &r->pump_end) == 0)
 		sp->out_read = sp->err_read = -1;
 	if (notify_fd >= 0 && !(r->notify = sv_jobnotify_start(n, n->gen, notify_fd)))
 		close(notify_fd);

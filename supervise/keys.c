@@ -228,7 +228,9 @@ static int g_log_format(struct keyctx *k, const char *v, const char **why)
 		return k->cfg->log_format = SV_LOG_TEXT, 0;
 	if (strcmp(v, "journal") == 0)
 		return k->cfg->log_format = SV_LOG_JOURNAL, 0;
-	*why = "expected auto, text or journal";
+	if (strcmp(v, "native") == 0)
+		return k->cfg->log_format = SV_LOG_NATIVE, 0;
+	*why = "expected auto, text, journal or native";
 	return -1;
 }
 
@@ -814,6 +816,7 @@ static int j_log(struct keyctx *k, const char *v, const char **why)
 	}
 	free(k->job->log_dir);
 	k->job->log_dir = sv_xstrdup(v, "a log directory");
+	k->job->log_line = k->line;
 	return 0;
 }
 
@@ -974,6 +977,9 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	/* the user's group unless group = says otherwise; a uid with no
 	 * passwd entry has no group to take: group = must say it, rather
 	 * than the job keeping grun's (root's) group (grun.ini(5) user) */
+	if (j->log_dir && j->out.kind != SV_IO_LOG && j->err.kind != SV_IO_LOG)
+		sv_load_warning(ld, j->log_line, "log = %s: neither stdout nor stderr is log: nothing is written there",
+		                j->log_dir);
 	if (j->has_user && j->gid == (gid_t)-1)
 		j->gid = j->user_gid;
 	if (j->has_user && j->gid == (gid_t)-1)

@@ -194,6 +194,8 @@ static int rotate(struct sv_sink *s)
 	int rc = rename(cur, old);
 	int fd = rc == 0 ? open(cur, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE) : -1;
 	int err = errno;
+	if (rc == 0 && fd < 0)
+		(void)!rename(old, cur); /* current stays current, and grows */
 	rt_blocking_end();
 	if (fd < 0) {
 		errno = err;

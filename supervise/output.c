@@ -7,6 +7,12 @@
  * sink's fields are written by its writer green thread only (see
  * output_internal.h); pumps count in `pumps`.  The file and directory
  * sinks are logfile.c's; their writers are the same writer_main.
+ *
+ * Size: over the ~500 lines of most files because the sinks' bounded
+ * queues (parking, dropping, giving up) and the pumps that fill them are
+ * one protocol; what is only about files is in logfile.c, and the stamp
+ * formats in timestamp.c.  The one place every job line passes, for
+ * whoever wants lines (a ring of recent lines per job), is emit_line().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memrchr */
@@ -14,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "rt.h"
@@ -26,6 +34,7 @@
 
 static struct sv_output {
 	struct sv_sink streams[3]; /* [1] stdout, [2] stderr */
+	struct sv_sink native;     /* --log-format=native: journald's socket (fd -1: none) */
 	struct rt_wg pumps;        /* pump green threads still running */
 	int stdout_data;           /* grun's stdout carries chan:stdout */
 	int name_width;
@@ -115,6 +124,70 @@ static void note_dropped(struct sv_sink *s)
 	stream_write(s, line, n);
 }
 
+/* Sends each [u32 length][entry] record of a buffer as one datagram to
+ * journald; what cannot be sent is counted and reported like a file's. */
+static void journal_write(struct sv_sink *s, const char *p, size_t n)
+{
+	while (n >= 4) {
+		uint32_t len;
+		memcpy(&len, p, 4);
+		const char *e = p + 4;
+		p += 4 + len, n -= 4 + len;
+		for (;;) {
+			ssize_t w = send(s->fd, e, len, MSG_NOSIGNAL);
+			if (w >= 0) {
+				__atomic_fetch_add(&s->written, (uint64_t)w, __ATOMIC_RELAXED);
+				break;
+			}
+			if (errno == EAGAIN) {
+				rt_fd_wait(s->fd, RT_WRITE, RT_NEVER);
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			int err = errno;
+			__atomic_fetch_add(&s->lost_lines, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&sv_sink_lost_any, 1, __ATOMIC_RELAXED);
+			int64_t now = rt_now();
+			if (!s->last_report || now - s->last_report >= SINK_REPORT_EVERY) {
+				s->last_report = now;
+				sv_err("%s: cannot send: %s; %llu lines lost so far", s->label, strerror(err),
+				       (unsigned long long)__atomic_load_n(&s->lost_lines, __ATOMIC_RELAXED));
+			}
+			break;
+		}
+	}
+}
+
+/* --log-format=native: journald's socket, connected; 0 or -1 (errno). */
+static int journal_connect(struct sv_sink *s)
+{
+	const char *path = getenv("GRUN_JOURNAL_SOCKET");
+	if (!path || !*path)
+		path = "/run/systemd/journal/socket";
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(a.sun_path, path);
+	snprintf(s->label, sizeof s->label, "journald %s", path);
+	s->kind = SINK_JOURNAL;
+	s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		return -1;
+	int big = 8 << 20; /* as sd-journal asks: entries wait in the socket, not in grun */
+	setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	if (connect(s->fd, (struct sockaddr *)&a, sizeof a) < 0 || rt_fd_nonblock(s->fd) < 0) {
+		int err = errno;
+		close(s->fd);
+		s->fd = -1;
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static void writer_main(void *arg)
 {
 	struct sv_sink *s = arg;
@@ -127,6 +200,8 @@ static void writer_main(void *arg)
 		size_t len = b->len;
 		if (s->kind == SINK_STD)
 			stream_write(s, b->data, len);
+		else if (s->kind == SINK_JOURNAL)
+			journal_write(s, b->data, len);
 		else
 			sv_sink_file_write(s, b->data, len);
 		free(b);
@@ -187,17 +262,27 @@ int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_dat
 	out.stdout_data = stdout_is_data;
 	out.name_width = width;
 	out.verbosity = v;
+	out.native.fd = -1;
+	int native_err = 0;
+	if (out.format == SV_LOG_NATIVE && journal_connect(&out.native) < 0)
+		native_err = errno ? errno : EIO;
 	for (int i = 1; i <= 2; i++) {
 		struct sv_sink *s = &out.streams[i];
 		s->kind = SINK_STD;
 		s->fd = i;
 		snprintf(s->label, sizeof s->label, "%s", i == 1 ? "stdout" : "stderr");
-		s->journal = out.format == SV_LOG_JOURNAL || (out.format == SV_LOG_AUTO && journal_stream(i));
+		s->journal = out.format == SV_LOG_JOURNAL || out.format == SV_LOG_NATIVE ||
+		             (out.format == SV_LOG_AUTO && journal_stream(i));
 		s->color = !s->journal && color_on(color, i);
 		s->broken = 0;
 		if (sv_sink_start(s, i == 1 ? "writer stdout" : "writer stderr") < 0)
 			return -1;
 	}
+	if (out.native.fd >= 0 && sv_sink_start(&out.native, "writer journald") < 0)
+		return -1;
+	if (native_err)
+		sv_err("--log-format=native: cannot connect to %s: %s; job lines go to stdout and stderr",
+		       out.native.label, strerror(native_err));
 	return 0;
 }
 
@@ -260,6 +345,20 @@ void sv_output_stop(void)
 	free(files);
 	if (clean && !files_stuck)
 		sv_sinks_free();
+	if (out.native.fd >= 0) {
+		if (sink_stop(&out.native, clean) < 0) {
+			out.stuck = 1;
+		} else {
+			uint64_t lost = __atomic_load_n(&out.native.lost_lines, __ATOMIC_RELAXED);
+			if (lost)
+				sv_err("%s: %llu line%s lost in all", out.native.label, (unsigned long long)lost,
+				       lost == 1 ? "" : "s");
+			if (clean) {
+				close(out.native.fd);
+				out.native.fd = -1;
+			}
+		}
+	}
 	for (int i = 1; i <= 2; i++) {
 		if (sink_stop(&out.streams[i], clean) < 0)
 			out.stuck = 1;
@@ -532,6 +631,7 @@ struct pump_in {
 	int which;              /* 1: the job's stdout, 2: its stderr */
 	struct sv_sink *sink;   /* where its lines go */
 	int raw;                /* file: the bytes as they are, nothing added */
+	int native;             /* journald entries: head holds every field but MESSAGE's value */
 	int prio;               /* journal: the syslog priority of its lines; -1 none */
 	enum sv_ts ts;          /* SV_TS_OFF: no stamp */
 	char prefix[160];       /* "name | " (colored, padded), or "" */
@@ -544,7 +644,8 @@ struct pump_in {
 	int64_t when;           /* wall-clock time of the last read: its lines' time */
 	char stamp[SV_TS_MAX];  /* when, formatted (timestamps on) */
 	size_t stamp_len;
-	char head[SV_TS_MAX + 200]; /* "<N>", stamp and prefix: the head of a whole line */
+	char head[SV_TS_MAX + 400]; /* "<N>", stamp and prefix: the head of a whole line
+	                               (native: the entry's fields up to "MESSAGE=") */
 	size_t head_len;
 	char *buf;              /* PUMP_BUF bytes, allocated when the job first writes */
 	size_t have;
@@ -555,6 +656,8 @@ struct pump_in {
  * (when they go to the log): a parked green thread costs a page. */
 struct pump {
 	struct sv_pump_end *end;
+	char job[SV_NAME_MAX];  /* the job's name (a copy: a reload may free its config first) */
+	int inst, pid;
 	int drop;               /* log_overflow = drop, or gave_up */
 	int gave_up;            /* the job ended with its log stalled: drop the rest */
 	char name[SV_NAME_MAX + 16];
@@ -626,9 +729,15 @@ static char *obuf_room(struct pump_in *p, struct obuf *o, size_t n)
  * p->head holds what comes before the text of a whole line ("<N>STAMP
  * name | "), made once per read.  A file: output (raw) does not come
  * here: pump_emit copies its bytes in blocks. */
+static void emit_native(struct pump_in *p, struct obuf *o, const char *text, size_t len);
+
 static void emit_line(struct pump_in *p, struct obuf *o, const char *text, size_t len, int cont, int nl)
 {
 	(void)nl;
+	if (p->native) {
+		sv_joblog_add(p->pump->log, p->which, text, len); /* for grunctl logs */
+		return emit_native(p, o, text, len);
+	}
 	const char *head = p->head;
 	size_t hl = p->head_len;
 	char own[SV_TS_MAX + 200];
@@ -660,10 +769,45 @@ static void emit_line(struct pump_in *p, struct obuf *o, const char *text, size_
 	d[hl + len + p->suffix_len] = '\n';
 }
 
+/* journald's fields of a line of p at priority prio, up to "MESSAGE=". */
+static size_t native_head(const struct pump_in *p, int prio, char *buf, size_t cap)
+{
+	const struct pump *pp = p->pump;
+	int n = snprintf(buf, cap, "PRIORITY=%d\nSYSLOG_IDENTIFIER=%s\nGRUN_JOB=%s\nGRUN_INSTANCE=%d\n"
+	                 "GRUN_PID=%d\nGRUN_STREAM=%s\nMESSAGE=", prio, pp->name, pp->job, pp->inst, pp->pid,
+	                 p->which == 1 ? "stdout" : "stderr");
+	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+/* One line as one journald entry: [u32 length][fields]; a job's own
+ * "<N>" is its PRIORITY. */
+static void emit_native(struct pump_in *p, struct obuf *o, const char *text, size_t len)
+{
+	const char *head = p->head;
+	size_t hl = p->head_len;
+	char own[400];
+	if (len >= 3 && text[0] == '<' && text[1] >= '0' && text[1] <= '7' && text[2] == '>') {
+		hl = native_head(p, text[1] - '0', own, sizeof own);
+		head = own;
+		text += 3, len -= 3;
+	}
+	uint32_t rec = (uint32_t)(hl + len + 1);
+	char *d = obuf_room(p, o, 4 + rec);
+	memcpy(d, &rec, 4);
+	memcpy(d + 4, head, hl);
+	memcpy(d + 4 + hl, text, len);
+	d[4 + hl + len] = '\n';
+}
+
 /* Makes p->head for the lines of one read (its stamp). */
 static void make_head(struct pump_in *p)
 {
 	size_t n = 0;
+	if (p->native) {
+		if (!p->head_len)
+			p->head_len = native_head(p, p->prio, p->head, sizeof p->head);
+		return;
+	}
 	if (p->prio >= 0) {
 		p->head[n++] = '<';
 		p->head[n++] = (char)('0' + p->prio);
@@ -799,6 +943,12 @@ static void pump_in_init(struct pump_in *in, struct pump *p, int fd, int which, 
 		} else {
 			snprintf(in->cont, sizeof in->cont, "+ ");
 		}
+	} else if (out.native.fd >= 0 && !(which == 1 && out.stdout_data)) {
+		/* journald entries; with chan:stdout, grun's stdout is data and
+		 * the job's stdout lines stay on stderr as always */
+		in->sink = &out.native;
+		in->native = 1;
+		in->prio = which == 1 ? PRIO_INFO : j->stderr_priority;
 	} else {
 		int stream = which == 1 && !out.stdout_data ? 1 : 2;
 		in->sink = &out.streams[stream];
@@ -820,8 +970,8 @@ static void pump_in_init(struct pump_in *in, struct pump *p, int fd, int which, 
 	in->suffix_len = strlen(in->suffix);
 }
 
-int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name, int color_index,
-                  struct sv_joblog *log, struct sv_pump_end **end)
+int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name, int inst,
+                  int color_index, int pid, struct sv_joblog *log, struct sv_pump_end **end)
 {
 	if ((out_fd >= 0 && rt_fd_nonblock(out_fd) < 0) || (err_fd >= 0 && rt_fd_nonblock(err_fd) < 0))
 		return -1;
@@ -843,6 +993,9 @@ int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *na
 	}
 	p->drop = j->log_drop;
 	p->gave_up = 0;
+	snprintf(p->job, sizeof p->job, "%s", j->name);
+	p->inst = inst;
+	p->pid = pid;
 	snprintf(p->name, sizeof p->name, "%s", name);
 	p->log = log;
 	sv_joblog_ref(log);

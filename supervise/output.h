@@ -8,7 +8,8 @@
  * pump green thread per job run (both its pipes) cuts the job's output into lines and
  * prefixes each with the job's name (padded to the longest name, colored
  * on a terminal), stamps it (timestamp.h) and, for journald, gives it a
- * "<N>" priority.  A job's file: outputs and its log = DIR directory are
+ * "<N>" priority (or, with --log-format=native, makes it an entry with
+ * fields of its own, sent to journald's socket by one more writer).  A job's file: outputs and its log = DIR directory are
  * sinks of their own with their own writers (logfile.c).  A full
  * channel parks the pumps, which stop reading the pipes, which blocks the
  * jobs: back-pressure all the way (or, with log_overflow = drop, the
@@ -68,13 +69,14 @@ int sv_output_reopen(void);
  * says: a file: output gets the bytes as they are; a log one goes to j's
  * log directory, or to grun's stdout (the lines of out_fd) or stderr
  * (err_fd) prefixed with name (the instance's); color_index picks the
- * color; log (may be NULL) gets a copy of every line that is not a
- * file: output's, for grunctl logs (joblog.h).  With end, *end gets a
- * handle for sv_pump_end_wait().  0, or -1 (the fds are still the
- * caller's).  G only. */
+ * color; inst (1-based) and pid (the job's process) name its journald
+ * entries with --log-format=native; log (may be NULL) gets a copy of
+ * every line that is not a file: output's, for grunctl logs (joblog.h).
+ * With end, *end gets a handle for sv_pump_end_wait().  0, or -1 (the
+ * fds are still the caller's).  G only. */
 struct sv_joblog;
-int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name,
-                  int color_index, struct sv_joblog *log, struct sv_pump_end **end);
+int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name, int inst,
+                  int color_index, int pid, struct sv_joblog *log, struct sv_pump_end **end);
 /* sv_pump_end_wait() waits until the pump has written the last line of its
  * pipes, or the deadline, and lets go of *end.  So a job's output comes
  * before its exit in the log even when other pumps are busy; but it

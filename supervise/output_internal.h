@@ -24,6 +24,7 @@ enum sink_kind {
 	SINK_STD,   /* grun's stdout or stderr */
 	SINK_FILE,  /* stdout/stderr = file:PATH, appended, reopened on SIGUSR1 */
 	SINK_DIR,   /* log = DIR: DIR/current, rotated by size */
+	SINK_JOURNAL, /* journald's native socket: buffers of [u32 length][entry] records */
 };
 
 struct sv_sink {

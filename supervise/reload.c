@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "rt.h"
+#include "supervise/lock.h"
 #include "supervise/notify.h"
 #include "supervise/reload.h"
 #include "supervise/xalloc.h"
@@ -155,7 +156,11 @@ static int add_job(struct sv_graph *g, struct sv_config *cfg, const struct sv_jo
 			break;
 		}
 		roster_add(next, nodes[i]);
-		if (i < nold && old[i]->parent == sup) {
+		/* a supervisor moves its children under tree_mu (sup.c) */
+		sv_lock(&g->tree_mu);
+		int same_sup = i < nold && old[i]->parent == sup;
+		sv_unlock(&g->tree_mu);
+		if (same_sup) {
 			remove_node(old[i], nodes[i]);
 		} else {
 			if (i < nold)

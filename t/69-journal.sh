@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed for the stand-in journald"
-plan 19
+plan 27
 
 # journal OUT JS ARGS...: runs grun ARGS with stdout and stderr one end of
 # a socketpair (JS: "match" sets JOURNAL_STREAM to it, else JS as is);
@@ -89,8 +89,53 @@ is "$(grep -c '^a      | hello$' "$T/out")" 1 "--log-format=text overrides [grun
 printf '[grun]\nlog_format = xml\n[job:a]\nstderr_priority = loud\ncmd = true\n' >"$T/bad.ini"
 run_grun 10 "$T/bad.ini"
 is "$rc" 2 "bad log_format and stderr_priority: exit 2"
-like "$(cat "$T/err")" "^$T/bad.ini:2: log_format = xml: expected auto, text or journal$" "log_format = xml: FILE:LINE"
+like "$(cat "$T/err")" "^$T/bad.ini:2: log_format = xml: expected auto, text, journal or native$" "log_format = xml: FILE:LINE"
 like "$(cat "$T/err")" "^$T/bad.ini:4: stderr_priority = loud: expected a syslog priority" "stderr_priority = loud: FILE:LINE"
 run_grun 10 --log-format=xml "$T/j.ini"
-is "$rc|$(cat "$T/err")" "2|grun: --log-format xml: expected auto, text or journal" "--log-format=xml: exit 2"
+is "$rc|$(cat "$T/err")" "2|grun: --log-format xml: expected auto, text, journal or native" "--log-format=xml: exit 2"
+# ---- --log-format=native: journald's own protocol, to a stand-in socket -----------------
+# the stand-in journald: a datagram socket; each entry is written out
+# followed by an RS character (\036); it ends when $T/jd.stop appears
+python3 - "$T/jd.sock" "$T/jd" "$(secs 30)" <<'PY' &
+import os, socket, sys, time
+path, out, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(0.1)
+end = time.time() + secs
+with open(out, "wb") as f:
+    while time.time() < end and not os.path.exists(out + ".stop"):
+        try:
+            f.write(s.recv(1 << 20) + b"\036")
+            f.flush()
+        except socket.timeout:
+            pass
+PY
+jd=$!
+wait_file "$T/jd.sock"
+cat >"$T/n.ini" <<'EOF'
+[job:api]
+instances = 2
+stderr_priority = warning
+cmd = sh -c 'echo "listening $GRUN_INSTANCE"; echo "slow $GRUN_INSTANCE" >&2; echo "<2>down $GRUN_INSTANCE" >&2'
+EOF
+GRUN_JOURNAL_SOCKET=$T/jd.sock run_grun 10 --log-format=native "$T/n.ini"
+touch "$T/jd.stop"
+wait "$jd"
+# entries, one per line, fields joined by "|"
+entries=$(tr '\n\036' '|\n' <"$T/jd")
+pid2=$(sed -n 's/^<5>grun: api#2: started (pid \([0-9]*\))$/\1/p' "$T/err")
+is "$rc|$(printf '%s\n' "$entries" | grep -c .)" "0|6" "native: exit 0; one entry per job line (6)"
+like "$entries" "^PRIORITY=6\|SYSLOG_IDENTIFIER=api#2\|GRUN_JOB=api\|GRUN_INSTANCE=2\|GRUN_PID=$pid2\|GRUN_STREAM=stdout\|MESSAGE=listening 2\|$" \
+	"native: a stdout line: PRIORITY=6, the instance's name, GRUN_JOB, GRUN_INSTANCE, GRUN_PID (its process), GRUN_STREAM"
+like "$entries" "^PRIORITY=4\|SYSLOG_IDENTIFIER=api#1\|GRUN_JOB=api\|GRUN_INSTANCE=1\|GRUN_PID=[0-9]+\|GRUN_STREAM=stderr\|MESSAGE=slow 1\|$" \
+	"native: a stderr line at stderr_priority (warning: 4)"
+like "$entries" "^PRIORITY=2\|.*GRUN_STREAM=stderr\|MESSAGE=down 1\|$" "native: a job's own <2> is its PRIORITY, taken off the message"
+is "$(grep -c ' | ' "$T/out" "$T/err" | cut -d: -f2 | tr '\n' ' ')" "0 0 " "native: no job line on stdout or stderr"
+like "$(cat "$T/err")" '^<5>grun: api#1: started' "native: grun's own lines on stderr with <N> priorities"
+# no journald: said once, and the lines go to stdout and stderr
+GRUN_JOURNAL_SOCKET=$T/nothere.sock run_grun 10 --log-format=native "$T/n.ini"
+like "$(cat "$T/err")" "^<3>grun: --log-format=native: cannot connect to journald $T/nothere.sock: No such file or directory; job lines go to stdout and stderr$" \
+	"native without journald: one error line"
+is "$rc|$(grep -c '^<6>api#1 | listening 1$' "$T/out")" "0|1" "native without journald: job lines with <N> on stdout and stderr instead"
 done_testing

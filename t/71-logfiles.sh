@@ -9,7 +9,7 @@
 # other jobs go on.
 . "$(dirname "$0")/lib.sh"
 
-plan 25
+plan 29
 
 # ---- rotation: 1,000,000 numbered lines ----------------------------------------------
 cat >"$T/rot.ini" <<EOF
@@ -54,6 +54,23 @@ is "$(sed -E 's/^[0-9-]{10}T[0-9:]{8}\.[0-9]{3}[+-][0-9:]{5} //' "$T/inst/curren
 	"w#1 | err 1/w#1 | out 1/w#2 | err 2/w#2 | out 2/" \
 	"log = DIR: stdout and stderr of every instance, stamped (iso by default), named NAME#N"
 is "$(grep -c ' | ' "$T/out")" 0 "log = DIR: nothing of the job on grun's stdout"
+
+# ---- file: outputs are the bytes as written ---------------------------------------------
+head -c 300000 /dev/urandom >"$T/bin"
+printf 'tail without a newline\r\0' >>"$T/bin"
+cat >"$T/raw.ini" <<EOF
+[job:bin]
+stdout = file:$T/bin.out
+cmd = cat $T/bin
+[job:long]
+stdout = file:$T/long.out
+cmd = sh -c 'head -c 200000 /dev/zero | tr "\\\\0" x'
+EOF
+run_grun 10 "$T/raw.ini"
+cmp -s "$T/bin" "$T/bin.out"
+ok $? "file: output: 300 KB of binary and a last line without a newline, byte for byte"
+is "$rc|$(wc -c <"$T/long.out" | tr -d ' ')|$(tr -d x <"$T/long.out" | wc -c | tr -d ' ')" "0|200000|0" \
+	"file: output: a 200000-byte line without a newline is neither cut nor marked nor ended"
 
 # ---- SIGUSR1: reopen after mv ---------------------------------------------------------
 cat >"$T/usr1.ini" <<EOF
@@ -136,4 +153,11 @@ is "$(cat "$T/err")" "$T/badv.ini:2: log_keep = -1: expected a whole number in r
 $T/badv.ini:5: log_max_size = 1k: log_max_size must be at least 4K
 $T/badv.ini:6: log_overflow = sometimes: expected block or drop
 $T/badv.ini:7: log = : expected a directory" "bad log values: FILE:LINE for each"
+# a log directory nothing goes to: a warning, and the file still runs
+printf '[job:a]\nstdout = null\nstderr = file:%s/a.err\nlog = %s/nowhere\ncmd = true\n' "$T" "$T" >"$T/warn.ini"
+run_grun 10 --check "$T/warn.ini"
+is "$rc|$(cat "$T/err")" "0|$T/warn.ini:4: warning: log = $T/nowhere: neither stdout nor stderr is log: nothing is written there" \
+	"log = DIR with neither stream log: a warning"
+run_grun 10 "$T/warn.ini"
+is "$rc" 0 "log = DIR with neither stream log: still runs"
 done_testing
