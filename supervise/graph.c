@@ -27,6 +27,7 @@
 #include "supervise/reaper.h"
 #include "supervise/reload.h"
 #include "supervise/shutdown.h"
+#include "supervise/sockets.h"
 #include "supervise/spawn.h"
 #include "supervise/stdout.h"
 #include "supervise/tree.h"
@@ -58,6 +59,7 @@ void sv_graph_signals(sigset_t *set)
 
 void sv_graph_prepare(void)
 {
+	sv_sockets_init(); /* LISTEN_*: kept for sockets = , out of grun's environment */
 	sv_cloexec_inherited();
 }
 

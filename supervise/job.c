@@ -20,6 +20,8 @@
  *   STARTING  probe says ready,     READY                            RUNNING
  *             or delay: elapsed
  *   STARTING  ready_timeout         stop_signal to the group         STOPPING (failed)
+ *   RUNNING   health_failures checks  stop_signal to the group       STOPPING (failed)
+ *             failed in a row (UNHEALTHY; health = starts its watch at READY)
  *   STARTING  exit                  EXITED(by status; ready = exited  IDLE
  *   RUNNING   exit                    with status 0 also READY)       IDLE
  *   STARTING, STOP                  stop_signal to the group         STOPPING
@@ -27,7 +29,7 @@
  *   STOPPING  stop_timeout          KILL to the group                STOPPING
  *   STOPPING  exit                  KILL to what is left of the group; IDLE
  *                                   EXITED(stopped, or failed after a
- *                                   ready_timeout)
+ *                                   ready_timeout or UNHEALTHY)
  *   any       PROC_* of an older run  ignored
  *
  * An exit is normal (OUT_OK) when the status is 0 (or one the job's
@@ -45,6 +47,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/health.h"
 #include "supervise/joblog.h"
 #include "supervise/latch.h"
 #include "supervise/pipeline.h"
@@ -71,9 +74,12 @@ struct run {
 	enum run_state state;
 	pid_t pid;
 	struct sv_probe *probe;
+	struct sv_health *health; /* health = : from ready until the stop */
 	int have_slot;
 	int stop_requested;   /* STOP received */
 	int ready_failed;     /* ready_timeout expired */
+	int unhealthy;        /* health_failures checks failed in a row */
+	int exited;           /* the process is gone (run_finish) */
 	int killed;           /* KILL sent */
 	int64_t deadline;     /* ready delay/timeout, or stop timeout */
 	struct sv_pump_end *pump_end; /* the output pump, if any */
@@ -220,6 +226,8 @@ static void became_ready(struct sv_node *n, struct run *r)
 		sv_latch_ready(n->g->latches, n->latch);
 	}
 	sv_post(n, MSG_READY, 0, 0, 0, NULL);
+	if (n->job->health.kind != SV_CHECK_NONE && !r->exited && !r->health)
+		r->health = sv_health_start(n, n->gen);
 }
 
 static void send_stop(struct sv_node *n, struct run *r, const char *why)
@@ -228,6 +236,8 @@ static void send_stop(struct sv_node *n, struct run *r, const char *why)
 	char dur[32];
 	sv_info("%s: stopping (%s%s, KILL after %s)", n->name, sv_signal_name(j->stop_signal),
 	        why, sv_duration_str(j->stop_timeout, dur, sizeof dur));
+	sv_health_cancel(r->health);
+	r->health = NULL;
 	kill(-r->pid, j->stop_signal);
 	if (j->stop_signal != SIGKILL && j->stop_signal != SIGCONT)
 		kill(-r->pid, SIGCONT); /* a stopped process cannot act on TERM */
@@ -253,6 +263,13 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 			close(notify_fd);
 		return -1;
 	}
+	/* log: follows the job's lines from before the process exists */
+	struct sv_probe *log_probe = NULL;
+	if (j->ready == SV_READY_LOG && !(log_probe = sv_probe_start(n, n->gen, -1))) {
+		snprintf(why, len, "cannot start the ready = log: probe");
+		free(sp);
+		return -1;
+	}
 	int chanfd[3] = { -1, -1, -1 };
 	int rc = sv_pipes_dup_ends(n, chanfd, why, len);
 	if (rc == 0)
@@ -262,6 +279,8 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	for (int i = 0; i < 3; i++)
 		if (chanfd[i] >= 0)
 			close(chanfd[i]);
+	if (rc < 0 || pid < 0)
+		sv_probe_cancel(log_probe);
 	if (rc < 0) {
 		if (notify_fd >= 0)
 			close(notify_fd);
@@ -278,6 +297,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	}
 	r->pid = pid;
 	r->started_at = rt_now();
+	r->probe = log_probe;
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
 	struct sv_status *st = sv_status_lock(n);
 	st->pid = pid;
@@ -290,7 +310,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 		sp->out_read = sp->err_read = -1;
 	int probe_fd = notify_fd >= 0 ? notify_fd : sp->ready_read;
 	if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD || j->ready == SV_READY_TCP ||
-	    j->ready == SV_READY_FILE) {
+	    j->ready == SV_READY_FILE || j->ready == SV_READY_HTTP || j->ready == SV_READY_EXEC) {
 		r->probe = sv_probe_start(n, n->gen, probe_fd);
 		if (r->probe && probe_fd == sp->ready_read)
 			sp->ready_read = -1;
@@ -312,7 +332,7 @@ static int stdout_reader_gone(void)
 
 static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status)
 {
-	if (r->ready_failed)
+	if (r->ready_failed || r->unhealthy)
 		return OUT_FAILED;
 	if (r->stop_requested)
 		return OUT_STOPPED;
@@ -333,6 +353,9 @@ static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status
 static void run_finish(struct sv_node *n, struct run *r, int status)
 {
 	char text[160];
+	r->exited = 1;
+	sv_health_cancel(r->health);
+	r->health = NULL;
 	describe_status(status, text, sizeof text);
 	/* the job's last lines before its exit line (unless a process it left
 	 * behind still holds the pipe: then at most 200 ms) */
@@ -365,6 +388,8 @@ static void run_finish(struct sv_node *n, struct run *r, int status)
 	enum sv_outcome out = exit_outcome(n, r, status);
 	if (r->ready_failed)
 		snprintf(text + strlen(text), sizeof text - strlen(text), " (not ready in time)");
+	else if (r->unhealthy)
+		snprintf(text + strlen(text), sizeof text - strlen(text), " (unhealthy)");
 	sv_info("%s: %s", n->name, text);
 	if (out == OUT_FAILED && !r->stop_requested)
 		sv_pipes_consumer_exited(n);
@@ -475,7 +500,8 @@ static void job_run(struct sv_node *n)
 			on_deadline(n, &r);
 			continue;
 		}
-		int stale = (m->type == MSG_PROC_EXIT || m->type == MSG_PROC_READY) && m->gen != n->gen;
+		int stale = (m->type == MSG_PROC_EXIT || m->type == MSG_PROC_READY ||
+		             m->type == MSG_PROC_UNHEALTHY) && m->gen != n->gen;
 		if (stale) {
 			free(m);
 			continue;
@@ -489,6 +515,10 @@ static void job_run(struct sv_node *n)
 		if (m->type == MSG_PROC_READY && r.state == STARTING) {
 			r.deadline = RT_NEVER;
 			became_ready(n, &r);
+		} else if (m->type == MSG_PROC_UNHEALTHY && r.state == RUNNING) {
+			sv_err("%s: unhealthy: %s", n->name, m->text);
+			r.unhealthy = 1;
+			send_stop(n, &r, "");
 		} else if (m->type == MSG_STOP && r.state != STOPPING) {
 			r.stop_requested = 1;
 			send_stop(n, &r, "");

@@ -35,6 +35,7 @@ enum sv_msg_type {
 	/* job helpers -> job */
 	MSG_PROC_EXIT,   /* the reaper saw the process end (status) */
 	MSG_PROC_READY,  /* the readiness probe succeeded */
+	MSG_PROC_UNHEALTHY, /* health_failures checks failed in a row (text: the last) */
 	/* anyone -> the graph */
 	MSG_FINAL,       /* a job ended for good (outcome) */
 	MSG_SIGNAL,      /* grun got a signal (a = signo) */

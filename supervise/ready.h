@@ -1,6 +1,7 @@
 /*
  * ready.h - readiness probes: a green thread per run that watches for a
- * job's ready = condition (notify, fd:N, tcp:, file:) and posts
+ * job's ready = condition (notify, fd:N, tcp:, http://, exec:, log:,
+ * file:) and posts
  * MSG_PROC_READY to the job.  started, exited and delay: need no probe;
  * the job's own loop handles them.
  */
@@ -17,7 +18,8 @@ struct sv_probe;
 int sv_notify_open(struct sv_node *n, char *addr, size_t len);
 /* sv_probe_start() starts the probe for run gen of node n; fd is the
  * notify socket or the fd:N socket's read end (the probe owns it), -1
- * for tcp: and file:.  NULL if it could not start. */
+ * for the others.  A log: probe is started before the spawn (it sees
+ * only lines logged after it started).  NULL if it could not start. */
 struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd);
 /* sv_probe_cancel() stops the probe (it may still be running for a
  * moment; it posts nothing after this returns) and drops the caller's
