@@ -43,8 +43,18 @@
 #define EXEC_POLL (50 * 1000000LL)
 /* How long a KILLed exec: check gets to be reaped. */
 #define EXEC_KILL_WAIT (5000 * 1000000LL)
-/* The most of an HTTP answer read to find its status line. */
+/* Checks are due on a grid of interval / SLACK_DIV (at most SLACK_MAX):
+ * the watches of many jobs wake together, a few dozen times a second,
+ * instead of each on its own timer tick. */
+#define SLACK_DIV 16
+#define SLACK_MAX (50 * 1000000LL)
+/* The most of an HTTP answer read to find its status line, and read
+ * (and dropped) after it before closing. */
 #define HTTP_HEAD_MAX 1024
+#define HTTP_DRAIN_MAX (64u << 10)
+/* ... for at most this long: a server that keeps the connection open
+ * does not hold the check. */
+#define HTTP_DRAIN_WAIT (200 * 1000000LL)
 
 struct sv_checker {
 	enum sv_check_kind kind;
@@ -62,6 +72,12 @@ struct sv_checker {
 	int fd;                  /* under mu: the check's socket, -1 if none */
 	pid_t pid;               /* under mu: the check's process, 0 if none */
 	int null_fd;             /* exec: /dev/null for the child (its 0, 1, 2) */
+	/* tcp:, http://: the address that last answered, tried first (no
+	 * name lookup per check); forgotten when it fails */
+	int have_addr;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int family, socktype, protocol;
 };
 
 static char *dup_or_null(const char *s)
@@ -141,63 +157,97 @@ static int hold_fd(struct sv_checker *c, int fd)
 	return stop ? -1 : 0;
 }
 
+/* Closes the check's socket; tcp: checks with a reset, as Kubernetes'
+ * probes do: no FIN exchange, no TIME_WAIT left behind by a check a
+ * second per job.  (http:// reads the answer to its end first, so the
+ * server closes first and sees no reset.) */
 static void drop_fd(struct sv_checker *c)
 {
 	sv_lock(&c->mu);
 	int fd = c->fd;
 	c->fd = -1;
 	sv_unlock(&c->mu);
-	if (fd >= 0)
-		rt_close(fd);
+	if (fd < 0)
+		return;
+	struct linger l = { 1, 0 };
+	if (c->kind == SV_CHECK_TCP)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	rt_close(fd);
 }
 
 /* ---- tcp: and http:// ----------------------------------------------------------- */
 
-/* Connects to host:port by the deadline: 1 (the socket is c->fd), 0 (why
- * set), -1 cancelled. */
-static int tcp_connect(struct sv_checker *c, int64_t deadline, char *why, size_t len)
+/* One connection attempt to ai by the deadline: 1 (the socket is c->fd),
+ * 0 (*err set), -1 cancelled. */
+static int connect_one(struct sv_checker *c, const struct addrinfo *ai, int64_t deadline, int *err)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	rt_blocking_begin();
-	int rc = getaddrinfo(c->host, c->port, &hints, &res);
-	rt_blocking_end();
-	if (rc != 0) {
-		snprintf(why, len, "%s: %s", c->host, gai_strerror(rc));
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0) {
+		*err = errno;
 		return 0;
 	}
-	int ok = 0, err = 0;
-	for (struct addrinfo *ai = res; ai && !ok; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (hold_fd(c, fd) < 0)
-			break;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			ok = 1;
-		} else if (errno != EINPROGRESS) {
-			err = errno;
-		} else if (rt_fd_wait(fd, RT_WRITE, deadline) < 0) {
-			err = ETIMEDOUT;
-		} else {
-			socklen_t l = sizeof err;
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
-				err = errno;
-			ok = err == 0;
-		}
-		if (!ok)
-			drop_fd(c);
+	if (hold_fd(c, fd) < 0)
+		return -1;
+	int ok = 0;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		ok = 1;
+	} else if (errno != EINPROGRESS) {
+		*err = errno;
+	} else if (rt_fd_wait(fd, RT_WRITE, deadline) < 0) {
+		*err = ETIMEDOUT;
+	} else {
+		socklen_t l = sizeof *err;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &l) < 0)
+			*err = errno;
+		ok = *err == 0;
 	}
-	freeaddrinfo(res);
+	if (!ok)
+		drop_fd(c);
 	if (atomic_load(&c->cancelled)) {
 		drop_fd(c);
 		return -1;
 	}
-	if (!ok)
+	return ok;
+}
+
+/* Connects to host:port by the deadline: 1 (the socket is c->fd), 0 (why
+ * set), -1 cancelled.  The address that answered last is tried first;
+ * the name is looked up only without one, or after it failed. */
+static int tcp_connect(struct sv_checker *c, int64_t deadline, char *why, size_t len)
+{
+	int err = 0, rc = 0;
+	if (c->have_addr) {
+		struct addrinfo ai = { .ai_family = c->family, .ai_socktype = c->socktype,
+		                       .ai_protocol = c->protocol, .ai_addrlen = c->addrlen,
+		                       .ai_addr = (struct sockaddr *)&c->addr };
+		if ((rc = connect_one(c, &ai, deadline, &err)) != 0)
+			return rc;
+		c->have_addr = 0;
+	}
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	rt_blocking_begin();
+	int gai = getaddrinfo(c->host, c->port, &hints, &res);
+	rt_blocking_end();
+	if (gai != 0) {
+		snprintf(why, len, "%s: %s", c->host, gai_strerror(gai));
+		return 0;
+	}
+	for (struct addrinfo *ai = res; ai && rc == 0; ai = ai->ai_next) {
+		rc = connect_one(c, ai, deadline, &err);
+		if (rc > 0 && ai->ai_addrlen <= sizeof c->addr) {
+			memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
+			c->addrlen = ai->ai_addrlen;
+			c->family = ai->ai_family;
+			c->socktype = ai->ai_socktype;
+			c->protocol = ai->ai_protocol;
+			c->have_addr = 1;
+		}
+	}
+	freeaddrinfo(res);
+	if (rc == 0)
 		snprintf(why, len, "cannot connect to %s:%s: %s", c->host, c->port,
 		         err == ETIMEDOUT ? "timed out" : strerror(err ? err : ECONNREFUSED));
-	return ok;
+	return rc;
 }
 
 /* "HTTP/1.1 204 No Content": the status, or -1. */
@@ -235,6 +285,14 @@ static int http_get(struct sv_checker *c, int64_t deadline, char *why, size_t le
 		}
 		have += (size_t)n;
 	}
+	/* the rest of the answer (Connection: close), within reason */
+	char sink[4096];
+	ssize_t n = 1;
+	int64_t drain_by = rt_now() + HTTP_DRAIN_WAIT;
+	if (drain_by > deadline)
+		drain_by = deadline;
+	for (size_t drained = 0; rc > 0 && n > 0 && drained < HTTP_DRAIN_MAX; drained += (size_t)n)
+		n = rt_read(fd, sink, sizeof sink, drain_by);
 	drop_fd(c);
 	if (atomic_load(&c->cancelled))
 		return -1;
@@ -397,17 +455,28 @@ static void health_unref(struct sv_health *h)
 	free(h);
 }
 
+/* When the check after one started at `from` is due: interval later,
+ * rounded up to the grid. */
+static int64_t due(const struct sv_health *h, int64_t from)
+{
+	int64_t slack = h->interval / SLACK_DIV;
+	if (slack > SLACK_MAX)
+		slack = SLACK_MAX;
+	int64_t t = from + h->interval;
+	return slack > 0 ? (t + slack - 1) / slack * slack : t;
+}
+
 static void health_main(void *arg)
 {
 	struct sv_health *h = arg;
 	char why[200];
 	int failed = 0;
-	int64_t next = rt_now() + h->interval;
+	int64_t next = due(h, rt_now());
 	for (;;) {
 		struct rt_case c = { h->stop, RT_RECV, NULL, 0 };
 		if (rt_select(&c, 1, next) == 0 || atomic_load(&h->cancelled))
 			break;
-		next = rt_now() + h->interval;
+		next = due(h, rt_now());
 		why[0] = '\0';
 		int rc = sv_checker_run(h->chk, why, sizeof why);
 		if (rc < 0 || atomic_load(&h->cancelled))
