@@ -170,6 +170,7 @@ static int parse_check(struct keyctx *k, const char *key, const char *v, struct 
 		}
 		form = "exec:COMMAND";
 	}
+	c->kind = SV_CHECK_NONE;
 	if (form)
 		snprintf(k->whybuf, sizeof k->whybuf, "expected %s = %s", key, form);
 	else
