@@ -77,6 +77,7 @@ struct proc_rec {
 	bool discard;             /* exec failed: reap and forget */
 	bool in_fifo;
 	struct rt_g *waiter;      /* rt_proc_wait() by pid */
+	bool waited;              /* rt_proc_start_waited(): never on the unclaimed FIFO */
 	struct proc_rec *next;    /* hash chain, or the pending list */
 	struct proc_rec *fifo_prev, *fifo_next;
 };
@@ -720,7 +721,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	if (r->waiter) {
 		if (rt_wake_claim(r->waiter))
 			ready_push(r->waiter);
-	} else if (r->settled) {
+	} else if (r->settled && !r->waited) {
 		struct rt_g *g = proc_unclaimed(r);
 		if (g)
 			ready_push(g);
@@ -732,11 +733,12 @@ pid_t *rt_proc_pidp(struct proc_rec *r)
 	return &r->pid;
 }
 
-struct proc_rec *rt_proc_reserve(void)
+struct proc_rec *rt_proc_reserve(bool waited)
 {
 	struct proc_rec *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
+	r->waited = waited;
 	rt_lock(&pl.mu);
 	r->seq = ++pl.clone_seq;
 	r->next = pl.pending;
@@ -773,7 +775,7 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 	else if (failed)
 		r->discard = true; /* on_child forgets it */
 	struct rt_g *wake = NULL;
-	if (!failed && r->exited)
+	if (!failed && r->exited && !r->waited)
 		wake = proc_unclaimed(r);
 	rt_unlock(&pl.mu);
 	if (wake)

@@ -107,7 +107,7 @@ static bool need_errpipe(void)
 #endif
 }
 
-pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
+static pid_t proc_start(int (*child_fn)(void *), void *arg, bool waited)
 {
 	struct child_args a = { .fn = child_fn, .arg = arg, .errfd = -1 };
 	int errpipe[2] = { -1, -1 };
@@ -118,7 +118,7 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 		free(stack);
 		return -1;
 	}
-	struct proc_rec *rec = rt_proc_reserve();
+	struct proc_rec *rec = rt_proc_reserve(waited);
 	if (!rec) {
 		if (errpipe[0] >= 0) {
 			close(errpipe[0]);
@@ -175,4 +175,14 @@ pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
 		return -1;
 	}
 	return pid;
+}
+
+pid_t rt_proc_start(int (*child_fn)(void *), void *arg)
+{
+	return proc_start(child_fn, arg, false);
+}
+
+pid_t rt_proc_start_waited(int (*child_fn)(void *), void *arg)
+{
+	return proc_start(child_fn, arg, true);
 }

@@ -252,6 +252,11 @@ int rt_close(int fd);
  * thread. */
 pid_t rt_proc_start(int (*child_fn)(void *), void *arg);
 
+/* rt_proc_start_waited() is rt_proc_start() for a child whose exit only
+ * rt_proc_wait() takes: rt_proc_wait_any() never returns it, even when it
+ * exits before its creator calls rt_proc_wait().  Any thread. */
+pid_t rt_proc_start_waited(int (*child_fn)(void *), void *arg);
+
 /* rt_proc_wait() parks until child pid (made by rt_proc_start) has
  * exited and stores its wait status in *status.  0, -1 with ETIMEDOUT at
  * the deadline (the child stays owned: wait again), or ECHILD for an

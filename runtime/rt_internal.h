@@ -550,7 +550,7 @@ bool rt_wait_end(struct rt_wait *w);
 bool rt_wait_end_locked(struct rt_wait *w);       /* poll lock held */
 /* A record for a child about to be cloned (NULL: ENOMEM); its pid field
  * is where the clone must store the new pid (CLONE_PARENT_SETTID). */
-struct proc_rec *rt_proc_reserve(void);
+struct proc_rec *rt_proc_reserve(bool waited);
 /* After the clone: pid <= 0 drops the record; failed: the exec failed,
  * reap and forget. */
 void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed);

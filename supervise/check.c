@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "supervise/config_internal.h"
+#include "supervise/sockets.h"
 #include "supervise/xalloc.h"
 
 /* ---- cycle text -------------------------------------------------------- */
@@ -360,6 +361,21 @@ static void check_job(struct sv_loader *ld, struct sv_config *cfg, struct sv_job
 		              "(a permanent job never ends for good)");
 	if (j->ready_timeout && j->ready == SV_READY_STARTED)
 		sv_load_error(ld, j->ready_timeout_line, "ready_timeout needs a ready = condition other than started");
+	if (j->ready == SV_READY_LOG && j->out.kind != SV_IO_LOG && j->err.kind != SV_IO_LOG)
+		sv_load_error(ld, j->ready_line, "ready = log: needs stdout = log or stderr = log "
+		              "(grun reads only the lines it logs)");
+	if (j->ready == SV_READY_FD && j->sockets.n && j->ready_fd >= 3 && j->ready_fd < 3 + j->sockets.n)
+		sv_load_error(ld, j->ready_line, "ready = fd:%d is one of the descriptors of sockets = "
+		              "(3 to %d)", j->ready_fd, 2 + j->sockets.n);
+	for (int i = 0; i < j->sockets.n && sv_sockets_named(); i++) {
+		int fd;
+		if (sv_sockets_find(j->sockets.v[i], &fd, 1) == 0) {
+			char what[200];
+			sv_sockets_describe(what, sizeof what);
+			sv_load_error(ld, j->sockets_line, "sockets = %s: no socket named %s: %s",
+			              j->sockets.v[i], j->sockets.v[i], what);
+		}
+	}
 	if (j->in.kind == SV_IO_INHERIT && j->instances > 1)
 		sv_load_error(ld, j->line, "job %s: stdin = inherit with instances = %d "
 		              "(the instances would race for grun's stdin)", j->name, j->instances);

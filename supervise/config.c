@@ -599,6 +599,13 @@ void sv_config_free(struct sv_config *cfg)
 		free(j->ready_host);
 		free(j->ready_port);
 		free(j->ready_path);
+		free(j->ready_cmd);
+		free(j->ready_regex);
+		free(j->health.host);
+		free(j->health.port);
+		free(j->health.path);
+		free(j->health.cmd);
+		sv_strv_free(&j->sockets);
 		free(j->in.path);
 		free(j->out.path);
 		free(j->err.path);

@@ -18,6 +18,10 @@
 #define SV_NAME_MAX 64
 
 struct sv_section;
+/* health = defaults (grun.ini(5)) */
+#define SV_HEALTH_INTERVAL (10 * 1000000000LL)
+#define SV_HEALTH_TIMEOUT (5 * 1000000000LL)
+#define SV_HEALTH_FAILURES 3
 
 enum sv_restart {
 	SV_PERMANENT,  /* always restarted */
@@ -39,6 +43,18 @@ enum sv_ready {
 	SV_READY_TCP,      /* a connection to ready_host:ready_port succeeds */
 	SV_READY_FILE,     /* ready_path exists */
 	SV_READY_DELAY,    /* ready_delay after exec */
+	SV_READY_HTTP,     /* a GET of http://ready_host:ready_port/ready_path answers 2xx or 3xx */
+	SV_READY_EXEC,     /* the command ready_cmd exits with status 0 */
+	SV_READY_LOG,      /* a line of the job's output matches the ERE ready_regex */
+};
+
+/* A liveness check (health = ), or the probe of ready = tcp:, http://, exec:. */
+enum sv_check_kind { SV_CHECK_NONE, SV_CHECK_TCP, SV_CHECK_HTTP, SV_CHECK_EXEC };
+struct sv_check_spec {
+	enum sv_check_kind kind;
+	char *host, *port;        /* tcp:, http:// */
+	char *path;               /* http://: the request target ("/" at least) */
+	char *cmd;                /* exec: run by /bin/sh -c */
 };
 
 enum sv_exit_policy {
@@ -131,7 +147,9 @@ struct sv_job {
 	enum sv_ready ready;
 	int ready_fd;
 	char *ready_host, *ready_port;
-	char *ready_path;
+	char *ready_path;         /* file: the path; http://: the request target */
+	char *ready_cmd;          /* exec: */
+	char *ready_regex;        /* log: a POSIX ERE */
 	int64_t ready_delay;      /* ns */
 	int64_t ready_timeout;    /* ns; 0: none */
 	int stop_signal;
@@ -144,6 +162,11 @@ struct sv_job {
 	int64_t watchdog;         /* ns: WATCHDOG=1 expected this often; 0: none */
 	char *k8s_image;          /* export.kubernetes.image: grun export's hint, unused by grun */
 	int64_t backoff_min, backoff_max; /* ns; both 0: restart at once */
+	struct sv_check_spec health; /* liveness once ready (kind NONE: none) */
+	int64_t health_interval;  /* ns */
+	int64_t health_timeout;   /* ns */
+	int health_failures;      /* consecutive failures that make the run failed */
+	struct sv_strv sockets;   /* names of grun's LISTEN_FDNAMES passed as fds 3, 4, ... */
 	struct sv_iospec in, out, err;
 	int sup;                  /* index into sv_config.sups */
 	int significant;
@@ -153,7 +176,7 @@ struct sv_job {
 	int selected;             /* to run in this invocation (JOB... on the command line) */
 	/* lines of the keys the graph checks refer to (0: not written) */
 	int cmd_line, needs_line, ready_line, ready_timeout_line, significant_line;
-	int dir_line, user_line;
+	int dir_line, user_line, health_line, sockets_line;
 	/* logging (output.c, logfile.c) */
 	char *log_dir;            /* log = DIR: its log-mode lines go to DIR/current, rotated; NULL: none */
 	int64_t log_max_size;     /* bytes of DIR/current before it is rotated */

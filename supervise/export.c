@@ -160,9 +160,31 @@ static void plan(struct export *x)
 		else if (j->ready == SV_READY_DELAY)
 			snprintf(why, sizeof why, "job %s: ready = delay:%s", j->name,
 			         sv_duration_str(j->ready_delay, d, sizeof d));
+		else if (j->ready == SV_READY_HTTP)
+			snprintf(why, sizeof why, "job %s: ready = http://%s:%s%s", j->name, j->ready_host, j->ready_port,
+			         j->ready_path);
+		else if (j->ready == SV_READY_EXEC)
+			snprintf(why, sizeof why, "job %s: ready = exec:%.200s", j->name, j->ready_cmd);
+		else if (j->ready == SV_READY_LOG)
+			snprintf(why, sizeof why, "job %s: ready = log:%.200s", j->name, j->ready_regex);
+		else if (j->health.kind == SV_CHECK_TCP)
+			snprintf(why, sizeof why, "job %s: health = tcp:%s:%s", j->name, j->health.host, j->health.port);
+		else if (j->health.kind == SV_CHECK_HTTP)
+			snprintf(why, sizeof why, "job %s: health = http://%s:%s%s", j->name, j->health.host,
+			         j->health.port, j->health.path);
+		else if (j->health.kind == SV_CHECK_EXEC)
+			snprintf(why, sizeof why, "job %s: health = exec:%.200s", j->name, j->health.cmd);
 		else
 			continue;
 		join(x, i, i, why);
+	}
+	/* grun's own socket-activated sockets are not the jobs' units' */
+	for (int i = 0; i < n; i++) {
+		const struct sv_job *j = &cfg->jobs[i];
+		if (j->selected && j->sockets.n)
+			ex_warn(x, j->sockets_line ? j->sockets_line : j->line, "job %s: sockets = : grun's own "
+			        "socket-activated sockets are not exported; give the unit its own (%s)", j->name,
+			        x->k8s ? "a Service and a containerPort" : ".socket units and Sockets=");
 	}
 }
 

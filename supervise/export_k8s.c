@@ -150,10 +150,68 @@ static void waits(struct export *x, struct jbuf *b, int root)
 		jb_end_arr(b);
 }
 
+/* The action of a check (tcp:, http://, exec:) in a probe object. */
+static void check_action(struct jbuf *b, enum sv_check_kind kind, const char *host, const char *port,
+                         const char *path, const char *cmd)
+{
+	char *end;
+	long p = port ? strtol(port, &end, 10) : 0;
+	int numeric = port && *end == '\0';
+	if (kind == SV_CHECK_EXEC) {
+		jb_key(b, "exec");
+		jb_obj(b);
+		jb_key(b, "command");
+		jb_arr(b);
+		jb_str(b, "/bin/sh");
+		jb_str(b, "-c");
+		jb_str(b, cmd);
+		jb_end_arr(b);
+		jb_end_obj(b);
+		return;
+	}
+	jb_key(b, kind == SV_CHECK_HTTP ? "httpGet" : "tcpSocket");
+	jb_obj(b);
+	/* the Pod's own address unless the job names another host */
+	if (host && strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0 && strcmp(host, "::1") != 0)
+		jb_kstr(b, "host", host);
+	if (kind == SV_CHECK_HTTP)
+		jb_kstr(b, "path", path && *path ? path : "/");
+	if (numeric)
+		jb_kint(b, "port", p);
+	else
+		jb_kstr(b, "port", port ? port : "80");
+	jb_end_obj(b);
+}
+
+/* health = : a livenessProbe with its interval, timeout and failures. */
+static void liveness(struct jbuf *b, const struct sv_job *j)
+{
+	const struct sv_check_spec *h = &j->health;
+	if (h->kind == SV_CHECK_NONE)
+		return;
+	jb_key(b, "livenessProbe");
+	jb_obj(b);
+	check_action(b, h->kind, h->host, h->port, h->path, h->cmd);
+	jb_kint(b, "periodSeconds", j->health_interval >= 1000000000 ? j->health_interval / 1000000000 : 1);
+	jb_kint(b, "timeoutSeconds", j->health_timeout >= 1000000000 ? j->health_timeout / 1000000000 : 1);
+	jb_kint(b, "failureThreshold", j->health_failures);
+	jb_end_obj(b);
+}
+
 static void probe(struct export *x, struct jbuf *b, const struct sv_job *j)
 {
 	char d[32];
-	if (j->ready == SV_READY_TCP) {
+	if (j->ready == SV_READY_HTTP || j->ready == SV_READY_EXEC) {
+		jb_key(b, "readinessProbe");
+		jb_obj(b);
+		check_action(b, j->ready == SV_READY_HTTP ? SV_CHECK_HTTP : SV_CHECK_EXEC, j->ready_host, j->ready_port,
+		             j->ready_path, j->ready_cmd);
+		jb_kint(b, "periodSeconds", 1);
+		jb_end_obj(b);
+	} else if (j->ready == SV_READY_LOG) {
+		ex_warn(x, j->ready_line ? j->ready_line : j->line, "job %s: ready = log: no Kubernetes probe reads "
+		        "a container's output; the container counts as ready once it runs", j->name);
+	} else if (j->ready == SV_READY_TCP) {
 		jb_key(b, "readinessProbe");
 		jb_obj(b);
 		jb_key(b, "tcpSocket");
@@ -241,6 +299,7 @@ static void container(struct export *x, struct jbuf *b, const struct sv_job *j)
 		jb_end_obj(b);
 	}
 	probe(x, b, j);
+	liveness(b, j);
 	jb_end_obj(b);
 }
 

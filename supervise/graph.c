@@ -29,6 +29,7 @@
 #include "supervise/reload.h"
 #include "supervise/service.h"
 #include "supervise/shutdown.h"
+#include "supervise/sockets.h"
 #include "supervise/spawn.h"
 #include "supervise/stdout.h"
 #include "supervise/timestamp.h"
@@ -64,6 +65,7 @@ void sv_graph_signals(sigset_t *set)
 
 void sv_graph_prepare(void)
 {
+	sv_sockets_init(); /* LISTEN_*: kept for sockets = , out of grun's environment */
 	sv_cloexec_inherited();
 }
 

@@ -20,6 +20,8 @@
  *   STARTING  probe says ready,     READY                            RUNNING
  *             or delay: elapsed
  *   STARTING  ready_timeout         stop_signal to the group         STOPPING (failed)
+ *   RUNNING   health_failures checks  stop_signal to the group       STOPPING (failed)
+ *             failed in a row (UNHEALTHY; health = starts its watch at READY)
  *   STARTING  exit                  EXITED(by status; ready = exited  IDLE
  *   RUNNING   exit                    with status 0 also READY)       IDLE
  *   STARTING, STOP                  stop_signal to the group         STOPPING
@@ -27,7 +29,7 @@
  *   STOPPING  stop_timeout          KILL to the group                STOPPING
  *   STOPPING  exit                  KILL to what is left of the group; IDLE
  *                                   EXITED(stopped, or failed after a
- *                                   ready_timeout)
+ *                                   ready_timeout or UNHEALTHY)
  *   any       PROC_* of an older run  ignored
  *
  * An exit is normal (OUT_OK) when the status is 0 (or one the job's
@@ -45,6 +47,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/health.h"
 #include "supervise/joblog.h"
 #include "supervise/jobnotify.h"
 #include "supervise/latch.h"
@@ -75,9 +78,12 @@ struct run {
 	struct sv_jobnotify *notify; /* its NOTIFY_SOCKET listener, if any */
 	int64_t watchdog_at;  /* WATCHDOG=1 due by then (RT_NEVER: no watchdog) */
 	int watchdog_failed;  /* it was due and did not come, or WATCHDOG=trigger */
+	struct sv_health *health; /* health = : from ready until the stop */
 	int have_slot;
 	int stop_requested;   /* STOP received */
 	int ready_failed;     /* ready_timeout expired */
+	int unhealthy;        /* health_failures checks failed in a row */
+	int exited;           /* the process is gone (run_finish) */
 	int killed;           /* KILL sent */
 	int64_t deadline;     /* ready delay/timeout, or stop timeout */
 	struct sv_pump_end *pump_end; /* the output pump, if any */
@@ -230,6 +236,8 @@ static void became_ready(struct sv_node *n, struct run *r)
 		sv_latch_ready(n->g->latches, n->latch);
 	}
 	sv_post(n, MSG_READY, 0, 0, 0, NULL);
+	if (n->job->health.kind != SV_CHECK_NONE && !r->exited && !r->health)
+		r->health = sv_health_start(n, n->gen);
 }
 
 static void send_stop(struct sv_node *n, struct run *r, const char *why)
@@ -238,6 +246,8 @@ static void send_stop(struct sv_node *n, struct run *r, const char *why)
 	char dur[32];
 	sv_info("%s: stopping (%s%s, KILL after %s)", n->name, sv_signal_name(j->stop_signal),
 	        why, sv_duration_str(j->stop_timeout, dur, sizeof dur));
+	sv_health_cancel(r->health);
+	r->health = NULL;
 	kill(-r->pid, j->stop_signal);
 	if (j->stop_signal != SIGKILL && j->stop_signal != SIGCONT)
 		kill(-r->pid, SIGCONT); /* a stopped process cannot act on TERM */
@@ -264,6 +274,13 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 			close(notify_fd);
 		return -1;
 	}
+	/* log: follows the job's lines from before the process exists */
+	struct sv_probe *log_probe = NULL;
+	if (j->ready == SV_READY_LOG && !(log_probe = sv_probe_start(n, n->gen, -1))) {
+		snprintf(why, len, "cannot start the ready = log: probe");
+		free(sp);
+		return -1;
+	}
 	int chanfd[3] = { -1, -1, -1 };
 	int rc = sv_pipes_dup_ends(n, chanfd, why, len);
 	if (rc == 0)
@@ -273,6 +290,8 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	for (int i = 0; i < 3; i++)
 		if (chanfd[i] >= 0)
 			close(chanfd[i]);
+	if (rc < 0 || pid < 0)
+		sv_probe_cancel(log_probe);
 	if (rc < 0) {
 		if (notify_fd >= 0)
 			close(notify_fd);
@@ -290,6 +309,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	r->pid = pid;
 	r->started_at = rt_now();
 	n->runs++;
+	r->probe = log_probe;
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
 	struct sv_status *st = sv_status_lock(n);
 	st->pid = pid;
@@ -304,7 +324,8 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	if (notify_fd >= 0 && !(r->notify = sv_jobnotify_start(n, n->gen, notify_fd)))
 		close(notify_fd);
 	r->watchdog_at = j->watchdog > 0 ? r->started_at + j->watchdog : RT_NEVER;
-	if (j->ready == SV_READY_FD || j->ready == SV_READY_TCP || j->ready == SV_READY_FILE) {
+	if (j->ready == SV_READY_FD || j->ready == SV_READY_TCP || j->ready == SV_READY_FILE ||
+	    j->ready == SV_READY_HTTP || j->ready == SV_READY_EXEC) {
 		r->probe = sv_probe_start(n, n->gen, sp->ready_read);
 		if (r->probe)
 			sp->ready_read = -1;
@@ -324,7 +345,7 @@ static int stdout_reader_gone(void)
 
 static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status)
 {
-	if (r->ready_failed || r->watchdog_failed)
+	if (r->ready_failed || r->watchdog_failed || r->unhealthy)
 		return OUT_FAILED;
 	if (r->stop_requested)
 		return OUT_STOPPED;
@@ -345,6 +366,9 @@ static enum sv_outcome exit_outcome(struct sv_node *n, struct run *r, int status
 static void run_finish(struct sv_node *n, struct run *r, int status)
 {
 	char text[160];
+	r->exited = 1;
+	sv_health_cancel(r->health);
+	r->health = NULL;
 	describe_status(status, text, sizeof text);
 	n->run_ns += rt_now() - r->started_at;
 	n->last_status = status;
@@ -383,6 +407,8 @@ static void run_finish(struct sv_node *n, struct run *r, int status)
 		snprintf(text + strlen(text), sizeof text - strlen(text), " (not ready in time)");
 	else if (r->watchdog_failed)
 		snprintf(text + strlen(text), sizeof text - strlen(text), " (watchdog)");
+	else if (r->unhealthy)
+		snprintf(text + strlen(text), sizeof text - strlen(text), " (unhealthy)");
 	sv_info("%s: %s", n->name, text);
 	if (out == OUT_FAILED && !r->stop_requested)
 		sv_pipes_consumer_exited(n);
@@ -501,6 +527,10 @@ static void job_run(struct sv_node *n)
 		sv_post(n, MSG_EXITED, OUT_FAILED, 0, 0, why);
 		return;
 	}
+	/* the log says "started" before the ACK lets the supervisor start the
+	 * next sibling, so the log shows the start order */
+	if (ok == 1)
+		sv_info("%s: started (pid %d)", n->name, (int)r.pid);
 	if (!acked)
 		sv_post(n, MSG_ACK, 0, r.pid, 0, NULL);
 	if (ok != 1) {
@@ -511,7 +541,6 @@ static void job_run(struct sv_node *n)
 		sv_post(n, MSG_EXITED, ok == 0 ? OUT_SKIPPED : OUT_STOPPED, 0, 0, ok == 0 ? why : "stopped");
 		return;
 	}
-	sv_info("%s: started (pid %d)", n->name, (int)r.pid);
 	sv_post(n, MSG_STARTED, 0, r.pid, 0, NULL);
 	set_state(n, &r, STARTING);
 	if (n->job->ready == SV_READY_STARTED)
@@ -528,7 +557,8 @@ static void job_run(struct sv_node *n)
 			continue;
 		}
 		int stale = (m->type == MSG_PROC_EXIT || m->type == MSG_PROC_READY ||
-		             m->type == MSG_PROC_WATCHDOG || m->type == MSG_PROC_EXTEND) && m->gen != n->gen;
+		             m->type == MSG_PROC_WATCHDOG || m->type == MSG_PROC_EXTEND ||
+		             m->type == MSG_PROC_UNHEALTHY) && m->gen != n->gen;
 		if (stale) {
 			free(m);
 			continue;
@@ -549,6 +579,10 @@ static void job_run(struct sv_node *n)
 				r.watchdog_at = rt_now() + n->job->watchdog;
 		} else if (m->type == MSG_PROC_EXTEND) {
 			extend(n, &r, m->a);
+		} else if (m->type == MSG_PROC_UNHEALTHY && r.state == RUNNING) {
+			sv_err("%s: unhealthy: %s", n->name, m->text);
+			r.unhealthy = 1;
+			send_stop(n, &r, "");
 		} else if (m->type == MSG_STOP && r.state != STOPPING) {
 			r.stop_requested = 1;
 			send_stop(n, &r, "");

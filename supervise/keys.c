@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,6 +100,84 @@ static int parse_backoff(const char *v, int64_t *min, int64_t *max, const char *
 		return -1;
 	}
 	return 0;
+}
+
+/* HOST:PORT with a port from 1 to 65535 (HOST may be [v6]); malloc'd parts. */
+static int parse_hostport(const char *v, size_t len, char **host, char **port)
+{
+	const char *end = v + len, *colon = NULL;
+	for (const char *p = v; p < end; p++)
+		if (*p == ':')
+			colon = p;
+	if (!colon || colon == v || colon + 1 == end || colon + 6 < end)
+		return -1;
+	int portn = 0;
+	for (const char *p = colon + 1; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		portn = portn * 10 + (*p - '0');
+	}
+	if (portn < 1 || portn > 65535)
+		return -1;
+	size_t hl = (size_t)(colon - v);
+	if (v[0] == '[' && hl > 2 && v[hl - 1] == ']')
+		v++, hl -= 2; /* [::1] */
+	*host = sv_xstrndup(v, hl, "a probe host");
+	*port = sv_xstrndup(colon + 1, (size_t)(end - colon - 1), "a probe port");
+	return 0;
+}
+
+/* tcp:HOST:PORT, http://HOST:PORT/PATH (port 80 if left out), exec:COMMAND;
+ * key names the key in messages ("expected ready = tcp:HOST:PORT"). */
+static int parse_check(struct keyctx *k, const char *key, const char *v, struct sv_check_spec *c,
+                       const char **why)
+{
+	const char *form = NULL;
+	memset(c, 0, sizeof *c);
+	if (strncmp(v, "tcp:", 4) == 0) {
+		c->kind = SV_CHECK_TCP;
+		if (parse_hostport(v + 4, strlen(v + 4), &c->host, &c->port) == 0)
+			return 0;
+		form = "tcp:HOST:PORT";
+	} else if (strncmp(v, "http://", 7) == 0) {
+		const char *hp = v + 7, *slash = strchr(hp, '/');
+		size_t hl = slash ? (size_t)(slash - hp) : strlen(hp);
+		int bad = hl == 0 || strpbrk(v, " \t\r\n") != NULL;
+		if (!bad && (parse_hostport(hp, hl, &c->host, &c->port) < 0)) {
+			/* no port: 80, unless what follows a colon is not one */
+			const char *colon = memchr(hp, ':', hl);
+			bad = (colon && hp[0] != '[') || (hp[0] == '[' && hp[hl - 1] != ']');
+			if (!bad) {
+				size_t off = hp[0] == '[';
+				c->host = sv_xstrndup(hp + off, hl - 2 * off, "a probe host");
+				c->port = sv_xstrdup("80", "a probe port");
+			}
+		}
+		if (!bad) {
+			c->kind = SV_CHECK_HTTP;
+			c->path = sv_xstrdup(slash ? slash : "/", "a probe path");
+			return 0;
+		}
+		form = "http://HOST:PORT/PATH";
+	} else if (strncmp(v, "exec:", 5) == 0) {
+		const char *cmd = v + 5;
+		while (*cmd == ' ' || *cmd == '\t')
+			cmd++;
+		if (*cmd) {
+			c->kind = SV_CHECK_EXEC;
+			c->cmd = sv_xstrdup(cmd, "a probe command");
+			return 0;
+		}
+		form = "exec:COMMAND";
+	}
+	c->kind = SV_CHECK_NONE;
+	if (form)
+		snprintf(k->whybuf, sizeof k->whybuf, "expected %s = %s", key, form);
+	else
+		snprintf(k->whybuf, sizeof k->whybuf,
+		         "expected %s = tcp:HOST:PORT, http://HOST:PORT/PATH or exec:COMMAND", key);
+	*why = k->whybuf;
+	return -1;
 }
 
 /* ---- [grun] ------------------------------------------------------------ */
@@ -623,17 +702,34 @@ static int j_ready(struct keyctx *k, const char *v, const char **why)
 		}
 		return 0;
 	}
-	if (strncmp(v, "tcp:", 4) == 0) {
-		const char *colon = strrchr(v + 4, ':');
-		char *end;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-		if (!colon || colon == v + 4 || !colon[1] || *end || port < 1 || port > 65535) {
-			*why = "expected ready = tcp:HOST:PORT";
+	if (strncmp(v, "tcp:", 4) == 0 || strncmp(v, "http://", 7) == 0 || strncmp(v, "exec:", 5) == 0) {
+		struct sv_check_spec c = { 0 };
+		if (parse_check(k, "ready", v, &c, why) < 0)
+			return -1;
+		static const enum sv_ready kinds[] = { [SV_CHECK_TCP] = SV_READY_TCP,
+		                                       [SV_CHECK_HTTP] = SV_READY_HTTP,
+		                                       [SV_CHECK_EXEC] = SV_READY_EXEC };
+		j->ready = kinds[c.kind];
+		j->ready_host = c.host;
+		j->ready_port = c.port;
+		j->ready_path = c.path;
+		j->ready_cmd = c.cmd;
+		return 0;
+	}
+	if (strncmp(v, "log:", 4) == 0) {
+		regex_t re;
+		int rc = v[4] ? regcomp(&re, v + 4, REG_EXTENDED | REG_NOSUB) : REG_BADPAT;
+		if (rc != 0) {
+			if (v[4])
+				regerror(rc, &re, k->whybuf, sizeof k->whybuf);
+			else
+				snprintf(k->whybuf, sizeof k->whybuf, "expected ready = log:REGEX");
+			*why = k->whybuf;
 			return -1;
 		}
-		j->ready = SV_READY_TCP;
-		j->ready_host = sv_xstrndup(v + 4, (size_t)(colon - v - 4), "a ready host");
-		j->ready_port = sv_xstrdup(colon + 1, "a ready port");
+		regfree(&re);
+		j->ready = SV_READY_LOG;
+		j->ready_regex = sv_xstrdup(v + 4, "a ready regex");
 		return 0;
 	}
 	if (strncmp(v, "file:", 5) == 0) {
@@ -649,7 +745,8 @@ static int j_ready(struct keyctx *k, const char *v, const char **why)
 		j->ready = SV_READY_DELAY;
 		return sv_parse_duration(v + 6, &j->ready_delay, why);
 	}
-	*why = "expected started, exited, notify, fd:N, tcp:HOST:PORT, file:PATH or delay:DURATION";
+	*why = "expected started, exited, notify, fd:N, tcp:HOST:PORT, http://HOST:PORT/PATH, exec:COMMAND, "
+	       "log:REGEX, file:PATH or delay:DURATION";
 	return -1;
 }
 
@@ -657,6 +754,80 @@ static int j_ready_timeout(struct keyctx *k, const char *v, const char **why)
 {
 	k->job->ready_timeout_line = k->line;
 	return sv_parse_duration(v, &k->job->ready_timeout, why);
+}
+
+static int j_health(struct keyctx *k, const char *v, const char **why)
+{
+	k->job->health_line = k->line;
+	return parse_check(k, "health", v, &k->job->health, why);
+}
+
+static int j_health_interval(struct keyctx *k, const char *v, const char **why)
+{
+	if (sv_parse_duration(v, &k->job->health_interval, why) < 0)
+		return -1;
+	if (k->job->health_interval < 10 * 1000000LL) {
+		*why = "health_interval is 10ms at least";
+		return -1;
+	}
+	return 0;
+}
+
+static int j_health_timeout(struct keyctx *k, const char *v, const char **why)
+{
+	if (sv_parse_duration(v, &k->job->health_timeout, why) < 0)
+		return -1;
+	if (k->job->health_timeout <= 0) {
+		*why = "health_timeout must be above 0";
+		return -1;
+	}
+	return 0;
+}
+
+static int j_health_failures(struct keyctx *k, const char *v, const char **why)
+{
+	return parse_int(v, 1, 1000000, &k->job->health_failures, why);
+}
+
+/* As systemd's FileDescriptorName=: printable ASCII, no ':' (the list
+ * separator), no blanks (ours), at most 255 characters. */
+static int valid_socket_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 255)
+		return 0;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~' || *s == ':')
+			return 0;
+	return 1;
+}
+
+static int j_sockets(struct keyctx *k, const char *v, const char **why)
+{
+	struct sv_job *j = k->job;
+	j->sockets_line = k->line;
+	sv_strv_free(&j->sockets);
+	sv_split_list(v, &j->sockets);
+	if (j->sockets.n == 0) {
+		*why = "expected the names of one or more of grun's sockets (LISTEN_FDNAMES)";
+		return -1;
+	}
+	for (int i = 0; i < j->sockets.n; i++) {
+		if (!valid_socket_name(j->sockets.v[i])) {
+			*why = "a socket name is up to 255 printable characters without ':' or blanks";
+			return -1;
+		}
+		for (int m = 0; m < i; m++)
+			if (strcmp(j->sockets.v[m], j->sockets.v[i]) == 0) {
+				*why = "a socket is named twice";
+				return -1;
+			}
+	}
+	if (j->sockets.n > 256) {
+		*why = "at most 256 sockets";
+		return -1;
+	}
+	return 0;
 }
 
 static int j_stop_signal(struct keyctx *k, const char *v, const char **why)
@@ -846,6 +1017,9 @@ static const struct keydef job_keys[] = {
 	{ "user", j_user }, { "group", j_group }, { "umask", j_umask },
 	{ "restart", j_restart }, { "instances", j_instances }, { "needs", j_needs },
 	{ "ready", j_ready }, { "ready_timeout", j_ready_timeout },
+	{ "health", j_health }, { "health_interval", j_health_interval },
+	{ "health_timeout", j_health_timeout }, { "health_failures", j_health_failures },
+	{ "sockets", j_sockets },
 	{ "stop_signal", j_stop_signal }, { "stop_timeout", j_stop_timeout }, { "success", j_success },
 	{ "backoff", j_backoff }, { "stdin", j_stdin }, { "stdout", j_stdout },
 	{ "stderr", j_stderr }, { "supervisor", j_supervisor },
@@ -959,6 +1133,9 @@ void sv_read_job(struct sv_loader *ld, struct sv_section *s, struct sv_config *c
 	j->stop_signal = d->stop_signal;
 	j->success_status[0] = 1; /* status 0 */
 	j->stop_timeout = d->stop_timeout;
+	j->health_interval = SV_HEALTH_INTERVAL;
+	j->health_timeout = SV_HEALTH_TIMEOUT;
+	j->health_failures = SV_HEALTH_FAILURES;
 	j->backoff_min = d->backoff_min;
 	j->backoff_max = d->backoff_max;
 	j->log_max_size = d->log_max_size;

@@ -5,35 +5,42 @@
  * one reference; the last to let go closes the descriptor and frees it.
  * Cancelling sets `cancelled` and shuts the socket down, which wakes a
  * probe parked in rt_fd_wait(); tcp: and file: probes poll every 100 ms
- * and look at `cancelled` each time.
+ * and look at `cancelled` each time; http:// and exec: probes poll with
+ * health.c's checkers, which the cancel cuts short.  A log: probe is a
+ * follower of the job's joblog (joblog.h), attached before the process
+ * is made so no line is missed, woken by its eventfd for each line and
+ * by the cancel.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
 #include <netdb.h>
+#include <regex.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "rt.h"
+#include "supervise/health.h"
+#include "supervise/joblog.h"
 #include "supervise/lock.h"
 #include "supervise/ready.h"
 #include "supervise/xalloc.h"
 
 #define POLL_EVERY (100 * 1000000LL)
+/* What a log: probe buffers of the job's lines it has not matched yet. */
+#define LOG_FOLLOW_BYTES (64u << 10)
 
 struct sv_probe {
 	atomic_int refs;
 	atomic_int cancelled;
 	int seen;              /* the condition was met (under mu) */
-	pid_t group;           /* the run's process group (notify: who may send) */
-	pid_t refused;         /* notify: a sender that is not the job's (under mu), to log */
 	int fd;
 	struct sv_node *node;  /* read only until cancelled: a retired node is freed */
 	struct sv_graph *g;
@@ -45,6 +52,9 @@ struct sv_probe {
 	enum sv_ready kind;
 	uid_t uid;             /* the job's user, or grun's */
 	char *host, *port, *path;
+	struct sv_checker *chk;      /* http://, exec: */
+	regex_t re;                  /* log: */
+	struct sv_follower *follow;  /* log: the job's lines, woken through fd (an eventfd) */
 };
 
 static void probe_unref(struct sv_probe *p)
@@ -52,8 +62,13 @@ static void probe_unref(struct sv_probe *p)
 	if (atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
 	rt_wg_done(&p->g->helpers);
+	if (p->follow) {
+		sv_follower_free(p->follow);
+		regfree(&p->re);
+	}
 	if (p->fd >= 0)
 		rt_close(p->fd);
+	sv_checker_free(p->chk);
 	pthread_mutex_destroy(&p->mu);
 	free(p->host);
 	free(p->port);
@@ -78,111 +93,7 @@ static void post_ready(struct sv_probe *p)
 	sv_unlock(&p->mu);
 }
 
-int sv_notify_open(struct sv_node *n, char *addr, size_t len)
-{
-	static atomic_uint seq;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -1;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n1 = snprintf(sa.sun_path + 1, sizeof sa.sun_path - 1, "grun/%d/%s/%u",
-	                  (int)getpid(), n->name, atomic_fetch_add(&seq, 1));
-	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n1);
-	/* every datagram carries its sender's credentials (SCM_CREDENTIALS):
-	 * anyone on the machine can reach an abstract socket */
-	int on = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, salen) < 0) {
-		close(fd);
-		return -1;
-	}
-	snprintf(addr, len, "@%s", sa.sun_path + 1);
-	return fd;
-}
-
-/* READY=1 on a line of its own in a datagram. */
-static int has_ready(const char *msg, size_t n)
-{
-	const char *p = msg, *end = msg + n;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (l == 7 && memcmp(p, "READY=1", 7) == 0)
-			return 1;
-		p += l + 1;
-	}
-	return 0;
-}
-
-/* As systemd's NotifyAccess=all, narrowed to the job: the sender must
- * be the job's process or in its process group.  A sender already gone
- * when its datagram is read (a short-lived systemd-notify) can no longer
- * be placed: it is accepted if it ran as the job's user (or root), who
- * could act on the job anyway. */
-static int sender_is_job(const struct sv_probe *p, const struct ucred *who)
-{
-	if (who->pid <= 0 || p->group <= 0)
-		return 0;
-	if (who->pid == p->group)
-		return 1;
-	pid_t pg = getpgid(who->pid);
-	if (pg >= 0 || errno != ESRCH)
-		return pg == p->group;
-	return who->uid == p->uid || who->uid == 0;
-}
-
-/* Receives one datagram with its sender's credentials (pid 0 if none
- * came with it). */
-static ssize_t recv_cred(int fd, char *buf, size_t len, struct ucred *sender)
-{
-	union {
-		struct cmsghdr h;
-		char space[CMSG_SPACE(sizeof(struct ucred))];
-	} ctl;
-	struct iovec iov = { buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
-	                     .msg_controllen = sizeof ctl };
-	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	memset(sender, 0, sizeof *sender);
-	for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-			memcpy(sender, CMSG_DATA(c), sizeof *sender);
-		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			/* descriptors nobody asked for: close them */
-			int nfd = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			for (int i = 0; i < nfd; i++) {
-				int x;
-				memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof x);
-				close(x);
-			}
-		}
-	}
-	return n;
-}
-
-/* One non-blocking look at the notify socket (1: READY=1 seen, 0: nothing
- * yet, -1: shut down); under p->mu, so a cancel never races a datagram
- * that was read but not yet reported.  Datagrams from processes that are
- * not the job's are dropped (and the sender noted, for the log). */
-static int notify_poll_locked(struct sv_probe *p)
-{
-	char buf[4096];
-	for (;;) {
-		struct ucred sender;
-		ssize_t n = recv_cred(p->fd, buf, sizeof buf, &sender);
-		if (n >= 0 && !sender_is_job(p, &sender)) {
-			p->refused = sender.pid ? sender.pid : -1;
-			continue;
-		}
-		if (n > 0 && has_ready(buf, (size_t)n))
-			return post_ready_locked(p), 1;
-		if (n > 0 || (n < 0 && errno == EINTR))
-			continue;
-		return n < 0 && errno == EAGAIN ? 0 : -1;
-	}
-}
-
-/* The same for an fd:N socket: a newline means ready. */
+/* An fd:N socket: a newline means ready (under p->mu). */
 static int fd_poll_locked(struct sv_probe *p)
 {
 	char buf[512];
@@ -201,21 +112,11 @@ static void probe_wait_fd(struct sv_probe *p, int (*poll_locked)(struct sv_probe
 	while (!atomic_load(&p->cancelled)) {
 		sv_lock(&p->mu);
 		int rc = atomic_load(&p->cancelled) ? -1 : poll_locked(p);
-		pid_t refused = p->refused;
-		p->refused = 0;
 		sv_unlock(&p->mu);
-		if (refused)
-			sv_err("%s: ignored a notification from pid %d: not a process of the job", p->name,
-			       (int)refused);
 		if (rc != 0)
 			return;
 		rt_fd_wait(p->fd, RT_READ, RT_NEVER);
 	}
-}
-
-static void probe_notify(struct sv_probe *p)
-{
-	probe_wait_fd(p, notify_poll_locked);
 }
 
 static void probe_fd(struct sv_probe *p)
@@ -273,14 +174,63 @@ static void probe_file(struct sv_probe *p)
 	}
 }
 
+/* http:// and exec: every POLL_EVERY until one check passes. */
+static void probe_check(struct sv_probe *p)
+{
+	char why[200];
+	while (!atomic_load(&p->cancelled)) {
+		int rc = sv_checker_run(p->chk, why, sizeof why);
+		if (rc > 0)
+			post_ready(p);
+		if (rc != 0)
+			return;
+		rt_sleep(POLL_EVERY);
+	}
+}
+
+struct log_match {
+	struct sv_probe *p;
+	int matched;
+};
+
+static void log_line(const struct sv_logline *l, void *arg)
+{
+	struct log_match *m = arg;
+	char line[4096];
+	if (m->matched)
+		return;
+	snprintf(line, sizeof line, "%.*s", (int)(l->len < sizeof line ? l->len : sizeof line - 1), l->text);
+	m->matched = regexec(&m->p->re, line, 0, NULL, 0) == 0;
+}
+
+/* log: each line the job's pump logs, until one matches. */
+static void probe_log(struct sv_probe *p)
+{
+	struct log_match m = { p, 0 };
+	uint64_t skipped;
+	while (!atomic_load(&p->cancelled)) {
+		uint64_t v;
+		if (read(p->fd, &v, sizeof v) < 0 && errno != EAGAIN)
+			return;
+		sv_follower_take(p->follow, log_line, &m, &skipped);
+		if (m.matched) {
+			post_ready(p);
+			return;
+		}
+		rt_fd_wait(p->fd, RT_READ, RT_NEVER);
+	}
+}
+
 static void probe_main(void *arg)
 {
 	struct sv_probe *p = arg;
 	switch (p->kind) {
-	case SV_READY_NOTIFY: probe_notify(p); break;
 	case SV_READY_FD: probe_fd(p); break;
 	case SV_READY_TCP: probe_tcp(p); break;
 	case SV_READY_FILE: probe_file(p); break;
+	case SV_READY_HTTP:
+	case SV_READY_EXEC: probe_check(p); break;
+	case SV_READY_LOG: probe_log(p); break;
 	default: break;
 	}
 	probe_unref(p);
@@ -295,7 +245,6 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	p->fd = fd;
 	p->node = n;
 	p->gen = gen;
-	p->group = __atomic_load_n(&n->pid, __ATOMIC_ACQUIRE);
 	p->kind = n->job->ready;
 	p->g = n->g;
 	snprintf(p->name, sizeof p->name, "%s", n->name);
@@ -304,12 +253,50 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	p->port = n->job->ready_port ? sv_xstrdup(n->job->ready_port, "a probe") : NULL;
 	p->path = n->job->ready_path ? sv_xstrdup(n->job->ready_path, "a probe") : NULL;
 	pthread_mutex_init(&p->mu, NULL);
+	if (p->kind == SV_READY_HTTP || p->kind == SV_READY_EXEC) {
+		const struct sv_job *j = n->job;
+		struct sv_check_spec spec = { p->kind == SV_READY_HTTP ? SV_CHECK_HTTP : SV_CHECK_EXEC,
+		                              j->ready_host, j->ready_port, j->ready_path, j->ready_cmd };
+		p->chk = sv_checker_new(&spec, j, n->inst, j->health_timeout);
+	}
+	if (p->kind == SV_READY_LOG) {
+		/* checked at load; the eventfd wakes the probe for each line */
+		if (fd >= 0 || regcomp(&p->re, n->job->ready_regex, REG_EXTENDED | REG_NOSUB) != 0) {
+			pthread_mutex_destroy(&p->mu);
+			free(p->host);
+			free(p->port);
+			free(p->path);
+			free(p);
+			return NULL;
+		}
+		fd = p->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0 || !(p->follow = sv_follower_new(LOG_FOLLOW_BYTES, fd))) {
+			if (fd >= 0)
+				close(fd);
+			regfree(&p->re);
+			pthread_mutex_destroy(&p->mu);
+			free(p->host);
+			free(p->port);
+			free(p->path);
+			free(p);
+			return NULL;
+		}
+		sv_follower_attach(p->follow, n->log, 0);
+	}
 	if (fd >= 0)
 		rt_fd_nonblock(fd);
 	rt_wg_add(&n->g->helpers, 1);
 	if (rt_go_named("ready probe", probe_main, p) < 0) {
 		rt_wg_done(&n->g->helpers);
-		p->fd = -1;
+		if (p->follow) {
+			sv_follower_free(p->follow);
+			regfree(&p->re);
+		} else {
+			p->fd = -1;
+		}
+		if (p->fd >= 0)
+			close(p->fd);
+		sv_checker_free(p->chk);
 		pthread_mutex_destroy(&p->mu);
 		free(p->host);
 		free(p->port);
@@ -328,12 +315,19 @@ int sv_probe_cancel(struct sv_probe *p)
 	atomic_store(&p->cancelled, 1);
 	/* a READY=1 or newline sent just before the job exited may still be
 	 * waiting in the socket */
-	if (!p->seen && p->fd >= 0)
-		(p->kind == SV_READY_NOTIFY ? notify_poll_locked : fd_poll_locked)(p);
+	if (!p->seen && p->fd >= 0 && p->kind == SV_READY_FD)
+		fd_poll_locked(p);
 	int seen = p->seen;
 	sv_unlock(&p->mu);
-	if (p->fd >= 0)
+	if (p->kind == SV_READY_LOG) {
+		uint64_t one = 1;
+		if (write(p->fd, &one, sizeof one) < 0) /* wakes the probe */
+			sv_debug("%s: cannot wake the log probe: %s", p->name, strerror(errno));
+	} else if (p->fd >= 0) {
 		shutdown(p->fd, SHUT_RDWR);
+	}
+	if (p->chk)
+		sv_checker_cancel(p->chk);
 	probe_unref(p);
 	return seen;
 }

@@ -7,7 +7,8 @@
  * job's track call takes it.  Each entry is removed by whichever of the
  * two comes second, so a pid is posted exactly once.  Exits of pids that
  * no job tracks cannot occur (rt_proc_wait_any reports only processes
- * made by rt_proc_start, and every job process is tracked).
+ * made by rt_proc_start, and every job process is tracked; health.c's
+ * exec: checks are made by rt_proc_start_waited and never reach it).
  *
  * Threads: the table is guarded by its mutex (the reaper and any job's
  * green thread); posting happens outside it.

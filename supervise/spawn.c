@@ -38,20 +38,34 @@ static int child_failed(int step)
 static int child_main(void *arg)
 {
 	const struct sv_spawn *sp = arg;
-	int src[4];
+	int src[4 + SV_SOCKETS_MAX];
 	int maxt = sp->extra_target > 2 ? sp->extra_target : 2;
+	if (2 + sp->nsock > maxt)
+		maxt = 2 + sp->nsock;
 	if (setsid() < 0)
 		return child_failed(SV_STEP_SETSID);
 	/* move every source above every target, so no dup2 clobbers a source */
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4 + sp->nsock; i++) {
+		int from = i < 4 ? sp->src[i] : sp->sock[i - 4];
 		src[i] = -1;
-		if (sp->src[i] >= 0 && (src[i] = fcntl(sp->src[i], F_DUPFD_CLOEXEC, maxt + 1)) < 0)
+		if (from >= 0 && (src[i] = fcntl(from, F_DUPFD_CLOEXEC, maxt + 1)) < 0)
 			return child_failed(SV_STEP_FDS);
 	}
-	for (int i = 0; i < 4; i++) {
-		int target = i < 3 ? i : sp->extra_target;
+	for (int i = 0; i < 4 + sp->nsock; i++) {
+		int target = i < 3 ? i : i == 3 ? sp->extra_target : 3 + (i - 4);
 		if (src[i] >= 0 && dup2(src[i], target) < 0)
 			return child_failed(SV_STEP_FDS);
+	}
+	if (sp->listen_pid) {
+		/* LISTEN_PID is this process: its digits over the placeholder */
+		char digits[24];
+		int nd = 0;
+		for (long pid = syscall(SYS_getpid); nd == 0 || pid > 0; pid /= 10)
+			digits[nd++] = (char)('0' + pid % 10);
+		char *d = sp->listen_pid + sizeof "LISTEN_PID=" - 1;
+		while (nd > 0)
+			*d++ = digits[--nd];
+		*d = '\0';
 	}
 	if (sp->umask >= 0)
 		umask((mode_t)sp->umask);
@@ -181,6 +195,58 @@ static int runnable(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* A run's environment owned whole (health.c's exec: checks). */
+char **sv_spawn_env(const struct sv_job *job, int inst, const char *notify)
+{
+	int owned;
+	char **env = build_env(job, inst, notify, &owned);
+	for (int i = 0; i < owned; i++)
+		env[i] = sv_xstrdup(env[i], "a job's environment");
+	return env;
+}
+
+/* sockets = : grun's descriptors by those names, and LISTEN_FDS,
+ * LISTEN_FDNAMES and a LISTEN_PID placeholder in the environment. */
+static int add_sockets(const struct sv_job *job, struct sv_spawn *sp, char *err, size_t errlen)
+{
+	size_t n = 0;
+	while (sp->envp[n])
+		n++;
+	size_t nameslen = 1;
+	for (int i = 0; i < job->sockets.n; i++) {
+		const char *name = job->sockets.v[i];
+		int k = sv_sockets_find(name, sp->sock + sp->nsock, SV_SOCKETS_MAX - sp->nsock);
+		if (k == 0) {
+			char what[200];
+			sv_sockets_describe(what, sizeof what);
+			snprintf(err, errlen, "sockets = %s: no socket named %s: %s", name, name, what);
+			return -1;
+		}
+		sp->nsock += k;
+		nameslen += (size_t)k * (strlen(name) + 1);
+	}
+	char *names = sv_xmalloc(nameslen + sizeof "LISTEN_FDNAMES=", "a job's environment");
+	char *p = names + sprintf(names, "LISTEN_FDNAMES=");
+	for (int i = 0, first = 1; i < job->sockets.n; i++) {
+		int fds[SV_SOCKETS_MAX];
+		int k = sv_sockets_find(job->sockets.v[i], fds, SV_SOCKETS_MAX);
+		for (int m = 0; m < k; m++, first = 0)
+			p += sprintf(p, "%s%s", first ? "" : ":", job->sockets.v[i]);
+	}
+	char *buf;
+	if (asprintf(&buf, "LISTEN_FDS=%d", sp->nsock) < 0)
+		sv_fatal("out of memory for a job's environment");
+	/* room for any pid's digits, written by the child */
+	sp->listen_pid = sv_xstrdup("LISTEN_PID=0000000000000000000", "a job's environment");
+	/* three more owned entries (the array is build_env's, sized exactly) */
+	sp->envp = sv_xreallocarray(sp->envp, n + 4, sizeof *sp->envp, "a job's environment");
+	sp->envp[n++] = names;
+	sp->envp[n++] = buf;
+	sp->envp[n++] = sp->listen_pid;
+	sp->envp[n] = NULL;
+	return 0;
 }
 
 /* Finds argv[0] as execvp would, checking it is an executable file: where
@@ -336,6 +402,8 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
 	sp->uid = job->uid;
 	sp->gid = job->gid;
 	sp->envp = build_env(job, inst, notify, &sp->env_owned);
+	if (job->sockets.n && add_sockets(job, sp, err, errlen) < 0)
+		goto fail;
 	if (find_exec(job, sp->envp, sp->path, sizeof sp->path, err, errlen) < 0)
 		goto fail;
 	if (job->in.kind == SV_IO_CHAN) {

@@ -7,12 +7,13 @@
  * runtime, and the child runs only async-signal-safe calls (setsid, dup2,
  * umask, chdir, raw set*id system calls, execve) before exec.  Every
  * descriptor grun opens is close-on-exec; the child gets exactly 0, 1, 2
- * and, with ready = fd:N, N.
+ * and, with ready = fd:N, N; with sockets = , 3, 4, ... (LISTEN_FDS).
  */
 #ifndef GRUN_SV_SPAWN_H
 #define GRUN_SV_SPAWN_H
 #include <sys/types.h>
 #include "supervise/config.h"
+#include "supervise/sockets.h"
 
 struct sv_spawn {
 	char path[4096];        /* the executable, after PATH search */
@@ -30,6 +31,11 @@ struct sv_spawn {
 	int owned[4];           /* src[i] is grun's copy to close after the spawn */
 	/* read ends for grun (-1 when unused), owned by the caller after run */
 	int out_read, err_read, ready_read;
+	/* sockets = : grun's descriptors for 3, 4, ... (not owned), and the
+	 * LISTEN_PID= entry of envp whose digits the child writes */
+	int nsock;
+	int sock[SV_SOCKETS_MAX];
+	char *listen_pid;
 };
 
 /* sv_spawn_prepare() fills *sp for one run of job instance inst (1-based);
@@ -50,6 +56,11 @@ void sv_spawn_error(const struct sv_spawn *sp, const struct sv_job *job, int cod
 /* sv_spawn_release() frees what prepare allocated and closes any read end
  * still set. */
 void sv_spawn_release(struct sv_spawn *sp);
+/* sv_spawn_env() is the environment of a run of job instance inst:
+ * grun's, minus what the job overrides and grun's own service manager's
+ * variables, plus the job's settings (NULL-terminated, owned: each
+ * string and the array). */
+char **sv_spawn_env(const struct sv_job *job, int inst, const char *notify);
 /* sv_cloexec_inherited() marks every descriptor above 2 close-on-exec, so
  * what grun inherited does not leak into jobs. */
 void sv_cloexec_inherited(void);

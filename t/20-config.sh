@@ -434,7 +434,7 @@ bad ready \
 	'12: ready = tcp::80: expected ready = tcp:HOST:PORT' \
 	'15: ready = file:: expected ready = file:PATH' \
 	'18: ready = delay:bad: expected a duration such as 250ms, 10s, 2m or 1h' \
-	'21: ready = socket: expected started, exited, notify, fd:N, tcp:HOST:PORT, file:PATH or delay:DURATION' \
+	'21: ready = socket: expected started, exited, notify, fd:N, tcp:HOST:PORT, http://HOST:PORT/PATH, exec:COMMAND, log:REGEX, file:PATH or delay:DURATION' \
 	'24: ready = tcp:localhost:65536: expected ready = tcp:HOST:PORT'
 
 ini ready_timeout <<'EOF'

@@ -1,20 +1,22 @@
 #!/bin/sh
-# 92-export: grun export systemd.  Golden files for configs/services.ini,
-# configs/tasks.ini, configs/pipeline.ini and a nested one_for_all tree
-# with a template job (t/export/): units, sub-files and every warning;
+# 92-export: grun export systemd and kubernetes.  Golden files for
+# configs/services.ini, configs/tasks.ini, configs/pipeline.ini, a nested
+# one_for_all tree with a template job, a TCP-waiting stack and the
+# checks grun makes itself (t/export/): units, objects, sub-files and
+# every warning; kubernetes-models validates every object;
 # systemd-analyze verify prints nothing on what export writes (templates
 # verified as an instance); every sub-file passes grun --check; --strict
 # exits 2 and writes nothing; a file export did not write is never
 # overwritten; --only and --granularity supervisor; usage errors exit 2.
 . "$(dirname "$0")/lib.sh"
 
-plan 54
+plan 59
 
 cd "$abs_top_srcdir" || exit 1
 exp() { "$GRUN" export systemd "$@"; }
 
 # ---- golden files ---------------------------------------------------------------
-for c in configs/services configs/tasks configs/pipeline t/export/nested; do
+for c in configs/services configs/tasks configs/pipeline t/export/nested t/export/checks; do
 	n=$(basename "$c")
 	exp "$c.ini" -o - --grun /usr/bin/grun --prefix /etc/grun >"$T/$n.out" 2>"$T/$n.err"
 	rc=$?
@@ -86,7 +88,7 @@ is "$rc" 2 "a file with errors: exit 2, as --check"
 
 # ---- Kubernetes ----------------------------------------------------------------------
 k8s() { "$GRUN" export kubernetes "$@"; }
-for c in configs/services configs/tasks configs/pipeline t/export/nested t/export/web; do
+for c in configs/services configs/tasks configs/pipeline t/export/nested t/export/web t/export/checks; do
 	n=$(basename "$c")
 	k8s "$c.ini" --image registry.example/app:1 -n prod -o - >"$T/$n.k8s" 2>"$T/$n.k8s.err"
 	if diff -u "t/export/$n.k8s.golden" "$T/$n.k8s" >"$T/$n.k8s.diff" &&
@@ -113,7 +115,7 @@ if [ ! -d "$V/node_modules/kubernetes-models" ] && command -v npm >/dev/null; th
 		( cd "$V" && timeout 300 npm ci --no-audit --no-fund >"$V/npm.log" 2>&1 ) || diag "npm ci failed: $(tail -n 3 "$V/npm.log" 2>/dev/null)"
 fi
 if command -v node >/dev/null && [ -d "$V/node_modules/kubernetes-models" ]; then
-	for c in configs/services configs/tasks configs/pipeline t/export/nested t/export/web; do
+	for c in configs/services configs/tasks configs/pipeline t/export/nested t/export/web t/export/checks; do
 		n=$(basename "$c")
 		k8s "$c.ini" --image registry.example/app:1 -o "$T/k8s-$n" 2>/dev/null
 		out=$(cd "$V" && node "$abs_top_srcdir/t/export/k8s/validate.js" "$T/k8s-$n"/*.json); rc=$?
@@ -129,6 +131,6 @@ if command -v node >/dev/null && [ -d "$V/node_modules/kubernetes-models" ]; the
 	like "$out" "^invalid $T/required.json: .*must have required property containers" "the validator catches a misspelt required field"
 	like "$out" "^ok $T/optional.json\$" "the validator does not catch a misspelt optional field (so golden files check the fields)"
 else
-	i=0; while [ $i -lt 8 ]; do ok 0 "# SKIP node or npm (kubernetes-models) not available"; i=$((i + 1)); done
+	i=0; while [ $i -lt 9 ]; do ok 0 "# SKIP node or npm (kubernetes-models) not available"; i=$((i + 1)); done
 fi
 done_testing

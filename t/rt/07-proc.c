@@ -2,7 +2,8 @@
  * 07-proc.c - child processes: rt_proc_start/rt_proc_wait exit statuses,
  * exec failures, early exits, deadlines, unknown pids, 200 concurrent
  * children, the child's signal mask and dispositions, rt_proc_wait_any
- * (order, by-pid waiters, cancel, orphans, quick exits), and no child left
+ * (order, by-pid waiters, cancel, orphans, quick exits), rt_proc_start_waited
+ * (its exit is only for rt_proc_wait), and no child left
  * behind.
  *
  * child_fn runs in a vfork-like child sharing our memory: it only calls
@@ -472,6 +473,18 @@ static void test_wait_any(void)
 	ok(r == 0 && r2 == -1 && errno == ETIMEDOUT,
 	   "an exit queued for rt_proc_wait_any can be taken by rt_proc_wait, once");
 
+	/* rt_proc_start_waited: an exit that comes before rt_proc_wait is
+	 * kept for it, never given to rt_proc_wait_any */
+	pid_t w = rt_proc_start_waited(exit_at_once, NULL);
+	errno = 0;
+	r2 = rt_proc_wait_any(NULL, rt_now() + 200 * MS);
+	int e0 = errno;
+	s = -1;
+	r = w > 0 ? rt_proc_wait(w, &s, rt_now() + 5000 * MS) : -1;
+	ok(w > 0 && r2 == -1 && e0 == ETIMEDOUT && r == 0 &&
+	   (WEXITSTATUS(s) == 5 || (under_valgrind() && WEXITSTATUS(s) == 99)),
+	   "a child of rt_proc_start_waited that exits at once goes to rt_proc_wait, not rt_proc_wait_any");
+
 	/* cancel: a parked waiter, then a sticky one for the next call */
 	int res = -1;
 	rt_go(cancel_waiter, &res);
@@ -559,7 +572,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(32);
+	tap_plan(33);
 	/* State the child must not inherit: a blocked signal and an ignored one. */
 	sigset_t set;
 	sigemptyset(&set);
