@@ -14,9 +14,11 @@
  * printed whole when it is short, as its first and last names and its
  * length when it is long.
  *
- * Size: about 570 lines: the graph checks share one depth-first search
+ * Size: about 700 lines: the graph checks share one depth-first search
  * and the program/directory warnings share the PATH lookup of spawn.c's
- * rules; split further they would repeat them.
+ * rules (with its memo, and each job's executable found at load);
+ * split further they would repeat them.  Next to move out: the PATH
+ * lookup and its memo (about 150 lines).
  */
 #include <errno.h>
 #include <stdlib.h>
