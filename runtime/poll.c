@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
@@ -99,6 +100,9 @@ struct sig_wait {
 #define POLL_BLOCKING 1
 #define POLL_PEEK 2
 
+/* Exits of inherited orphans remembered for rt_proc_adopt(). */
+#define ORPHANS_KEPT 256
+
 /* Everything below is guarded by mu, except the atomics. */
 static struct {
 	struct ev_loop *loop;
@@ -127,6 +131,10 @@ static struct {
 	sigset_t sigs;                /* signals deliverable to rt_signal_wait */
 	bool sig_pending[NSIG];
 	struct sig_wait *sigwaiters;
+	/* exits of children rt_proc_start did not make (orphans inherited as
+	 * a subreaper), the last ORPHANS_KEPT, for rt_proc_adopt() */
+	struct { pid_t pid; int status; } orphans[ORPHANS_KEPT];
+	unsigned norphans;
 } pl;
 
 int64_t rt_now(void)
@@ -710,8 +718,14 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	(void)revents;
 	pid_t pid = w->rpid;
 	struct proc_rec **pp = proc_slot_live(pid), *r = *pp;
-	if (!r && !(r = pending_find(pid)))
-		return; /* not made by rt_proc_start: an orphan we inherited */
+	if (!r && !(r = pending_find(pid))) {
+		/* not made by rt_proc_start: an orphan we inherited, kept for
+		 * a while in case it is adopted (rt_proc_adopt) */
+		unsigned k = pl.norphans++ % ORPHANS_KEPT;
+		pl.orphans[k].pid = pid;
+		pl.orphans[k].status = w->rstatus;
+		return;
+	}
 	if (r->discard) {
 		proc_forget(pp);
 		return;
@@ -780,6 +794,54 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 	rt_unlock(&pl.mu);
 	if (wake)
 		rt_ready(wake);
+}
+
+int rt_proc_adopt(pid_t pid)
+{
+	struct proc_rec *r = calloc(1, sizeof *r);
+	if (!r)
+		return -1;
+	rt_lock(&pl.mu);
+	if (*proc_slot_live(pid) || pending_find(pid)) {
+		rt_unlock(&pl.mu);
+		free(r);
+		errno = EEXIST;
+		return -1;
+	}
+	r->pid = pid;
+	r->seq = ++pl.clone_seq;
+	r->settled = true;
+	/* reaped before it was adopted: its exit, the latest of that pid */
+	unsigned n = pl.norphans < ORPHANS_KEPT ? pl.norphans : ORPHANS_KEPT;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (pl.norphans - 1 - i) % ORPHANS_KEPT;
+		if (pl.orphans[k].pid == pid) {
+			r->exited = true;
+			r->status = pl.orphans[k].status;
+			pl.orphans[k].pid = 0;
+			break;
+		}
+	}
+	/* else it must be our child now: libev reaps under mu, so a child
+	 * that is ours here has its exit seen by on_child, with this record */
+	siginfo_t si;
+	if (!r->exited && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+		int err = errno;
+		rt_unlock(&pl.mu);
+		free(r);
+		errno = err;
+		return -1;
+	}
+	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = r;
+	waiters_add(1);
+	struct rt_g *wake = r->exited ? proc_unclaimed(r) : NULL;
+	rt_unlock(&pl.mu);
+	if (wake)
+		rt_ready(wake);
+	return 0;
 }
 
 int rt_proc_wait(pid_t pid, int *status, int64_t deadline)

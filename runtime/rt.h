@@ -252,6 +252,15 @@ int rt_close(int fd);
  * thread. */
 pid_t rt_proc_start(int (*child_fn)(void *), void *arg);
 
+/* rt_proc_adopt() makes pid, a child the process inherited as a
+ * subreaper (re-parented to it when its parent ended), waitable with
+ * rt_proc_wait() and rt_proc_wait_any() as if rt_proc_start() had made
+ * it.  Exits of such children are otherwise dropped; the last 256 are
+ * kept, so one that ended (and was reaped) before it was adopted is
+ * still reported.  0, or -1 with errno ECHILD (not a child of this
+ * process, nor one of those kept exits), EEXIST (already waitable) or
+ * ENOMEM.  Any thread. */
+int rt_proc_adopt(pid_t pid);
 /* rt_proc_start_waited() is rt_proc_start() for a child whose exit only
  * rt_proc_wait() takes: rt_proc_wait_any() never returns it, even when it
  * exits before its creator calls rt_proc_wait().  Any thread. */

@@ -498,11 +498,7 @@ int sv_export_main(int argc, char **argv)
 		snprintf(x.grun, sizeof x.grun, "/usr/bin/grun");
 	x.k8s = strcmp(x.o.format, "kubernetes") == 0;
 	plan(&x);
-	if (x.k8s && missing_image(&x)) {
-		free(app);
-		sv_config_free(x.cfg);
-		return 2;
-	}
+	int rc = x.k8s && missing_image(&x) ? 2 : 0;
 	for (int i = 0; i < x.cfg->njobs && !x.k8s; i++) {
 		if (!x.cfg->jobs[i].selected)
 			continue;
@@ -511,12 +507,13 @@ int sv_export_main(int argc, char **argv)
 		else if (ex_find(&x, i) == i)
 			ex_embed(&x, i);
 	}
-	if (x.k8s)
+	if (x.k8s && rc == 0)
 		ex_kubernetes(&x);
-	else
+	else if (!x.k8s)
 		ex_target(&x);
-	ex_unexportable(&x);
-	int rc = x.o.strict && x.warnings ? 2 : write_all(&x);
+	if (rc == 0)
+		ex_unexportable(&x);
+	rc = rc ? rc : x.o.strict && x.warnings ? 2 : write_all(&x);
 	for (int i = 0; i < x.nfiles; i++) {
 		free(x.files[i].name);
 		free(x.files[i].text);

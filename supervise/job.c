@@ -76,6 +76,8 @@ struct run {
 	pid_t pid;
 	struct sv_probe *probe;
 	struct sv_jobnotify *notify; /* its NOTIFY_SOCKET listener, if any */
+	pid_t group;          /* the first process's group (its pid): signals go to it */
+	pid_t mainpid;        /* MAINPID= heard: the run's process once the first exits */
 	int64_t watchdog_at;  /* WATCHDOG=1 due by then (RT_NEVER: no watchdog) */
 	int watchdog_failed;  /* it was due and did not come, or WATCHDOG=trigger */
 	struct sv_health *health; /* health = : from ready until the stop */
@@ -240,6 +242,23 @@ static void became_ready(struct sv_node *n, struct run *r)
 		r->health = sv_health_start(n, n->gen);
 }
 
+/* sig to the run's process group, and to its main process and that one's
+ * group when MAINPID= moved it out (a daemon that called setsid). */
+static void signal_run(struct run *r, int sig)
+{
+	kill(-r->group, sig);
+	if (r->pid != r->group) {
+		kill(r->pid, sig);
+		kill(-r->pid, sig);
+	}
+}
+
+/* Is any process of the run left? */
+static int run_alive(struct run *r)
+{
+	return kill(-r->group, 0) == 0 || (r->pid != r->group && (kill(-r->pid, 0) == 0 || kill(r->pid, 0) == 0));
+}
+
 static void send_stop(struct sv_node *n, struct run *r, const char *why)
 {
 	const struct sv_job *j = n->job;
@@ -248,9 +267,9 @@ static void send_stop(struct sv_node *n, struct run *r, const char *why)
 	        why, sv_duration_str(j->stop_timeout, dur, sizeof dur));
 	sv_health_cancel(r->health);
 	r->health = NULL;
-	kill(-r->pid, j->stop_signal);
+	signal_run(r, j->stop_signal);
 	if (j->stop_signal != SIGKILL && j->stop_signal != SIGCONT)
-		kill(-r->pid, SIGCONT); /* a stopped process cannot act on TERM */
+		signal_run(r, SIGCONT); /* a stopped process cannot act on TERM */
 	set_state(n, r, STOPPING);
 	r->deadline = rt_now() + j->stop_timeout;
 }
@@ -306,7 +325,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 		free(sp);
 		return -1;
 	}
-	r->pid = pid;
+	r->pid = r->group = pid;
 	r->started_at = rt_now();
 	n->runs++;
 	r->probe = log_probe;
@@ -381,9 +400,9 @@ static void run_finish(struct sv_node *n, struct run *r, int status)
 		/* stragglers of a stopped group: KILL them and give them up to
 		 * STRAGGLER_WAIT to be gone (reaped by the subreaper), so none
 		 * outlives the job's stop.  No event says a group is empty. */
-		kill(-r->pid, SIGKILL);
+		signal_run(r, SIGKILL);
 		int64_t until = rt_now() + STRAGGLER_WAIT;
-		while (kill(-r->pid, 0) == 0 && rt_now() < until)
+		while (run_alive(r) && rt_now() < until)
 			rt_sleep(STRAGGLER_POLL);
 	}
 	__atomic_store_n(&n->pid, 0, __ATOMIC_RELEASE);
@@ -432,7 +451,7 @@ static void on_deadline(struct sv_node *n, struct run *r)
 		char dur[32];
 		sv_info("%s: still running %s after %s; sending KILL", n->name,
 		        sv_duration_str(j->stop_timeout, dur, sizeof dur), sv_signal_name(j->stop_signal));
-		kill(-r->pid, SIGKILL);
+		signal_run(r, SIGKILL);
 		r->killed = 1;
 		r->deadline = RT_NEVER;
 	} else if (r->state == STARTING && j->ready == SV_READY_DELAY) {
@@ -478,6 +497,31 @@ static void extend(struct sv_node *n, struct run *r, int ms)
 	char d[32];
 	sv_debug("%s: EXTEND_TIMEOUT_USEC: %s more", n->name, sv_duration_str((int64_t)ms * 1000000, d, sizeof d));
 	r->deadline = until;
+}
+
+/* The run's process exited normally after saying MAINPID=: the process it
+ * named (a daemon's child, now grun's as a subreaper) becomes the run's,
+ * as systemd follows a service's main PID.  1 if the run goes on. */
+static int follow_mainpid(struct sv_node *n, struct run *r, int status)
+{
+	pid_t main = r->mainpid;
+	r->mainpid = 0;
+	if (!main || r->state == STOPPING || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return 0;
+	if (rt_proc_adopt(main) < 0) {
+		sv_err("%s: MAINPID=%d: not a process grun can wait for (%s); the job ends with pid %d", n->name,
+		       (int)main, strerror(errno), (int)r->pid);
+		return 0;
+	}
+	sv_info("%s: pid %d exited; its main process is now pid %d (MAINPID)", n->name, (int)r->pid, (int)main);
+	r->pid = main;
+	__atomic_store_n(&n->pid, main, __ATOMIC_RELEASE);
+	struct sv_status *st = sv_status_lock(n);
+	st->pid = main;
+	sv_status_unlock(n, 1);
+	sv_jobnotify_follow(r->notify, main);
+	sv_reaper_track(n->g, n, main, n->gen);
+	return 1;
 }
 
 /* Are all needs ready and a slot free right now?  Takes the slot. */
@@ -558,6 +602,7 @@ static void job_run(struct sv_node *n)
 		}
 		int stale = (m->type == MSG_PROC_EXIT || m->type == MSG_PROC_READY ||
 		             m->type == MSG_PROC_WATCHDOG || m->type == MSG_PROC_EXTEND ||
+		             m->type == MSG_PROC_MAINPID ||
 		             m->type == MSG_PROC_UNHEALTHY) && m->gen != n->gen;
 		if (stale) {
 			free(m);
@@ -566,6 +611,8 @@ static void job_run(struct sv_node *n)
 		if (m->type == MSG_PROC_EXIT) {
 			int status = m->status;
 			free(m);
+			if (follow_mainpid(n, &r, status))
+				continue;
 			run_finish(n, &r, status);
 			return;
 		}
@@ -579,6 +626,11 @@ static void job_run(struct sv_node *n)
 				r.watchdog_at = rt_now() + n->job->watchdog;
 		} else if (m->type == MSG_PROC_EXTEND) {
 			extend(n, &r, m->a);
+		} else if (m->type == MSG_PROC_MAINPID) {
+			if (m->a <= 1 || m->a == getpid())
+				sv_err("%s: MAINPID=%d ignored: not a process of the job", n->name, m->a);
+			else if (m->a != r.pid)
+				r.mainpid = m->a;
 		} else if (m->type == MSG_PROC_UNHEALTHY && r.state == RUNNING) {
 			sv_err("%s: unhealthy: %s", n->name, m->text);
 			r.unhealthy = 1;

@@ -34,12 +34,12 @@ struct sv_jobnotify {
 	struct sv_graph *g;
 	uint64_t gen;
 	pid_t group;            /* the run's process group: who may send */
+	pid_t main;             /* MAINPID= once followed: its group may send too (under mu) */
 	uid_t uid;              /* the job's user */
 	int ready;              /* READY=1 heard (under mu) */
 	char name[SV_NAME_MAX + 16];
 	/* what to log once the lock is dropped (under mu) */
 	pid_t refused;
-	pid_t mainpid;
 };
 
 int sv_jobnotify_open(struct sv_node *n, char *addr, size_t len)
@@ -69,15 +69,50 @@ int sv_jobnotify_open(struct sv_node *n, char *addr, size_t len)
  * its datagram is read (a short-lived systemd-notify) can no longer be
  * placed: it is accepted if it ran as the job's user (or root), who could
  * act on the job anyway. */
+/* The parent of pid (from /proc), or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* after the command name, which may hold anything */
+	int ppid;
+	return p && sscanf(p + 1, " %*c %d", &ppid) == 1 ? (pid_t)ppid : -1;
+}
+
+/* Is pid a descendant of the job's first process (a daemon's child that
+ * left its process group with setsid)? */
+static int descends_from(pid_t pid, pid_t ancestor)
+{
+	for (int depth = 0; pid > 1 && depth < 16; depth++) {
+		pid = parent_of(pid);
+		if (pid == ancestor)
+			return 1;
+	}
+	return 0;
+}
+
 static int sender_is_job(const struct sv_jobnotify *jn, const struct ucred *who)
 {
 	if (who->pid <= 0 || jn->group <= 0)
 		return 0;
-	if (who->pid == jn->group)
+	if (who->pid == jn->group || (jn->main > 0 && who->pid == jn->main))
 		return 1;
 	pid_t pg = getpgid(who->pid);
-	if (pg >= 0 || errno != ESRCH)
-		return pg == jn->group;
+	if (pg >= 0 && (pg == jn->group || (jn->main > 0 && pg == jn->main)))
+		return 1;
+	/* a daemon's child that left the group with setsid: below the job's
+	 * first process, or re-parented to grun (as the uid rule below) */
+	if (pg >= 0)
+		return descends_from(who->pid, jn->group) || (jn->main > 0 && descends_from(who->pid, jn->main)) ||
+		       (parent_of(who->pid) == getpid() && (who->uid == jn->uid || who->uid == 0));
+	if (errno != ESRCH)
+		return 0;
 	return who->uid == jn->uid || who->uid == 0;
 }
 
@@ -175,7 +210,9 @@ static void message(struct sv_jobnotify *jn, const char *l, size_t n)
 	} else if ((v = value_of(l, n, "MAINPID=", &vl)) && vl < sizeof num) {
 		memcpy(num, v, vl);
 		num[vl] = '\0';
-		jn->mainpid = (pid_t)strtol(num, NULL, 10);
+		long pid = strtol(num, NULL, 10);
+		if (pid != jn->group && pid > 0 && pid <= 0x7fffffff)
+			post(jn, MSG_PROC_MAINPID, (int)pid);
 	}
 	/* BARRIER=1: its descriptor is already closed (recv_cred) */
 }
@@ -227,19 +264,15 @@ static void unref(struct sv_jobnotify *jn)
 static void listener_main(void *arg)
 {
 	struct sv_jobnotify *jn = arg;
-	int mainpid_said = 0;
 	while (!atomic_load(&jn->cancelled)) {
 		sv_lock(&jn->mu);
 		int rc = atomic_load(&jn->cancelled) ? -1 : drain_locked(jn);
-		pid_t refused = jn->refused, mainpid = jn->mainpid;
+		pid_t refused = jn->refused;
 		jn->refused = 0;
 		sv_unlock(&jn->mu);
 		if (refused)
 			sv_err("%s: ignored a notification from pid %d: not a process of the job", jn->name,
 			       (int)refused);
-		if (mainpid && !mainpid_said++)
-			sv_err("%s: MAINPID=%d: grun supervises the job's own process, not another one", jn->name,
-			       (int)mainpid);
 		if (rc != 0)
 			break;
 		rt_fd_wait(jn->fd, RT_READ, RT_NEVER);
@@ -270,6 +303,15 @@ struct sv_jobnotify *sv_jobnotify_start(struct sv_node *n, uint64_t gen, int fd)
 		return NULL;
 	}
 	return jn;
+}
+
+void sv_jobnotify_follow(struct sv_jobnotify *jn, pid_t main)
+{
+	if (!jn)
+		return;
+	sv_lock(&jn->mu);
+	jn->main = main;
+	sv_unlock(&jn->mu);
 }
 
 int sv_jobnotify_cancel(struct sv_jobnotify *jn)

@@ -12,7 +12,9 @@
  *   WATCHDOG=1            the job is alive (MSG_PROC_WATCHDOG)
  *   WATCHDOG=trigger      the job asks to be treated as hung: it fails
  *   EXTEND_TIMEOUT_USEC=N more time to become ready or to stop (MSG_PROC_EXTEND)
- *   RELOADING=1, STOPPING=1, ERRNO=N, MAINPID=N   shown (MAINPID: logged, not followed)
+ *   MAINPID=N             N becomes the run's process when the first one
+ *                         exits (a daemon that forks): MSG_PROC_MAINPID
+ *   RELOADING=1, STOPPING=1, ERRNO=N   shown as the job's note
  *   BARRIER=1             the descriptor it carries is closed at once, so
  *                         `systemd-notify --ready` returns
  */
@@ -31,6 +33,9 @@ int sv_jobnotify_open(struct sv_node *n, char *addr, size_t len);
  * owns from then on); NULL if it could not start (fd is still the
  * caller's). */
 struct sv_jobnotify *sv_jobnotify_start(struct sv_node *n, uint64_t gen, int fd);
+/* sv_jobnotify_follow() takes notifications from main's process group
+ * too (the run's process is now main).  The job's green thread. */
+void sv_jobnotify_follow(struct sv_jobnotify *jn, pid_t main);
 /* sv_jobnotify_cancel() ends the listener (it posts nothing and touches
  * n no more after this returns) and says whether READY=1 was heard in
  * this run, including one still waiting in the socket. */

@@ -37,6 +37,7 @@ enum sv_msg_type {
 	MSG_PROC_READY,  /* the readiness probe succeeded */
 	MSG_PROC_WATCHDOG, /* WATCHDOG=1 (a = 0) or WATCHDOG=trigger (a = 1) on its NOTIFY_SOCKET */
 	MSG_PROC_EXTEND, /* EXTEND_TIMEOUT_USEC: a = milliseconds more to be ready or to stop */
+	MSG_PROC_MAINPID, /* MAINPID=: a = the pid that becomes the run's process when the first exits */
 	MSG_PROC_UNHEALTHY, /* health_failures checks failed in a row (text: the last) */
 	/* anyone -> the graph */
 	MSG_FINAL,       /* a job ended for good (outcome) */

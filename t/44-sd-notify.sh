@@ -8,7 +8,7 @@
 # ready; RELOADING=1 / ERRNO= show as its note; MAINPID= is logged.
 . "$(dirname "$0")/lib.sh"
 
-plan 16
+plan 21
 
 command -v systemd-notify >/dev/null || skip_all "systemd-notify not installed (apt-get install systemd)"
 CTL=$abs_top_builddir/cmd/grunctl
@@ -50,6 +50,12 @@ restart = permanent
 cmd = sh -c 'systemd-notify --ready; systemd-notify RELOADING=1; systemd-notify MAINPID=1; touch \${GRUN_TEST_TAG}/chatty.done; exec sleep 1000'
 ready = notify
 restart = permanent
+
+[job:forker]
+cmd = sh -c 'setsid sh -c "echo \\\$\\\$ > \${GRUN_TEST_TAG}/main.pid; systemd-notify --pid=\\\$\\\$ --ready; exec sleep 1000" & sleep 0.5; exit 0'
+ready = notify
+restart = permanent
+backoff = 0
 EOF
 start_grun "$F"
 wait_file "$T/ready.rc" 20
@@ -85,8 +91,23 @@ is "$(count '^grun: slow: not ready after')" 0 "EXTEND_TIMEOUT_USEC: no ready_ti
 wait_file "$T/chatty.done" 10
 wait_for 10 sh -c "'$CTL' -s '$S' --json status chatty | grep -q 'RELOADING=1'"
 ok $? "RELOADING=1 shows as the job's note"
-wait_log '^grun: chatty: MAINPID=1: grun supervises the job.s own process' 10
-ok $? "MAINPID= is logged, not followed"
+wait_log '^grun: chatty: MAINPID=1 ignored: not a process of the job' 10
+ok $? "MAINPID=1: ignored, and said"
+
+# ---- MAINPID: a daemon that forks -------------------------------------------------------
+wait_log '^grun: forker: pid [0-9]+ exited; its main process is now pid [0-9]+ \(MAINPID\)' 20
+ok $? "MAINPID=: when the first process exits, the job follows its main process"
+main=$(cat "$T/main.pid")
+is "$(jget "$(c --json status forker)" 'str(d["jobs"][0]["pid"])+" "+d["jobs"][0]["state"]')" "$main running" \
+	"grunctl status: the main process's pid, still running"
+kill -KILL "$main"
+wait_log "^grun: forker: killed by signal KILL" 10
+ok $? "the main process killed: the job's run ends with its status"
+wait_for 20 sh -c "[ \$(grep -c '^grun: forker: started' '$T/err') -ge 2 ]"
+ok $? "and its supervisor restarts it"
+wait_for 20 sh -c "[ \$(grep -c 'its main process is now pid' '$T/err') -ge 2 ]"
+main2=$(cat "$T/main.pid")
+[ "$main2" != "$main" ]; ok $? "the new run follows its new main process"
 
 kill -TERM "$GRUN_PID"
 wait_grun 10

@@ -539,6 +539,52 @@ static void test_wait_any(void)
 	   dup, stray);
 }
 
+/* The pid a script wrote to path, or -1. */
+static pid_t read_pid(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return (pid_t)v;
+}
+
+/* rt_proc_adopt: a grandchild re-parented to us (a subreaper) becomes
+ * waitable, still running or already reaped when adopted. */
+static void test_adopt(void)
+{
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	char path[] = "/tmp/rt07-adopt.XXXXXX";
+	int fd = mkstemp(path);
+	if (fd >= 0)
+		close(fd);
+	static char script[2][300];
+	snprintf(script[0], sizeof script[0], "sh -c 'sleep 0.3; exit 7' & echo $! > %s", path);
+	snprintf(script[1], sizeof script[1], "sh -c 'sleep 0.1; exit 5' & echo $! > %s", path);
+	int st = -1;
+	pid_t p = start("/bin/sh", sh_c(script[0]), -1);
+	wait_for(p, &st, 5000 * MS);
+	pid_t g = read_pid(path);
+	ok(g > 0 && rt_proc_adopt(g) == 0, "rt_proc_adopt: a running grandchild re-parented to us");
+	ok(rt_proc_adopt(g) < 0 && errno == EEXIST, "rt_proc_adopt again: EEXIST");
+	ok(rt_proc_adopt(1) < 0 && errno == ECHILD, "rt_proc_adopt of a process that is not our child: ECHILD");
+	st = -1;
+	ok(g > 0 && rt_proc_wait(g, &st, rt_now() + 5000 * MS) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 7,
+	   "rt_proc_wait on it: exit status 7 (%s)", status_str(st));
+	p = start("/bin/sh", sh_c(script[1]), -1);
+	wait_for(p, &st, 5000 * MS);
+	g = read_pid(path);
+	rt_sleep(600 * MS); /* it ends, ours by then, and is reaped as an orphan before the adoption */
+	ok(g > 0 && rt_proc_adopt(g) == 0, "rt_proc_adopt: a grandchild already reaped");
+	st = -1;
+	ok(g > 0 && rt_proc_wait(g, &st, rt_now() + 5000 * MS) == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 5,
+	   "rt_proc_wait on it: its kept exit status 5 (%s)", status_str(st));
+	unlink(path);
+}
+
 static void main_fn(void *unused)
 {
 	test_statuses();
@@ -548,6 +594,7 @@ static void main_fn(void *unused)
 	test_from_thread();
 	test_child_signals();
 	test_wait_any();
+	test_adopt();
 
 	/* Nothing left behind (an exec failure's child is reaped by the
 	 * runtime on its own, so allow it a moment). */
@@ -572,7 +619,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(33);
+	tap_plan(39);
 	/* State the child must not inherit: a blocked signal and an ignored one. */
 	sigset_t set;
 	sigemptyset(&set);
