@@ -291,6 +291,21 @@ static int cmd_tree(struct ctl_conn *c, const struct jv *req)
 	return ctl_send(c, b);
 }
 
+/* The reply of a command on jobs: ok (else error) and the array of
+ * per-instance results in res. */
+static int send_results(struct ctl_conn *c, int ok, const char *error, const struct jbuf *res)
+{
+	ctl_header(c, ok);
+	if (!ok)
+		jb_kstr(&c->out, "error", error);
+	jb_key(&c->out, "results");
+	if (!res->failed)
+		jb_raw(&c->out, res->p, res->len);
+	jb_end_obj(&c->out);
+	jb_line(&c->out);
+	return ctl_send(c, &c->out);
+}
+
 /* ---- start, stop, restart ---------------------------------------------------- */
 
 struct target {
@@ -346,17 +361,8 @@ static int cmd_job_op(struct ctl_conn *c, const struct jv *req, enum sv_ctl_op o
 	}
 	jb_end_arr(&res);
 	free(t.v);
-	if (rc == 0) {
-		ctl_header(c, all_ok);
-		if (!all_ok)
-			jb_kstr(&c->out, "error", "not every job did as asked");
-		jb_key(&c->out, "results");
-		if (!res.failed)
-			jb_raw(&c->out, res.p, res.len);
-		jb_end_obj(&c->out);
-		jb_line(&c->out);
-		rc = ctl_send(c, &c->out);
-	}
+	if (rc == 0)
+		rc = send_results(c, all_ok, "not every job did as asked", &res);
 	jb_free(&res);
 	return rc < 0 && c->broken ? -1 : 0;
 }
@@ -398,17 +404,8 @@ static int cmd_signal(struct ctl_conn *c, const struct jv *req)
 	jb_arr(&res);
 	int rc = ctl_each_wanted(c, names, kill_one, &k);
 	jb_end_arr(&res);
-	if (rc == 0) {
-		ctl_header(c, k.sent > 0);
-		if (!k.sent)
-			jb_kstr(&c->out, "error", "no process to signal");
-		jb_key(&c->out, "results");
-		if (!res.failed)
-			jb_raw(&c->out, res.p, res.len);
-		jb_end_obj(&c->out);
-		jb_line(&c->out);
-		rc = ctl_send(c, &c->out);
-	}
+	if (rc == 0)
+		rc = send_results(c, k.sent > 0, "no process to signal", &res);
 	jb_free(&res);
 	return rc < 0 && c->broken ? -1 : 0;
 }

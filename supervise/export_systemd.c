@@ -18,9 +18,9 @@
 
 /* ---- systemd's quoting ----------------------------------------------------------- */
 
-/* s as one double-quoted word of an Exec line: \ and " escaped, $ and %
- * doubled (systemd expands both there). */
-static void q_exec(FILE *f, const char *s)
+/* s as one double-quoted word: \ and " escaped, newlines and tabs as C
+ * escapes, and the characters systemd expands on that line doubled. */
+static void quote(FILE *f, const char *s, const char *doubled)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -30,7 +30,7 @@ static void q_exec(FILE *f, const char *s)
 			fputs("\\n", f);
 		else if (*s == '\t')
 			fputs("\\t", f);
-		else if (*s == '$' || *s == '%')
+		else if (strchr(doubled, *s))
 			fprintf(f, "%c%c", *s, *s);
 		else
 			fputc(*s, f);
@@ -38,21 +38,16 @@ static void q_exec(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* An Environment= assignment: quoted, % doubled, no $ expansion there. */
+/* A word of an Exec line ($ and % expanded there), and an Environment=
+ * assignment (% only). */
+static void q_exec(FILE *f, const char *s)
+{
+	quote(f, s, "$%");
+}
+
 static void q_env(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else if (*s == '%')
-			fputs("%%", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
+	quote(f, s, "%");
 }
 
 /* A path on a line of its own (WorkingDirectory=, append:): % doubled. */
