@@ -267,6 +267,19 @@ static void append_value(struct sv_loader *ld, struct sv_pair *p, const char *va
 	p->len += sep + add;
 }
 
+/* inih took what follows a blank and ';' for a comment: in a cmd that is
+ * most likely a shell's command separator, so the file's reader is told. */
+static void warn_cut_cmd(struct sv_loader *ld, const char *name)
+{
+	if (strcmp(name, "cmd") != 0)
+		return;
+	char *eq = strpbrk(ld->buf, "=:");
+	char *semi = eq ? find_chars_or_comment(eq + 1, NULL) : NULL;
+	if (semi && *semi == ';')
+		sv_load_warning(ld, ld->line, "cmd: the text from ' ;' on is a comment, not part of the command "
+		                "(write the ';' right after a word, or put the command in a script)");
+}
+
 static int on_pair(void *user, const char *section, const char *name, const char *value)
 {
 	struct sv_loader *ld = user;
@@ -293,6 +306,7 @@ static int on_pair(void *user, const char *section, const char *name, const char
 		append_value(ld, &s->pairs[s->npairs - 1], value);
 		return 1;
 	}
+	warn_cut_cmd(ld, name);
 	s->pairs = sv_grow(s->pairs, s->npairs, sizeof *s->pairs, "config pairs");
 	struct sv_pair *p = &s->pairs[s->npairs++];
 	memset(p, 0, sizeof *p);

@@ -7,7 +7,7 @@
 # valid (${VAR} expansion, continuation lines, quoting, durations,
 # signals); --check, --graph, JOB selection and the usage errors.
 
-plan 104
+plan 105
 
 
 # ini NAME: writes stdin to $T/NAME.ini.
@@ -948,6 +948,18 @@ is "$rc|$(cat "$T/out")" "0|grun 0.1" "-V: the same"
 run_grun 10 --check "$T/args.ini" --version
 is "$rc|$(cat "$T/out")|$(cat "$T/err")" "2||grun: $T/args.ini: no job called --version" \
 	"an option after FILE is a JOB name"
+
+# inih takes " ;" for the start of a comment: in a cmd, grun warns
+cat >"$T/semi.ini" <<'EOF'
+[job:a]
+cmd = echo a ; echo b
+
+[job:b]
+cmd = sh -c 'echo a; echo b'
+EOF
+run_grun 10 --check "$T/semi.ini"
+is "$rc|$(cat "$T/err")" "0|$T/semi.ini:2: warning: cmd: the text from ' ;' on is a comment, not part of the command (write the ';' right after a word, or put the command in a script)" \
+	"cmd with ' ;': a warning naming the line; a ';' right after a word: none"
 
 ok "$(no_tagged_left; echo $?)" "no process left behind"
 
