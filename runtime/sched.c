@@ -179,20 +179,28 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 
 /* Gs whose deadlines have passed, from the poller or, if another thread
  * is the poller, straight from the heap: the first runs now (it waited
- * longest for this M), the others go behind the local queue.  NULL if
- * none. */
+ * longest for this M), the others go on the global queue, in deadline
+ * order, where the poller also puts the Gs it readies while every P is
+ * busy: so timers fire in deadline order whichever path expired them
+ * (the fairness pass takes the global queue first, and take_due runs
+ * only when it is empty).  NULL if none. */
 static struct rt_g *take_due(struct rt_p *p)
 {
+	(void)p;
 	struct rt_g *list;
 	if ((rt_poll(false, &list) != 0 && rt_poll_expire(&list) != 0) || !list)
 		return NULL;
 	struct rt_g *g = list;
 	list = list->schedlink;
-	while (list) {
-		struct rt_g *next = list->schedlink;
-		atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
-		rt_runqput(p, list, false);
-		list = next;
+	if (list) {
+		rt_lock(&rt_sched.lock);
+		while (list) {
+			struct rt_g *next = list->schedlink;
+			atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
+			rt_globrunqput(list);
+			list = next;
+		}
+		rt_unlock(&rt_sched.lock);
 	}
 	rt_wakep();
 	return g;
