@@ -96,6 +96,22 @@ static void follow_line(const struct sv_logline *line, void *arg)
 	put_line(arg, line);
 }
 
+/* After a batch of a stream: says what a slow reader lost, writes, and
+ * waits for more.  0 when the stream ends (the client left, a write
+ * failed, or grun is exiting: then a last {"type":"end"}). */
+static int stream_next(struct ctl_conn *c, const char *what, uint64_t skipped)
+{
+	if (skipped)
+		ctl_send_skipped(c, what, skipped);
+	if ((c->out.len && ctl_send(c, &c->out) < 0) || c->broken)
+		return 0;
+	if (ctl_wait_news(c, RT_NEVER) == 0) {
+		ctl_send_end(c, "grun is exiting");
+		return 0;
+	}
+	return !c->peer_closed;
+}
+
 static int follow(struct ctl_conn *c, struct logs *l, long lines)
 {
 	struct sv_follower *f = sv_follower_new(FOLLOW_BYTES, c->wake);
@@ -107,21 +123,11 @@ static int follow(struct ctl_conn *c, struct logs *l, long lines)
 	jb_kbool(&c->out, "follow", 1);
 	jb_end_obj(&c->out);
 	jb_line(&c->out);
-	int rc = ctl_send(c, &c->out);
-	while (rc == 0) {
+	int more = ctl_send(c, &c->out) == 0;
+	while (more) {
 		uint64_t skipped;
 		sv_follower_take(f, follow_line, &c->out, &skipped);
-		if (skipped)
-			ctl_send_skipped(c, "lines", skipped);
-		if (c->out.len && ctl_send(c, &c->out) < 0)
-			break;
-		int news = ctl_wait_news(c, RT_NEVER);
-		if (news == 0) {
-			ctl_send_end(c, "grun is exiting");
-			break;
-		}
-		if (c->peer_closed)
-			break;
+		more = stream_next(c, "lines", skipped);
 	}
 	sv_follower_free(f);
 	return -1; /* a stream ends its connection */
@@ -221,29 +227,20 @@ int ctl_cmd_events(struct ctl_conn *c, const struct jv *req)
 	 * after it (perhaps one the snapshot already shows), never lost */
 	if (json_bool(req, "snapshot", 0))
 		sv_tree_each_job(c->g, c->g->root, snapshot_one, &c->out);
-	int rc = ctl_send(c, &c->out);
-	while (rc == 0) {
+	int more = ctl_send(c, &c->out) == 0;
+	while (more) {
 		struct sv_event ev;
 		uint64_t dropped = 0, d;
-		while (sv_watch_take(w, &ev, &d)) {
+		for (;;) {
+			int got = sv_watch_take(w, &ev, &d);
 			dropped += d;
+			if (!got)
+				break;
 			put_event(&c->out, &ev);
 			if (c->out.len > (64u << 10) && ctl_send(c, &c->out) < 0)
 				break;
 		}
-		if (dropped + d)
-			ctl_send_skipped(c, "events", dropped + d);
-		if (c->out.len && ctl_send(c, &c->out) < 0)
-			break;
-		if (c->broken)
-			break;
-		int news = ctl_wait_news(c, RT_NEVER);
-		if (news == 0) {
-			ctl_send_end(c, "grun is exiting");
-			break;
-		}
-		if (c->peer_closed)
-			break;
+		more = stream_next(c, "events", dropped);
 	}
 	sv_watch_free(w);
 	return -1;

@@ -150,6 +150,19 @@ static void waits(struct export *x, struct jbuf *b, int root)
 		jb_end_arr(b);
 }
 
+/* An exec action running argv (NULL-terminated). */
+static void exec_action(struct jbuf *b, const char *const *argv)
+{
+	jb_key(b, "exec");
+	jb_obj(b);
+	jb_key(b, "command");
+	jb_arr(b);
+	for (; *argv; argv++)
+		jb_str(b, *argv);
+	jb_end_arr(b);
+	jb_end_obj(b);
+}
+
 /* The action of a check (tcp:, http://, exec:) in a probe object. */
 static void check_action(struct jbuf *b, enum sv_check_kind kind, const char *host, const char *port,
                          const char *path, const char *cmd)
@@ -158,15 +171,7 @@ static void check_action(struct jbuf *b, enum sv_check_kind kind, const char *ho
 	long p = port ? strtol(port, &end, 10) : 0;
 	int numeric = port && *end == '\0';
 	if (kind == SV_CHECK_EXEC) {
-		jb_key(b, "exec");
-		jb_obj(b);
-		jb_key(b, "command");
-		jb_arr(b);
-		jb_str(b, "/bin/sh");
-		jb_str(b, "-c");
-		jb_str(b, cmd);
-		jb_end_arr(b);
-		jb_end_obj(b);
+		exec_action(b, (const char *const[]){ "/bin/sh", "-c", cmd, NULL });
 		return;
 	}
 	jb_key(b, kind == SV_CHECK_HTTP ? "httpGet" : "tcpSocket");
@@ -211,45 +216,19 @@ static void probe(struct export *x, struct jbuf *b, const struct sv_job *j)
 	} else if (j->ready == SV_READY_LOG) {
 		ex_warn(x, j->ready_line ? j->ready_line : j->line, "job %s: ready = log: no Kubernetes probe reads "
 		        "a container's output; the container counts as ready once it runs", j->name);
-	} else if (j->ready == SV_READY_TCP) {
+	} else if (j->ready == SV_READY_TCP || j->ready == SV_READY_FILE || j->ready == SV_READY_DELAY) {
 		jb_key(b, "readinessProbe");
 		jb_obj(b);
-		jb_key(b, "tcpSocket");
-		jb_obj(b);
-		char *end;
-		long port = strtol(j->ready_port, &end, 10);
-		if (*end == '\0')
-			jb_kint(b, "port", port);
+		if (j->ready == SV_READY_TCP)
+			check_action(b, SV_CHECK_TCP, j->ready_host, j->ready_port, NULL, NULL);
+		else if (j->ready == SV_READY_FILE)
+			exec_action(b, (const char *const[]){ "test", "-e", j->ready_path, NULL });
 		else
-			jb_kstr(b, "port", j->ready_port);
-		jb_end_obj(b);
-		jb_kint(b, "periodSeconds", 1);
-		jb_end_obj(b);
-	} else if (j->ready == SV_READY_FILE) {
-		jb_key(b, "readinessProbe");
-		jb_obj(b);
-		jb_key(b, "exec");
-		jb_obj(b);
-		jb_key(b, "command");
-		jb_arr(b);
-		jb_str(b, "test");
-		jb_str(b, "-e");
-		jb_str(b, j->ready_path);
-		jb_end_arr(b);
-		jb_end_obj(b);
-		jb_kint(b, "periodSeconds", 1);
-		jb_end_obj(b);
-	} else if (j->ready == SV_READY_DELAY) {
-		jb_key(b, "readinessProbe");
-		jb_obj(b);
-		jb_key(b, "exec");
-		jb_obj(b);
-		jb_key(b, "command");
-		jb_arr(b);
-		jb_str(b, "true");
-		jb_end_arr(b);
-		jb_end_obj(b);
-		jb_kint(b, "initialDelaySeconds", (j->ready_delay + 999999999) / 1000000000);
+			exec_action(b, (const char *const[]){ "true", NULL });
+		if (j->ready == SV_READY_DELAY)
+			jb_kint(b, "initialDelaySeconds", (j->ready_delay + 999999999) / 1000000000);
+		else
+			jb_kint(b, "periodSeconds", 1);
 		jb_end_obj(b);
 	} else if (j->ready == SV_READY_NOTIFY || j->ready == SV_READY_FD) {
 		snprintf(d, sizeof d, j->ready == SV_READY_NOTIFY ? "notify" : "fd:%d", j->ready_fd);
