@@ -7,10 +7,12 @@
  * follower's ring refuses new ones when full (its reader is behind: the
  * lines are counted as skipped).  Lock order: joblog mu -> follower mu.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memrchr */
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "rt.h"
 #include "supervise/joblog.h"
@@ -162,13 +164,6 @@ static size_t replay(const char *p, size_t used, size_t skip, const char *name,
 	return n;
 }
 
-static int64_t wall_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- joblogs -------------------------------------------------------------- */
 
 struct sv_joblog *sv_joblog_new(const char *name)
@@ -211,12 +206,60 @@ static void follower_put(struct sv_follower *f, const struct sv_joblog *l, struc
 	sv_unlock(&f->mu);
 }
 
-void sv_joblog_add(struct sv_joblog *l, int stream, const char *data, size_t len)
+/* One line into l's ring and to its followers (l->mu held). */
+static void put_line(struct sv_joblog *l, struct rec h, const char *text)
+{
+	/* grow rather than forget or cut, while the ring may */
+	while (l->ring.buf &&
+	       (l->ring.cap - l->ring.used < sizeof h + h.len || l->ring.cap / 2 < sizeof h + h.len) &&
+	       ring_grow(&l->ring, SV_JOBLOG_BYTES) == 0)
+		;
+	if (l->ring.buf)
+		ring_put(&l->ring, h, "", text, 1);
+	for (size_t i = 0; i < l->nfol; i++)
+		follower_put(l->fol[i], l, h, text);
+}
+
+/* Where the lines of data[0..len) that a ring of SV_JOBLOG_BYTES would
+ * still hold after taking them all begin: the ring keeps the longest run
+ * of newest records that fits (each at most half of it, and an empty
+ * line is not recorded), so with no follower the lines before that run
+ * need not be copied at all.  0 when every line would stay. */
+static size_t first_kept(const char *data, size_t len)
+{
+	size_t total = 0, end = len;
+	if (end && data[end - 1] == '\n')
+		end--;
+	for (;;) {
+		const char *nl = memrchr(data, '\n', end);
+		size_t start = nl ? (size_t)(nl - data) + 1 : 0, n = end - start;
+		if (n) {
+			size_t rec = sizeof(struct rec) + n;
+			total += rec < SV_JOBLOG_BYTES / 2 ? rec : SV_JOBLOG_BYTES / 2;
+			if (total > SV_JOBLOG_BYTES)
+				return end + 1;
+		}
+		if (!nl)
+			return 0;
+		end = start - 1;
+	}
+}
+
+void sv_joblog_add(struct sv_joblog *l, int stream, int64_t wall_ns, const char *data, size_t len)
 {
 	if (!l || !len)
 		return;
-	struct rec h = { .stream = (uint8_t)stream, .wall_ns = wall_now() };
+	struct rec h = { .stream = (uint8_t)stream, .wall_ns = wall_ns };
 	sv_lock(&l->mu);
+	if (!l->nfol) {
+		/* what the ring would take and forget within this call is not
+		 * copied; what it held before would be forgotten too */
+		size_t skip = first_kept(data, len);
+		if (skip) {
+			data += skip, len -= skip;
+			l->ring.head = l->ring.used = l->ring.nrec = 0;
+		}
+	}
 	if (!l->ring.buf) {
 		l->ring.buf = malloc(JOBLOG_FIRST);
 		l->ring.cap = l->ring.buf ? JOBLOG_FIRST : 0;
@@ -225,15 +268,8 @@ void sv_joblog_add(struct sv_joblog *l, int stream, const char *data, size_t len
 		const char *nl = memchr(data + start, '\n', len - start);
 		size_t end = nl ? (size_t)(nl - data) : len;
 		h.len = (uint32_t)(end - start);
-		/* grow rather than forget or cut, while the ring may */
-		while (l->ring.buf &&
-		       (l->ring.cap - l->ring.used < sizeof h + h.len || l->ring.cap / 2 < sizeof h + h.len) &&
-		       ring_grow(&l->ring, SV_JOBLOG_BYTES) == 0)
-			;
-		if (l->ring.buf)
-			ring_put(&l->ring, h, "", data + start, 1);
-		for (size_t i = 0; i < l->nfol; i++)
-			follower_put(l->fol[i], l, h, data + start);
+		if (h.len) /* an empty line is not recorded */
+			put_line(l, h, data + start);
 		start = end + 1;
 	}
 	sv_unlock(&l->mu);

@@ -39,10 +39,13 @@ struct sv_logline {
 struct sv_joblog *sv_joblog_new(const char *name);
 void sv_joblog_ref(struct sv_joblog *l);
 void sv_joblog_unref(struct sv_joblog *l);
-/* sv_joblog_add() records the lines in data[0..len) read from stream:
- * each ends with '\n', except a last one without it (a partial line
- * flushed at EOF).  Never parks; any G. */
-void sv_joblog_add(struct sv_joblog *l, int stream, const char *data, size_t len);
+/* sv_joblog_add() records the lines in data[0..len) read from stream at
+ * wall_ns (CLOCK_REALTIME, ns; one read's lines share it): each ends
+ * with '\n', except a last one without it (a partial line flushed at
+ * EOF, or a piece of a cut one); empty lines are not recorded.  One lock
+ * for them all; with no follower, lines the ring would forget before the
+ * call returns are not copied.  Never parks; any G. */
+void sv_joblog_add(struct sv_joblog *l, int stream, int64_t wall_ns, const char *data, size_t len);
 /* sv_joblog_tail() calls fn for each of the last n lines of l (all kept
  * if n < 0), oldest first, on a copy taken under the lock (fn may park).
  * Returns the number of lines. */

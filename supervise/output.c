@@ -27,6 +27,7 @@
 
 #include "rt.h"
 #include "supervise/joblog.h"
+#include "supervise/linebuf.h"
 #include "supervise/output.h"
 #include "supervise/output_internal.h"
 #include "supervise/timestamp.h"
@@ -734,10 +735,8 @@ static void emit_native(struct pump_in *p, struct obuf *o, const char *text, siz
 static void emit_line(struct pump_in *p, struct obuf *o, const char *text, size_t len, int cont, int nl)
 {
 	(void)nl;
-	if (p->native) {
-		sv_joblog_add(p->pump->log, p->which, text, len); /* for grunctl logs */
+	if (p->native)
 		return emit_native(p, o, text, len);
-	}
 	const char *head = p->head;
 	size_t hl = p->head_len;
 	char own[SV_TS_MAX + 200];
@@ -761,7 +760,8 @@ static void emit_line(struct pump_in *p, struct obuf *o, const char *text, size_
 		hl += cont ? p->cont_len : p->prefix_len;
 		head = own;
 	}
-	sv_joblog_add(p->pump->log, p->which, text, len); /* for grunctl logs */
+	if (p->prio >= 0) /* its own "<N>" is not part of the line grunctl shows */
+		sv_joblog_add(p->pump->log, p->which, p->when, text, len);
 	char *d = obuf_room(p, o, hl + len + p->suffix_len + 1);
 	memcpy(d, head, hl);
 	memcpy(d + hl, text, len);
@@ -819,6 +819,22 @@ static void make_head(struct pump_in *p)
 	p->head_len = n + p->prefix_len;
 }
 
+/* The complete lines of p->buf from start on, each after p->head, into
+ * o's buffer (made if there is none) until it is full: the common case,
+ * without journald priorities, native entries or a continued piece. */
+static struct sv_lines emit_lines(struct pump_in *p, struct obuf *o, size_t start)
+{
+	if (!o->b) {
+		o->cap = OUTBUF_MAX;
+		o->b = sv_xmalloc(sizeof *o->b + o->cap, "a job's output");
+		o->b->len = 0;
+	}
+	struct sv_lines r = sv_lines_head(p->buf + start, p->have - start, p->head, p->head_len,
+	                                  o->b->data + o->b->len, o->cap - o->b->len);
+	o->b->len += r.out;
+	return r;
+}
+
 enum { EMIT_LINES, EMIT_CUT, EMIT_EOF };
 
 /* Emits every complete line in p->buf and, when the buffer is full
@@ -844,7 +860,22 @@ static void pump_emit(struct pump_in *p, int how)
 		p->have -= start;
 		return;
 	}
-	while (start < p->have && (nl = memchr(p->buf + start, '\n', p->have - start))) {
+	while (start < p->have) {
+		if (!p->native && p->prio < 0 && !p->continued) {
+			struct sv_lines r = emit_lines(p, &o, start);
+			start += r.in;
+			if (!r.full)
+				break;
+			if (o.b->len) {
+				obuf_flush(p, &o);
+				continue;
+			}
+			/* a line too long for an empty buffer: on its own below */
+			free(o.b);
+			o.b = NULL;
+		}
+		if (!(nl = memchr(p->buf + start, '\n', p->have - start)))
+			break;
 		size_t end = (size_t)(nl - p->buf);
 		emit_line(p, &o, p->buf + start, end - start, p->continued, 1);
 		p->continued = 0;
@@ -856,6 +887,10 @@ static void pump_emit(struct pump_in *p, int how)
 		start = p->have;
 	}
 	obuf_flush(p, &o);
+	/* for grunctl logs, every line of the read at once (one lock); with
+	 * journald's "<N>" on grun's streams, emit_line gave them one by one */
+	if (p->native || p->prio < 0)
+		sv_joblog_add(p->pump->log, p->which, p->when, p->buf, start);
 	memmove(p->buf, p->buf + start, p->have - start);
 	p->have -= start;
 }
