@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -37,6 +38,10 @@ static struct sv_output {
 	struct sv_sink streams[3]; /* [1] stdout, [2] stderr */
 	struct sv_sink native;     /* --log-format=native: journald's socket (fd -1: none) */
 	struct rt_wg pumps;        /* pump green threads still running */
+	struct rt_chan *spares;    /* of struct outbuf * (OUTBUF_MAX bytes, emptied): writers
+	                              put, pumps take, before malloc (fresh heap pages
+	                              fault at their first write); NULL before start and
+	                              after a clean stop */
 	int stdout_data;           /* grun's stdout carries chan:stdout */
 	int name_width;
 	enum sv_verbosity verbosity;
@@ -54,25 +59,35 @@ static struct sv_output {
 #define PUMP_GRACE (2000 * 1000000LL)
 /* At the end, a writer that wrote nothing for this long is given up. */
 #define WRITER_STALL (1000 * 1000000LL)
-/* Bytes per buffer a pump hands a sink (each at most this + a line). */
-#define OUTBUF_MAX (64u << 10)
+/* Buffers one write to grun's stdout or stderr takes at most (stream_batch). */
+#define WRITEV_BUFS 64
 /* syslog priorities of grun's own lines under journald */
 enum { PRIO_ERR = 3, PRIO_WARNING = 4, PRIO_NOTICE = 5, PRIO_INFO = 6 };
 
 static void report_write_error(struct sv_sink *s, int err, size_t n);
 
-/* Writes one buffer to grun's stdout or stderr; on an error other than
- * EAGAIN/EINTR drops the rest. */
-static void stream_write(struct sv_sink *s, const char *p, size_t n)
+/* Writes n buffers to grun's stdout or stderr in as few calls as it
+ * takes (iov is consumed); on an error other than EAGAIN/EINTR drops the
+ * rest. */
+static void stream_writev(struct sv_sink *s, struct iovec *iov, int n)
 {
-	while (n > 0 && !s->broken) {
+	for (;;) {
+		while (n > 0 && iov->iov_len == 0)
+			iov++, n--;
+		if (n == 0 || s->broken)
+			return;
 		rt_blocking_begin();
-		ssize_t w = write(s->fd, p, n);
+		ssize_t w = writev(s->fd, iov, n);
 		int err = w < 0 ? errno : 0;
 		rt_blocking_end();
 		if (w > 0) {
-			p += w, n -= (size_t)w;
 			__atomic_fetch_add(&s->written, (uint64_t)w, __ATOMIC_RELAXED);
+			for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+				w -= (ssize_t)iov->iov_len;
+			if (n > 0) {
+				iov->iov_base = (char *)iov->iov_base + w;
+				iov->iov_len -= (size_t)w;
+			}
 		} else if (err == EAGAIN) {
 			rt_fd_wait(s->fd, RT_WRITE, RT_NEVER);
 		} else if (err == EPIPE) {
@@ -80,10 +95,19 @@ static void stream_write(struct sv_sink *s, const char *p, size_t n)
 			if (s->fd == STDOUT_FILENO && out.stdout_gone)
 				out.stdout_gone(out.stdout_gone_arg);
 		} else if (err != EINTR) {
-			report_write_error(s, err, n);
+			size_t left = 0;
+			for (int i = 0; i < n; i++)
+				left += iov[i].iov_len;
+			report_write_error(s, err, left);
 			return;
 		}
 	}
+}
+
+static void stream_write(struct sv_sink *s, const char *p, size_t n)
+{
+	struct iovec iov = { (void *)p, n };
+	stream_writev(s, &iov, 1);
 }
 
 /* A full disk or an I/O error: counted for the exit status, reported on
@@ -189,6 +213,43 @@ static int journal_connect(struct sv_sink *s)
 	return 0;
 }
 
+/* len bytes left s's queue: a pump waiting for room may go on. */
+static void room_made(struct sv_sink *s, size_t len)
+{
+	__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
+	struct rt_case c = { s->space, RT_SEND, NULL, 0 };
+	rt_select(&c, 1, 0); /* a token already waiting is enough */
+}
+
+/* Writes b and the buffers queued behind it (up to WRITEV_BUFS) to
+ * grun's stdout or stderr in one writev, and frees them.  A writer that is behind so writes up to the whole queue at
+ * once: fewer calls, and a file's page cache takes larger writes in
+ * larger folios (about half the kernel's time per byte on ext4 for 1 MiB
+ * writes against 64 KiB ones).  Every buffer holds whole lines, so a
+ * write still ends with a whole line. */
+static void stream_batch(struct sv_sink *s, struct outbuf *b)
+{
+	struct outbuf *v[WRITEV_BUFS];
+	struct iovec iov[WRITEV_BUFS];
+	int n = 0;
+	size_t len = 0;
+	for (v[n++] = b; n < WRITEV_BUFS; n++) {
+		struct rt_case c = { s->chan, RT_RECV, &v[n], 0 };
+		if (rt_select(&c, 1, 0) != 0 || !c.ok || !v[n])
+			break; /* nothing queued, or closed: the caller's recv sees it */
+	}
+	for (int i = 0; i < n; i++) {
+		iov[i] = (struct iovec){ v[i]->data, v[i]->len };
+		len += v[i]->len;
+	}
+	/* the queue has room again while these are written: the pumps fill
+	 * it meanwhile (at most twice SINK_QUEUE_BYTES are held) */
+	room_made(s, len);
+	stream_writev(s, iov, n);
+	for (int i = 0; i < n; i++)
+		sv_outbuf_done(v[i]);
+}
+
 static void writer_main(void *arg)
 {
 	struct sv_sink *s = arg;
@@ -198,21 +259,42 @@ static void writer_main(void *arg)
 			sv_sink_file_reopen(s);
 		if (!b)
 			continue; /* a wake-up for the reopen */
+		if (s->kind == SINK_STD) {
+			stream_batch(s, b);
+			note_dropped(s);
+			continue;
+		}
 		size_t len = b->len;
-		if (s->kind == SINK_STD)
-			stream_write(s, b->data, len);
-		else if (s->kind == SINK_JOURNAL)
+		if (s->kind == SINK_JOURNAL)
 			journal_write(s, b->data, len);
 		else
 			sv_sink_file_write(s, b->data, len);
-		free(b);
-		__atomic_fetch_sub(&s->queued, len, __ATOMIC_RELEASE);
-		struct rt_case c = { s->space, RT_SEND, NULL, 0 };
-		rt_select(&c, 1, 0); /* a token already waiting is enough */
-		if (s->kind == SINK_STD)
-			note_dropped(s);
+		sv_outbuf_done(b);
+		room_made(s, len);
 	}
 	rt_wg_done(&s->done);
+}
+
+void sv_outbuf_done(struct outbuf *b)
+{
+	struct rt_chan *c = __atomic_load_n(&out.spares, __ATOMIC_ACQUIRE);
+	struct rt_case keep = { c, RT_SEND, &b, 0 };
+	if (b->cap != OUTBUF_MAX || !c || rt_select(&keep, 1, 0) != 0 || !keep.ok)
+		free(b);
+}
+
+/* An empty buffer of OUTBUF_MAX bytes: a spare, or a new one. */
+static struct outbuf *outbuf_get(void)
+{
+	struct outbuf *b = NULL;
+	struct rt_chan *c = __atomic_load_n(&out.spares, __ATOMIC_ACQUIRE);
+	struct rt_case take = { c, RT_RECV, &b, 0 };
+	if (!c || rt_select(&take, 1, 0) != 0 || !take.ok || !b) {
+		b = sv_xmalloc(sizeof *b + OUTBUF_MAX, "a job's output");
+		b->cap = OUTBUF_MAX;
+	}
+	b->len = 0;
+	return b;
 }
 
 int sv_sink_start(struct sv_sink *s, const char *gname)
@@ -264,6 +346,7 @@ int sv_output_start(int color, int width, enum sv_verbosity v, int stdout_is_dat
 	out.name_width = width;
 	out.verbosity = v;
 	out.native.fd = -1;
+	out.spares = rt_chan_make(sizeof(struct outbuf *), OUTBUF_SPARES);
 	int native_err = 0;
 	if (out.format == SV_LOG_NATIVE && journal_connect(&out.native) < 0)
 		native_err = errno ? errno : EIO;
@@ -363,6 +446,15 @@ void sv_output_stop(void)
 	for (int i = 1; i <= 2; i++) {
 		if (sink_stop(&out.streams[i], clean) < 0)
 			out.stuck = 1;
+	}
+	if (clean && !out.stuck && out.spares) {
+		struct rt_chan *c = out.spares;
+		struct outbuf *b;
+		__atomic_store_n(&out.spares, NULL, __ATOMIC_RELEASE);
+		rt_chan_close(c);
+		while (rt_chan_recv(c, &b) == 1)
+			free(b);
+		rt_chan_free(c);
 	}
 }
 
@@ -512,7 +604,7 @@ static int logv(int prio, const char *fmt, va_list ap)
 	if (!b)
 		return -1;
 	memcpy(b->data, line, (size_t)n);
-	b->len = (size_t)n;
+	b->len = b->cap = (size_t)n;
 	if (sink_put_nowait(s, b) < 0) {
 		__atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
 		free(b);
@@ -698,7 +790,7 @@ static void obuf_flush(struct pump_in *p, struct obuf *o)
 	}
 	if (p->pump->gave_up || sink_put_nowait(p->sink, b) < 0) {
 		p->dropped += count_lines(b->data, b->len) + (b->len && b->data[b->len - 1] != '\n');
-		free(b);
+		sv_outbuf_done(b);
 		return;
 	}
 	/* said once there is room for the line: a count is never lost */
@@ -711,11 +803,14 @@ static char *obuf_room(struct pump_in *p, struct obuf *o, size_t n)
 {
 	if (o->b && o->b->len + n > o->cap)
 		obuf_flush(p, o);
-	if (!o->b) {
-		o->cap = n > OUTBUF_MAX ? n : OUTBUF_MAX;
-		o->b = sv_xmalloc(sizeof *o->b + o->cap, "a job's output");
+	if (!o->b && n <= OUTBUF_MAX) {
+		o->b = outbuf_get();
+	} else if (!o->b) {
+		o->b = sv_xmalloc(sizeof *o->b + n, "a job's output");
 		o->b->len = 0;
+		o->b->cap = n;
 	}
+	o->cap = o->b->cap;
 	char *d = o->b->data + o->b->len;
 	o->b->len += n;
 	return d;
@@ -825,9 +920,8 @@ static void make_head(struct pump_in *p)
 static struct sv_lines emit_lines(struct pump_in *p, struct obuf *o, size_t start)
 {
 	if (!o->b) {
-		o->cap = OUTBUF_MAX;
-		o->b = sv_xmalloc(sizeof *o->b + o->cap, "a job's output");
-		o->b->len = 0;
+		o->b = outbuf_get();
+		o->cap = o->b->cap;
 	}
 	struct sv_lines r = sv_lines_head(p->buf + start, p->have - start, p->head, p->head_len,
 	                                  o->b->data + o->b->len, o->cap - o->b->len);
@@ -871,7 +965,7 @@ static void pump_emit(struct pump_in *p, int how)
 				continue;
 			}
 			/* a line too long for an empty buffer: on its own below */
-			free(o.b);
+			sv_outbuf_done(o.b);
 			o.b = NULL;
 		}
 		if (!(nl = memchr(p->buf + start, '\n', p->have - start)))

@@ -15,8 +15,12 @@
 #include "rt.h"
 #include "supervise/config.h"
 
+/* A buffer of lines on its way to a sink: filled by one pump (or a log
+ * call), then owned by the sink's writer, which frees it or keeps it in
+ * the sink's spares for a pump to fill again. */
 struct outbuf {
-	size_t len;
+	size_t len;             /* bytes in data */
+	size_t cap;             /* bytes data has room for */
 	char data[];
 };
 
@@ -54,6 +58,11 @@ struct sv_sink {
 	struct sv_sink *next;   /* the registry (logfile.c) */
 };
 
+/* Bytes per buffer a pump hands a sink (each at most this + a line). */
+#define OUTBUF_MAX (64u << 10)
+/* Emptied buffers of OUTBUF_MAX bytes kept for the pumps, all sinks
+ * together (output.c: out.spares). */
+#define OUTBUF_SPARES 32
 /* Queue bound per sink, in bytes and buffers. */
 #define SINK_QUEUE_BYTES (1u << 20)
 #define SINK_QUEUE_BUFS 4096
@@ -66,6 +75,8 @@ extern int sv_sink_lost_any;
 
 /* output.c: makes s's channels and starts its writer (G only). 0 or -1. */
 int sv_sink_start(struct sv_sink *s, const char *gname);
+/* output.c: frees b, or keeps it for a pump to fill again.  Any G. */
+void sv_outbuf_done(struct outbuf *b);
 
 /* logfile.c */
 /* sv_sink_find() is the sink of a file: output (kind SINK_FILE) or a log
