@@ -84,8 +84,13 @@ static size_t rec_size(const struct rec *h)
 static void ring_drop_oldest(struct ring *r)
 {
 	struct rec h;
-	ring_read(r, r->head, &h, sizeof h);
-	r->head = (r->head + rec_size(&h)) % r->cap;
+	if (r->head + sizeof h <= r->cap)
+		memcpy(&h, r->buf + r->head, sizeof h); /* most headers do not wrap */
+	else
+		ring_read(r, r->head, &h, sizeof h);
+	r->head += rec_size(&h);
+	if (r->head >= r->cap)
+		r->head -= r->cap;
 	r->used -= rec_size(&h);
 	r->nrec--;
 }
@@ -103,9 +108,18 @@ static int ring_put(struct ring *r, struct rec h, const char *name, const char *
 	while (r->cap - r->used < need)
 		ring_drop_oldest(r);
 	size_t at = r->head + r->used;
-	ring_write(r, at, &h, sizeof h);
-	ring_write(r, at + sizeof h, name, h.namelen);
-	ring_write(r, at + sizeof h + h.namelen, text, h.len);
+	if (at >= r->cap)
+		at -= r->cap;
+	if (at + need <= r->cap) { /* most records do not wrap */
+		char *d = r->buf + at;
+		memcpy(d, &h, sizeof h);
+		memcpy(d + sizeof h, name, h.namelen);
+		memcpy(d + sizeof h + h.namelen, text, h.len);
+	} else {
+		ring_write(r, at, &h, sizeof h);
+		ring_write(r, at + sizeof h, name, h.namelen);
+		ring_write(r, at + sizeof h + h.namelen, text, h.len);
+	}
 	r->used += need;
 	r->nrec++;
 	return 1;
