@@ -11,8 +11,18 @@
  * Size: over the ~500 lines of most files because the sinks' bounded
  * queues (parking, dropping, giving up) and the pumps that fill them are
  * one protocol; what is only about files is in logfile.c, and the stamp
- * formats in timestamp.c.  The one place every job line passes, for
- * whoever wants lines (a ring of recent lines per job), is emit_line().
+ * formats in timestamp.c.
+ *
+ * A job line's way: a pump reads up to PUMP_BUF of a pipe (pump_read),
+ * notes the time once for the whole read (every line of it was read
+ * then: its stamp and its time in grunctl logs), makes the head ("<N>STAMP
+ * name | ") once, and pump_emit appends head + line to a buffer of up to
+ * OUTBUF_MAX bytes: in one pass for the common case (linebuf.c), line by
+ * line through emit_line() for a journald priority, a native entry or the
+ * continued piece of a cut line.  The read's lines then go to the job's
+ * joblog in one call (one lock), and full buffers to the sink's queue;
+ * the writer of grun's stdout or stderr writes what is queued with one
+ * writev and hands the emptied buffers back (out.spares).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memrchr */
@@ -816,15 +826,16 @@ static char *obuf_room(struct pump_in *p, struct obuf *o, size_t n)
 	return d;
 }
 
-/* Every job line passes here once: job p->pump->name, its stream
- * p->which, the time grun read it p->when (wall clock), its text without
- * the newline, cont when it continues a line cut at PUMP_BUF, nl when it
- * ended with a newline (else it was cut, or is the last bytes before
- * EOF).  It is appended to o as the sink wants it:
+/* One job line where pump_emit does not take the fast path: job
+ * p->pump->name, its stream p->which, the time grun read it p->when (wall
+ * clock), its text without the newline, cont when it continues a line
+ * cut at PUMP_BUF, nl when it ended with a newline (else it was cut, or
+ * is the last bytes before EOF).  It is appended to o as the sink wants it:
  *   [<N>][STAMP ]name | text        (<N> for journald; "name + " if cont)
  * p->head holds what comes before the text of a whole line ("<N>STAMP
  * name | "), made once per read.  A file: output (raw) does not come
- * here: pump_emit copies its bytes in blocks. */
+ * here: pump_emit copies its bytes in blocks.  The joblog gets the line
+ * here only with a journald priority (its own "<N>" is not kept). */
 static void emit_native(struct pump_in *p, struct obuf *o, const char *text, size_t len);
 
 static void emit_line(struct pump_in *p, struct obuf *o, const char *text, size_t len, int cont, int nl)
