@@ -232,11 +232,12 @@ static void room_made(struct sv_sink *s, size_t len)
 }
 
 /* Writes b and the buffers queued behind it (up to WRITEV_BUFS) to
- * grun's stdout or stderr in one writev, and frees them.  A writer that is behind so writes up to the whole queue at
- * once: fewer calls, and a file's page cache takes larger writes in
- * larger folios (about half the kernel's time per byte on ext4 for 1 MiB
- * writes against 64 KiB ones).  Every buffer holds whole lines, so a
- * write still ends with a whole line. */
+ * grun's stdout or stderr in one writev, then gives them back.  A writer
+ * that is behind so writes up to the whole queue at once: fewer calls,
+ * and a file's page cache takes larger writes in larger folios (about
+ * half the kernel's time per byte on ext4 for 1 MiB writes against
+ * 64 KiB ones).  Every buffer holds whole lines, so a write still ends
+ * with a whole line. */
 static void stream_batch(struct sv_sink *s, struct outbuf *b)
 {
 	struct outbuf *v[WRITEV_BUFS];
@@ -1042,25 +1043,29 @@ static void pump_main(void *arg)
 	struct pump *p = arg;
 	/* a pipe that just gave data is read again before any wait: under
 	 * load it seldom is empty, and the wait asks poll(2) first (a call
-	 * per read saved); one that was empty is read once the wait says so */
-	int again[2] = { 0, 0 }, row = 0;
+	 * per read saved); one that was empty is read once the wait says so.
+	 * Every PUMP_READS_IN_A_ROW reads in a row the pump lets the other
+	 * green threads run and looks at both pipes again, so a flood on one
+	 * does not hold the other's lines back. */
+	int again[2] = { 0, 0 };
+	unsigned row = 0;
 	for (;;) {
 		struct rt_pollfd pf[2] = { { p->in[0].fd, RT_READ, 0 }, { p->in[1].fd, RT_READ, 0 } };
 		if (pf[0].fd < 0 && pf[1].fd < 0)
 			break;
 		if (again[0] || again[1]) {
-			if (++row % PUMP_READS_IN_A_ROW == 0)
-				rt_yield();
-			for (int i = 0; i < 2; i++)
-				if (again[i])
-					again[i] = pump_read(&p->in[i]);
-			continue;
+			if (++row % PUMP_READS_IN_A_ROW) {
+				for (int i = 0; i < 2; i++)
+					if (again[i])
+						again[i] = pump_read(&p->in[i]);
+				continue;
+			}
+			rt_yield();
 		}
 		if (rt_fd_wait_any(pf, 2, RT_NEVER) < 0)
 			continue;
 		for (int i = 0; i < 2; i++)
-			if (pf[i].revents)
-				again[i] = pump_read(&p->in[i]);
+			again[i] = pf[i].revents ? pump_read(&p->in[i]) : 0;
 	}
 	for (int i = 0; i < 2; i++)
 		if (p->in[i].dropped)

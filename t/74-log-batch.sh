@@ -7,11 +7,12 @@
 # pump copies in fixed blocks (32-byte lines, 64-byte heads) and with a
 # job name long enough to make the head longer than that.  The recent
 # lines `grunctl logs` keeps after a flood are the newest ones, without
-# a gap (the pump skips what the ring would forget at once).
+# a gap (the pump skips what the ring would forget at once).  A job
+# flooding its stdout does not hold its stderr lines back.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is needed"
-plan 7
+plan 8
 
 CTL=$abs_top_builddir/cmd/grunctl
 S=$T/ctl.sock
@@ -78,6 +79,20 @@ print(" ".join(str(seen[k]) for k in want))
 PY
 )
 is "$rc|$check" "0|200000 100000" "300,000 stamped lines of 1 to 75 bytes, two jobs (one head over 64 bytes): every one whole, in order, with its head"
+
+# ---- a flood on stdout does not hold stderr back -------------------------------------
+# (the pump reads a pipe that keeps giving data again and again before it
+# waits; it still looks at the other one every few reads)
+cat >"$T/both.ini" <<'EOF2'
+[job:both]
+cmd = sh -c 'yes flooding & sleep 0.3; echo "on stderr" >&2; wait'
+EOF2
+"$GRUN" "$T/both.ini" >/dev/null 2>"$T/err" &
+GRUN_PID=$!
+wait_grep '^both \| on stderr$' "$T/err" 10
+ok $? "a job flooding its stdout: its stderr line still comes out"
+kill -TERM "$GRUN_PID"
+wait_grun
 
 # ---- the recent lines after a flood ------------------------------------------------
 cat >"$T/keep.ini" <<EOF2
