@@ -21,11 +21,14 @@
 # Precision: the FILEs are looked at every POLL (1 ms), so each end of
 # the interval is seen up to 1 ms late, plus the time this process waits
 # for a CPU on a busy machine (it sleeps between looks, and Linux runs a
-# waking sleeper soon).  The fast contenders take 40-150 ms, so that is
-# within 2-3 % of them (a 5 ms poll, as before, was within 10-25 %).  A
-# look is a stat per file and costs some 20 us of one CPU, 2 % of one of
-# the two the contenders run on.  CPU time is counted in clock ticks:
-# 10 ms granularity per read, so use it for the slower runs, or medians.
+# waking sleeper soon).  Measured against a writer that puts its first
+# byte and its last exactly 50.0 ms apart, on the idle 2-vCPU VM: 49.1 to
+# 50.9 ms over 12 runs (a 5 ms poll, as before: 46.0 to 51.8 ms), so
+# within 2 % of the 40-150 ms the fast contenders take.  A look at 8
+# files costs 25 us of one CPU, 2.5 % of one of the two the contenders
+# run on, the same for each; a read of the CPU time 14 us, every 5th
+# look.  CPU time is counted in clock ticks: 10 ms granularity per read,
+# so compare it over medians of several runs.
 import os
 import signal
 import subprocess
