@@ -252,6 +252,16 @@ int rt_close(int fd);
  * thread. */
 pid_t rt_proc_start(int (*child_fn)(void *), void *arg);
 
+/* rt_proc_start_fds() is rt_proc_start() for a child_fn that needs of the
+ * parent's descriptors only *fds[0..nfds-1] (-1 entries are ignored) and
+ * the parent's lowest few (0, 1, 2 and those opened before rt_run()).
+ * The child gets no copy of the others, close-on-exec or not, which makes
+ * a spawn cost the same with ten or ten thousand descriptors open.  The
+ * runtime may move a descriptor to a low number for the length of the
+ * call: it writes that number into *fds[i] (child_fn must read it there)
+ * and puts the original back before returning.  Any thread. */
+pid_t rt_proc_start_fds(int (*child_fn)(void *), void *arg, int *const *fds, int nfds);
+
 /* rt_proc_adopt() makes pid, a child the process inherited as a
  * subreaper (re-parented to it when its parent ended), waitable with
  * rt_proc_wait() and rt_proc_wait_any() as if rt_proc_start() had made

@@ -125,6 +125,7 @@ int rt_run(const struct rt_config *cfg, void (*main_fn)(void *), void *arg)
 	sigaction(SIGPIPE, &ign, &oldpipe);
 	rt_fault_handlers_install();
 	rt_proc_snapshot_signals();
+	rt_proc_slots_init();
 
 	struct rt_m *m0 = rt_m0_setup();
 	int err = 0;

@@ -349,9 +349,11 @@ poll:
 		if (p) {
 			/* We stop polling to run Gs: let a parked M take over. */
 			rt_acquirep(m, p);
-			rt_poller_handoff();
+			if (atomic_load(&rt_sched.npidle) == 0)
+				rt_poller_handoff();
 			if (list && (g = take_poll_list(p, list)))
 				return g;
+			rt_poller_handoff();
 			goto top;
 		}
 		/* Every P is busy: queue the Gs for them and keep polling. */

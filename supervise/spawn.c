@@ -462,7 +462,14 @@ static void close_child_ends(struct sv_spawn *sp)
 
 pid_t sv_spawn_run(struct sv_spawn *sp)
 {
-	pid_t pid = rt_proc_start(child_main, sp);
+	/* the descriptors child_main uses: only these reach the child */
+	int *fds[4 + SV_SOCKETS_MAX];
+	int n = 0;
+	for (int i = 0; i < 4; i++)
+		fds[n++] = &sp->src[i];
+	for (int i = 0; i < sp->nsock; i++)
+		fds[n++] = &sp->sock[i];
+	pid_t pid = rt_proc_start_fds(child_main, sp, fds, n);
 	int err = errno;
 	close_child_ends(sp);
 	errno = err;
