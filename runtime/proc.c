@@ -70,12 +70,13 @@ struct child_args {
 };
 
 /* Low descriptor slots (see the top of the file): SLOT_SETS sets of
- * SLOT_FDS descriptors, reserved once (rt_proc_slots_init, before the
- * first M starts) and holding /dev/null while free.  A set is taken by
- * one spawn at a time through the bits of slot_free; its descriptors are
- * that spawn's to dup3 over until it gives the set back.  slot_end is one
- * above the highest slot; 0 when the slots could not be reserved (every
- * spawn then unshares above its own highest descriptor). */
+ * SLOT_FDS descriptors, reserved by rt_run before the first M starts
+ * (rt_proc_slots_init) and closed by its teardown, holding /dev/null
+ * while free.  A set is taken by one spawn at a time through the bits of
+ * slots.free; its descriptors are that spawn's to dup3 over until it
+ * gives the set back.  slots.end is one above the highest slot; 0 when
+ * the slots could not be reserved (every spawn then keeps the
+ * descriptors up to its own highest one). */
 #define SLOT_SETS 8
 #define SLOT_FDS 4
 #define SMALL_TABLE 64
@@ -84,15 +85,13 @@ static struct {
 	int filler;               /* /dev/null, read-only, close-on-exec */
 	int end;
 	_Atomic unsigned free;    /* bit k: set k is free */
-} slots = { .filler = 0 };
+} slots = { .filler = -1 };
 
 /* Cleared for good once a clone refused CLONE_FILES (valgrind). */
 static _Atomic bool slots_clone_files = true;
 
 void rt_proc_slots_init(void)
 {
-	if (slots.end || slots.filler < 0)
-		return;
 	int filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int end = 0;
 	if (filler < 0)
@@ -115,14 +114,21 @@ void rt_proc_slots_init(void)
 	return;
 fail:
 	/* no slots: spawns still share the table and keep their own range */
-	if (filler >= 0)
-		close(filler);
+	slots.filler = filler;
+	rt_proc_slots_fini();
+}
+
+/* rt_run's teardown: every spawn has returned. */
+void rt_proc_slots_fini(void)
+{
+	if (slots.filler >= 0)
+		close(slots.filler);
 	for (int k = 0; k < SLOT_SETS; k++)
 		for (int i = 0; i < SLOT_FDS; i++)
 			if (slots.fd[k][i] > 0)
 				close(slots.fd[k][i]);
+	memset(&slots, 0, sizeof slots);
 	slots.filler = -1;
-	slots.end = 0;
 }
 
 /* What one spawn does with the descriptors its child needs. */

@@ -225,14 +225,10 @@ ssize_t rt_write(int fd, const void *buf, size_t n, int64_t deadline);
 /* rt_fd_nonblock() sets O_NONBLOCK on fd.  0 or -1. */
 int rt_fd_nonblock(int fd);
 
-/* rt_close() closes an fd that green threads have waited on.  libev
- * updates the kernel's interest list lazily, at its next iteration, which
- * may run on another thread: closing under the poll lock orders the close
- * after any such update.  While rt_proc_start() is creating a child on
- * another thread, the close waits (fd stays open, its number taken)
- * until that child has exec'd, as the child holds a copy of fd until
- * then.  No green thread may be waiting on fd.  Returns close(2)'s
- * result, or 0 for a delayed close. */
+/* rt_close() closes an fd that green threads have waited on: it drops
+ * the fd from the runtime's epoll set first, so its number can be reused
+ * at once.  No green thread may be waiting on fd.  Returns close(2)'s
+ * result.  Any thread. */
 int rt_close(int fd);
 
 /* ---- Child processes ----------------------------------------------- */

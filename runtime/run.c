@@ -76,6 +76,7 @@ static void teardown(struct rt_m *m0)
 		if (rt_sched.allm[i]->thread)
 			pthread_join(rt_sched.allm[i]->thread, NULL);
 	rt_poll_fini();
+	rt_proc_slots_fini();
 	rt_stacks_fini();
 	if (m0)
 		rt_m_unbind(m0);
