@@ -249,14 +249,15 @@ static int add_sockets(const struct sv_job *job, struct sv_spawn *sp, char *err,
 	return 0;
 }
 
-/* Finds argv[0] as execvp would, checking it is an executable file: where
- * the config's load found it (two system calls), else along PATH. */
-static int find_exec(const struct sv_job *job, char **envp, char *out, size_t len,
+/* Finds argv[0] as execvp would, checking it is an executable file:
+ * where the config's load found it (no system call: if it is gone, the
+ * exec fails and sv_spawn_run searches again), else along PATH. */
+static int find_exec(const struct sv_job *job, char **envp, bool cached, char *out, size_t len,
                      char *err, size_t errlen)
 {
 	const char *cmd = job->argv.v[0];
 	struct stat st;
-	if (job->exec_path && runnable(job->exec_path)) {
+	if (job->exec_path && cached) {
 		snprintf(out, len, "%s", job->exec_path);
 		return 0;
 	}
@@ -404,7 +405,9 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
 	sp->envp = build_env(job, inst, notify, &sp->env_owned);
 	if (job->sockets.n && add_sockets(job, sp, err, errlen) < 0)
 		goto fail;
-	if (find_exec(job, sp->envp, sp->path, sizeof sp->path, err, errlen) < 0)
+	sp->job = job;
+	sp->path_cached = job->exec_path != NULL;
+	if (find_exec(job, sp->envp, true, sp->path, sizeof sp->path, err, errlen) < 0)
 		goto fail;
 	if (job->in.kind == SV_IO_CHAN) {
 		sp->src[0] = chanfd[0];
@@ -460,6 +463,14 @@ static void close_child_ends(struct sv_spawn *sp)
 	}
 }
 
+/* The exec failed because the cached path no longer names a runnable
+ * file. */
+static bool exec_path_gone(int code)
+{
+	int e = code & 0xfff;
+	return code >> 12 == SV_STEP_EXEC && (e == ENOENT || e == EACCES || e == ENOTDIR || e == ENOEXEC);
+}
+
 pid_t sv_spawn_run(struct sv_spawn *sp)
 {
 	/* the descriptors child_main uses: only these reach the child */
@@ -471,6 +482,18 @@ pid_t sv_spawn_run(struct sv_spawn *sp)
 		fds[n++] = &sp->sock[i];
 	pid_t pid = rt_proc_start_fds(child_main, sp, fds, n);
 	int err = errno;
+	if (pid < 0 && sp->path_cached && exec_path_gone(err)) {
+		/* the executable found at load is gone: search again, as a
+		 * check before the spawn would have */
+		char path[sizeof sp->path], msg[8];
+		sp->path_cached = false;
+		if (find_exec(sp->job, sp->envp, false, path, sizeof path, msg, sizeof msg) == 0 &&
+		    strcmp(path, sp->path) != 0) {
+			memcpy(sp->path, path, sizeof path);
+			pid = rt_proc_start_fds(child_main, sp, fds, n);
+			err = errno;
+		}
+	}
 	close_child_ends(sp);
 	errno = err;
 	return pid;
