@@ -135,13 +135,17 @@ static int name_in(const char *entry, char **list)
 /* grun's environment minus what the job overrides and what belongs to
  * grun's own service manager, plus the job's settings: the same for
  * every run, so made once per job (grun never changes its environ) as
- * pointers to strings that live as long as the job's config. */
+ * pointers to strings that live as long as the job's config; once for
+ * all the jobs without env keys (it then points into environ only, and
+ * lives as long as grun). */
 static char **env_base(const struct sv_job *job)
 {
 	static const char *drop[] = { "NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=",
 	                              "LISTEN_FDNAMES=", "GRUN_JOB=", "GRUN_INSTANCE=",
 	                              "WATCHDOG_USEC=", "WATCHDOG_PID=", NULL };
-	char **const *slot = &job->env_base; /* the one field spawns write */
+	/* the one field spawns write; jobs without env keys share one base */
+	static char **plain;
+	char **const *slot = job->env.n ? &job->env_base : &plain;
 	char **base = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (base)
 		return base;
