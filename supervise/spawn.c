@@ -44,11 +44,16 @@ static int child_main(void *arg)
 		maxt = 2 + sp->nsock;
 	if (setsid() < 0)
 		return child_failed(SV_STEP_SETSID);
-	/* move every source above every target, so no dup2 clobbers a source */
+	/* every source must lie above every target, so no dup2 clobbers a
+	 * source (and none is its own target, which dup2 would leave
+	 * close-on-exec): move them there unless they all are already */
+	int low = 0;
 	for (int i = 0; i < 4 + sp->nsock; i++) {
-		int from = i < 4 ? sp->src[i] : sp->sock[i - 4];
-		src[i] = -1;
-		if (from >= 0 && (src[i] = fcntl(from, F_DUPFD_CLOEXEC, maxt + 1)) < 0)
+		src[i] = i < 4 ? sp->src[i] : sp->sock[i - 4];
+		low |= src[i] >= 0 && src[i] <= maxt;
+	}
+	for (int i = 0; low && i < 4 + sp->nsock; i++) {
+		if (src[i] >= 0 && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, maxt + 1)) < 0)
 			return child_failed(SV_STEP_FDS);
 	}
 	for (int i = 0; i < 4 + sp->nsock; i++) {
