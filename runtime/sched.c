@@ -433,11 +433,12 @@ void rt_arrive(struct rt_g *g)
  * pending, it reads the clock: with a deadline passed, the M goes through
  * g0 for a fairness pass (m->fair), which runs the G whose deadline it
  * was, so a sleep ends on time while Gs pass the P to each other, without
- * waking another thread (Go checks its timers at every schedule).  Every
- * 8th switch keeps a sleep's lateness near a microsecond while channel
- * ping-pong runs (one clock read per ~1.5 us of switching); with no
- * deadline pending it costs one load.  P held, in_rt == 1. */
-#define TIMER_CHECK_SWITCHES 8
+ * waking another thread (Go checks its timers at every schedule).  With
+ * no deadline pending the check costs one load.  (Checking more often
+ * runs a due G sooner, but also ahead of Gs whose earlier deadlines the
+ * poller expired onto the local queue: t/rt/05-timer's order check failed
+ * half the time under TSan with every 8th switch.)  P held, in_rt == 1. */
+#define TIMER_CHECK_SWITCHES 64
 static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 {
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
