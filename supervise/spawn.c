@@ -258,28 +258,22 @@ static int add_sockets(const struct sv_job *job, struct sv_spawn *sp, char *err,
 	return 0;
 }
 
-/* Finds argv[0] as execvp would, checking it is an executable file:
- * where the config's load found it (no system call: if it is gone, the
- * exec fails and sv_spawn_run searches again), else along PATH. */
+/* Finds argv[0] as execvp would: a path as written; else where the
+ * config's load found it (no system call: if it is gone, the exec fails
+ * and sv_spawn_run searches again), else along PATH, checking it is an
+ * executable file. */
 static int find_exec(const struct sv_job *job, char **envp, bool cached, char *out, size_t len,
                      char *err, size_t errlen)
 {
 	const char *cmd = job->argv.v[0];
-	struct stat st;
 	if (job->exec_path && cached) {
 		snprintf(out, len, "%s", job->exec_path);
 		return 0;
 	}
 	if (strchr(cmd, '/')) {
-		if (cmd[0] != '/' && job->dir)
-			snprintf(out, len, "%s/%s", job->dir, cmd);
-		else
-			snprintf(out, len, "%s", cmd);
-		if (stat(out, &st) < 0 || access(out, X_OK) < 0) {
-			snprintf(err, errlen, "cannot run %s: %s", cmd, strerror(errno));
-			return -1;
-		}
-		snprintf(out, len, "%s", cmd); /* exec'd after chdir */
+		/* exec'd as written, after the chdir: its failure (missing,
+		 * not executable) is the exec's, reported as such */
+		snprintf(out, len, "%s", cmd);
 		return 0;
 	}
 	const char *path = env_get(envp, "PATH");
