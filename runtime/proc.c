@@ -44,6 +44,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -76,10 +77,13 @@ struct child_args {
  * slots.free; its descriptors are that spawn's to dup3 over until it
  * gives the set back.  slots.end is one above the highest slot; 0 when
  * the slots could not be reserved (every spawn then keeps the
- * descriptors up to its own highest one). */
-#define SLOT_SETS 8
+ * descriptors up to its own highest one), and when RLIMIT_NOFILE is
+ * under SLOTS_MIN_NOFILE, where 17 descriptors are too many to set
+ * aside. */
+#define SLOT_SETS 4
 #define SLOT_FDS 4
 #define SMALL_TABLE 64
+#define SLOTS_MIN_NOFILE 256 /* below this soft limit no slots are reserved */
 static struct {
 	int fd[SLOT_SETS][SLOT_FDS];
 	int filler;               /* /dev/null, read-only, close-on-exec */
@@ -92,6 +96,10 @@ static _Atomic bool slots_clone_files = true;
 
 void rt_proc_slots_init(void)
 {
+	struct rlimit rl;
+	slots.filler = -1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < SLOTS_MIN_NOFILE)
+		return; /* too few descriptors to set any aside */
 	int filler = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int end = 0;
 	if (filler < 0)
