@@ -1,21 +1,24 @@
 /*
- * poll.c - the runtime's single libev loop: fd readiness, deadlines,
- * child exits and signals.  The only file that includes ev.h.
+ * poll.c - the runtime's single libev loop: deadlines, child exits,
+ * signals, and fdwait.c's epoll set (fd readiness) as one of its fds.
+ * The only file that includes ev.h.
  *
- * Size: about 1,000 lines, over the runtime's ~500, because every wait
- * whose source is libev lives here (fd waits, deferred closes, child
- * records, signals), all under the one poll lock.  The deadline heap and
- * struct rt_wait are in timer.c.  Next to move out: the child records
+ * Size: about 850 lines, over the runtime's ~500, because every wait
+ * whose source is libev lives here (child records, signals), all under
+ * the one poll lock.  The deadline heap and struct rt_wait are in
+ * timer.c, fd waits in fdwait.c.  Next to move out: the child records
  * (about 270 lines), which touch libev only in on_child.
  *
  * Threads.  libev is not thread-safe, so the loop is guarded by one lock
  * (mu).  Whichever thread wants events runs the loop while holding mu
  * and the `polling` flag (an idle M blocks in it; a busy M or the monitor
  * peeks with EVRUN_NOWAIT).  While the poller sleeps in epoll_wait the
- * release/acquire callbacks drop mu, so other threads can add watchers
- * meanwhile (the pattern of ev(3) "THREAD LOCKING EXAMPLE"); a change the
- * sleeping poller must see at once (a new fd, an earlier deadline) is
- * followed by ev_async_send, which breaks its sleep.
+ * release/acquire callbacks drop mu, so other threads can change the
+ * deadline heap and fd waits meanwhile (the pattern of ev(3) "THREAD
+ * LOCKING EXAMPLE"); a change the sleeping poller must see at once (an
+ * earlier deadline) is followed by ev_async_send, which breaks its sleep.
+ * A new fd wait needs none: the kernel applies it to fdwait.c's epoll
+ * set at once.
  *
  * Callbacks never run green-thread code: they claim the waiting G's wake
  * word (rt_wake_claim) and append it to `ready`, which rt_poll() returns
@@ -71,7 +74,6 @@ struct fd_wait {
  * `pid` while pending (read with __atomic). */
 struct proc_rec {
 	pid_t pid;
-	uint64_t seq;             /* clone order (for deferred closes) */
 	int status;
 	bool exited;
 	bool settled;
@@ -109,6 +111,8 @@ static struct {
 	struct rt_lock mu;
 	ev_async wakeup;
 	ev_timer tick;
+	ev_io netio;                  /* fdwait.c's epoll set */
+	bool net_ready;               /* ... has events (set by on_netio) */
 	_Atomic int polling;          /* inside ev_run: 0 nobody, POLL_BLOCKING, POLL_PEEK */
 	_Atomic int blocked;          /* ... and sleeping in the kernel */
 	_Atomic bool stopping;        /* the runtime stops: polls must not block */
@@ -121,8 +125,6 @@ static struct {
 	struct rt_g *ready_head, *ready_tail;
 	struct proc_rec *procs[PROC_BUCKETS];
 	struct proc_rec *pending;     /* being cloned */
-	uint64_t clone_seq;           /* the last proc_rec.seq handed out */
-	struct deferred_close *deferred; /* rt_close()s waiting for clones */
 	struct proc_rec *unclaimed_head, *unclaimed_tail;
 	struct any_wait *anywaiters;
 	bool any_cancel;
@@ -304,8 +306,6 @@ static bool poll_enter(bool block)
 	}
 }
 
-static void deferred_closes_after_poll(void);
-
 int rt_poll(bool block, struct rt_g **list)
 {
 	*list = NULL;
@@ -315,14 +315,17 @@ int rt_poll(bool block, struct rt_g **list)
 	if (block)
 		atomic_fetch_add_explicit(&pl.npolls, 1, memory_order_relaxed);
 	ev_run(pl.loop, block && !atomic_load(&pl.stopping) ? EVRUN_ONCE : EVRUN_NOWAIT);
-	if (pl.deferred)
-		deferred_closes_after_poll();
 	int64_t now = rt_now();
 	timers_expire(now);
 	*list = pl.ready_head;
+	struct rt_g **tail = pl.ready_head ? &pl.ready_tail->schedlink : list;
 	pl.ready_head = pl.ready_tail = NULL;
+	bool net = pl.net_ready;
+	pl.net_ready = false;
 	atomic_store_explicit(&pl.last_poll, now, memory_order_relaxed);
 	rt_unlock(&pl.mu);
+	if (net)
+		rt_fdwait_harvest(&tail);
 	atomic_store(&pl.polling, 0); /* seq_cst: pairs with stopm's check */
 	return 0;
 }
@@ -356,250 +359,14 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop; (void)w; (void)revents; /* rt_poll expires the heap */
 }
 
-/* ---- fd waits ------------------------------------------------------------ */
+/* ---- fd waits (fdwait.c) -------------------------------------------------- */
 
-static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+/* fdwait.c's epoll set has events: rt_poll drains it once the poll
+ * lock is released. */
+static void on_netio(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct fd_wait *fw = (struct fd_wait *)w;
-	ev_io_stop(loop, w);
-	waiters_add(-1);
-	if (rt_wake_claim(fw->g)) {
-		fw->g->wake_events = (revents & EV_READ ? RT_READ : 0) |
-				(revents & EV_WRITE ? RT_WRITE : 0);
-		ready_push(fw->g);
-	}
-}
-
-static int poll_now(int fd, int events)
-{
-	struct pollfd p = { .fd = fd, .events = (short)((events & RT_READ ? POLLIN : 0) |
-			(events & RT_WRITE ? POLLOUT : 0)) };
-	if (poll(&p, 1, 0) < 0)
-		return -1;
-	int r = (p.revents & (POLLIN | POLLHUP | POLLERR) ? RT_READ : 0) |
-		(p.revents & (POLLOUT | POLLERR) ? RT_WRITE : 0);
-	r &= events;
-	if (!r) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return r;
-}
-
-/* poll(2) with timeout 0 on fds: fills revents, returns the ready count. */
-static int poll_many_now(struct rt_pollfd *fds, int n)
-{
-	struct pollfd p[RT_FD_WAIT_MAX];
-	for (int i = 0; i < n; i++)
-		p[i] = (struct pollfd){ .fd = fds[i].fd,
-			.events = (short)((fds[i].events & RT_READ ? POLLIN : 0) |
-			                  (fds[i].events & RT_WRITE ? POLLOUT : 0)) };
-	if (poll(p, (nfds_t)n, 0) < 0)
-		return -1;
-	int ready = 0;
-	for (int i = 0; i < n; i++) {
-		int r = (p[i].revents & (POLLIN | POLLHUP | POLLERR) ? RT_READ : 0) |
-			(p[i].revents & (POLLOUT | POLLERR) ? RT_WRITE : 0);
-		fds[i].revents = fds[i].fd >= 0 ? r & fds[i].events : 0;
-		ready += fds[i].revents != 0;
-	}
-	return ready;
-}
-
-/* Stop the watchers of fw that did not fire; mu held. */
-static void fd_watchers_stop(struct fd_wait *fw, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (ev_is_active(&fw[i].io) || ev_is_pending(&fw[i].io)) {
-			ev_io_stop(pl.loop, &fw[i].io);
-			waiters_add(-1);
-		}
-}
-
-/* One libev watcher per fd, all for the same G: the first to fire claims
- * the wake (on_io stops it), then the G stops the others.  Returns the
- * events of the fd that woke it, or -1 ETIMEDOUT. */
-static int park_on_fds(const struct rt_pollfd *fds, int n, int64_t deadline)
-{
-	struct fd_wait fw[RT_FD_WAIT_MAX];
-	struct rt_wait w;
-	struct rt_g *g = rt_wait_begin(&w, deadline);
-	int started = 0;
-	rt_lock(&pl.mu);
-	for (int i = 0; i < n; i++) {
-		fw[i].g = g;
-		ev_io_init(&fw[i].io, on_io, fds[i].fd, (fds[i].events & RT_READ ? EV_READ : 0) |
-				(fds[i].events & RT_WRITE ? EV_WRITE : 0));
-		if (fds[i].fd < 0 || !fds[i].events)
-			continue; /* never started */
-		ev_io_start(pl.loop, &fw[i].io);
-		waiters_add(1);
-		started++;
-	}
-	if (atomic_load_explicit(&pl.blocked, memory_order_relaxed))
-		pl.kick = true;
-	rt_wait_park_locked(&w, "fd wait");
-	bool timed_out;
-	if (started == 1 && !g->wake_timeout) {
-		/* The one watcher fired, and on_io stopped it: rt_read and
-		 * rt_write take the poll lock once per wait, not twice. */
-		timed_out = rt_wait_end(&w);
-	} else {
-		rt_lock(&pl.mu);
-		timed_out = rt_wait_end_locked(&w);
-		fd_watchers_stop(fw, n);
-		rt_unlock(&pl.mu);
-	}
-	if (timed_out) {
-		errno = ETIMEDOUT;
-		return -1;
-	}
-	return g->wake_events;
-}
-
-int rt_fd_wait(int fd, int events, int64_t deadline)
-{
-	struct rt_g *g = rt_g_current();
-	events &= RT_READ | RT_WRITE;
-	if (!g || fd < 0 || !events) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (rt_deadline_passed(deadline))
-		return poll_now(fd, events);
-	struct rt_pollfd pf = { fd, events, 0 };
-	return park_on_fds(&pf, 1, deadline);
-}
-
-/* Asks poll(2) first; parks only when nothing is ready. */
-int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
-{
-	struct rt_g *g = rt_g_current();
-	if (!g || n < 0 || n > RT_FD_WAIT_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	int active = 0;
-	for (int i = 0; i < n; i++) {
-		fds[i].events &= RT_READ | RT_WRITE;
-		fds[i].revents = 0;
-		active += fds[i].fd >= 0 && fds[i].events;
-	}
-	if (!active) {
-		errno = EINVAL;
-		return -1;
-	}
-	for (;;) {
-		int ready = poll_many_now(fds, n);
-		if (ready != 0)
-			return ready;
-		if (rt_deadline_passed(deadline)) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (park_on_fds(fds, n, deadline) < 0)
-			return -1;
-		/* woken: poll(2) says which are ready (none if another reader
-		 * took the data first: then wait again) */
-	}
-}
-
-/* libev leaves a stopped fd in the epoll set and lets close(2) drop it.
- * Two cases need the close to wait, so that libev never acts on an fd
- * number that has been reused for another file:
- *  - close drops the registration only with the last reference to the
- *    open file: a child being cloned holds a copy until its exec, and the
- *    stale registration would report events under the fd's number.  So
- *    while clones are in flight, the fd stays open until every clone that
- *    started before has exec'd (rt_proc_settle).
- *  - a poller blocked in epoll_wait (mu released) may already hold an
- *    event for the fd; once it takes mu back, libev answers an event for
- *    a stopped fd with EPOLL_CTL_DEL on that number, which by then could
- *    name a file opened by another thread (the DEL fails and libev
- *    rebuilds its whole epoll set; TSan reports epoll_ctl racing with the
- *    open).  So the close waits for the end of that poll (rt_poll), and
- *    the poller is woken for it.
- * Until then the fd number cannot be reused. */
-struct deferred_close {
-	int fd;
-	bool after_poll;              /* the poll under way must end first */
-	uint64_t after;               /* the last clone in flight at the close */
-	struct deferred_close *next;
-};
-
-/* A peek ends by itself; a blocking poll is woken to run the closes. */
-static void wake_blocked_poll(void)
-{
-	if (atomic_load_explicit(&pl.polling, memory_order_relaxed) == POLL_BLOCKING)
-		rt_poll_wake();
-}
-
-/* Close what no poll or clone in flight can still see; mu held.  What
- * no clone holds any more while a poller is in epoll_wait waits for the
- * end of that poll. */
-static void deferred_closes_run(void)
-{
-	uint64_t oldest = UINT64_MAX;
-	for (struct proc_rec *r = pl.pending; r; r = r->next)
-		if (r->seq < oldest)
-			oldest = r->seq;
-	bool polling = atomic_load_explicit(&pl.blocked, memory_order_relaxed);
-	bool wake = false;
-	int saved = errno;
-	struct deferred_close **pp = &pl.deferred;
-	while (*pp) {
-		struct deferred_close *d = *pp;
-		if (d->after_poll || d->after >= oldest) {
-			pp = &d->next;
-		} else if (polling) {
-			d->after_poll = true;
-			wake = true;
-			pp = &d->next;
-		} else {
-			*pp = d->next;
-			close(d->fd);
-			free(d);
-		}
-	}
-	if (wake)
-		wake_blocked_poll();
-	errno = saved;
-}
-
-/* The poll that just ended (mu held) saw every event it will ever see
- * for the fds closed during it: close them, unless a clone (perhaps
- * started since) holds a copy. */
-static void deferred_closes_after_poll(void)
-{
-	for (struct deferred_close *d = pl.deferred; d; d = d->next)
-		if (d->after_poll) {
-			d->after_poll = false;
-			d->after = pl.clone_seq;
-		}
-	deferred_closes_run();
-}
-
-int rt_close(int fd)
-{
-	rt_lock(&pl.mu);
-	bool polling = atomic_load_explicit(&pl.blocked, memory_order_relaxed);
-	struct deferred_close *d = pl.pending || polling ? malloc(sizeof *d) : NULL;
-	if (d) {
-		*d = (struct deferred_close){ fd, polling, pl.clone_seq, pl.deferred };
-		pl.deferred = d;
-		rt_unlock(&pl.mu);
-		if (polling) {
-			int saved = errno;
-			wake_blocked_poll();
-			errno = saved;
-		}
-		return 0;
-	}
-	int r = close(fd);
-	int e = errno;
-	rt_unlock(&pl.mu);
-	errno = e;
-	return r;
+	(void)loop; (void)w; (void)revents;
+	pl.net_ready = true;
 }
 
 /* ---- sleeping ------------------------------------------------------------- */
@@ -754,7 +521,6 @@ struct proc_rec *rt_proc_reserve(bool waited)
 		return NULL;
 	r->waited = waited;
 	rt_lock(&pl.mu);
-	r->seq = ++pl.clone_seq;
 	r->next = pl.pending;
 	pl.pending = r;
 	waiters_add(1);
@@ -769,8 +535,6 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
 	while (*pp != r)
 		pp = &(*pp)->next;
 	*pp = r->next;
-	if (pl.deferred)
-		deferred_closes_run();
 	if (pid <= 0) {
 		free(r);
 		waiters_add(-1);
@@ -809,7 +573,6 @@ int rt_proc_adopt(pid_t pid)
 		return -1;
 	}
 	r->pid = pid;
-	r->seq = ++pl.clone_seq;
 	r->settled = true;
 	/* reaped before it was adopted: its exit, the latest of that pid */
 	unsigned n = pl.norphans < ORPHANS_KEPT ? pl.norphans : ORPHANS_KEPT;
@@ -1037,6 +800,12 @@ int rt_poll_init(const sigset_t *signals)
 	ev_child_init(&pl.anychild, on_child, 0, 0);
 	ev_child_start(pl.loop, &pl.anychild);
 	ev_unref(pl.loop);
+	int efd = rt_fdwait_init();
+	if (efd < 0)
+		return -1;
+	ev_io_init(&pl.netio, on_netio, efd, EV_READ);
+	ev_io_start(pl.loop, &pl.netio);
+	ev_unref(pl.loop);
 	pl.sigs = *signals;
 	for (int s = 1; s < NSIG; s++) {
 		if (sigismember(signals, s) != 1 || s == SIGCHLD)
@@ -1068,8 +837,9 @@ void rt_poll_fini(void)
 		pl.pending = r->next;
 		free(r);
 	}
-	deferred_closes_after_poll();
+	ev_io_stop(pl.loop, &pl.netio);
 	ev_loop_destroy(pl.loop);
+	rt_fdwait_fini();
 	rt_timers_fini();
 	memset(&pl, 0, sizeof pl);
 }

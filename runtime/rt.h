@@ -225,14 +225,10 @@ ssize_t rt_write(int fd, const void *buf, size_t n, int64_t deadline);
 /* rt_fd_nonblock() sets O_NONBLOCK on fd.  0 or -1. */
 int rt_fd_nonblock(int fd);
 
-/* rt_close() closes an fd that green threads have waited on.  libev
- * updates the kernel's interest list lazily, at its next iteration, which
- * may run on another thread: closing under the poll lock orders the close
- * after any such update.  While rt_proc_start() is creating a child on
- * another thread, the close waits (fd stays open, its number taken)
- * until that child has exec'd, as the child holds a copy of fd until
- * then.  No green thread may be waiting on fd.  Returns close(2)'s
- * result, or 0 for a delayed close. */
+/* rt_close() closes an fd that green threads have waited on: it drops
+ * the fd from the runtime's epoll set first, so its number can be reused
+ * at once.  No green thread may be waiting on fd.  Returns close(2)'s
+ * result.  Any thread. */
 int rt_close(int fd);
 
 /* ---- Child processes ----------------------------------------------- */
@@ -251,6 +247,16 @@ int rt_close(int fd);
  * before rt_run() (the runtime reads them once, when it starts).  Any
  * thread. */
 pid_t rt_proc_start(int (*child_fn)(void *), void *arg);
+
+/* rt_proc_start_fds() is rt_proc_start() for a child_fn that needs of the
+ * parent's descriptors only *fds[0..nfds-1] (-1 entries are ignored) and
+ * the parent's lowest few (0, 1, 2 and those opened before rt_run()).
+ * The child gets no copy of the others, close-on-exec or not, which makes
+ * a spawn cost the same with ten or ten thousand descriptors open.  The
+ * runtime may move a descriptor to a low number for the length of the
+ * call: it writes that number into *fds[i] (child_fn must read it there)
+ * and puts the original back before returning.  Any thread. */
+pid_t rt_proc_start_fds(int (*child_fn)(void *), void *arg, int *const *fds, int nfds);
 
 /* rt_proc_adopt() makes pid, a child the process inherited as a
  * subreaper (re-parented to it when its parent ended), waitable with

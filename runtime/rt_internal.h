@@ -557,6 +557,12 @@ void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed);
 pid_t *rt_proc_pidp(struct proc_rec *r);
 /* proc.c: which signal dispositions children must reset (rt_run). */
 void rt_proc_snapshot_signals(void);
+void rt_proc_slots_init(void);          /* rt_run, before any M */
+void rt_proc_slots_fini(void);          /* rt_run teardown */
+/* fdwait.c (the harvest from rt_poll, after its libev iteration) */
+int rt_fdwait_init(void);
+void rt_fdwait_fini(void);
+void rt_fdwait_harvest(struct rt_g ***tail);          /* rt_run, before any M */
 
 /* ---- sysmon.c ------------------------------------------------------------ */
 int rt_sysmon_start(void);

@@ -76,6 +76,7 @@ static void teardown(struct rt_m *m0)
 		if (rt_sched.allm[i]->thread)
 			pthread_join(rt_sched.allm[i]->thread, NULL);
 	rt_poll_fini();
+	rt_proc_slots_fini();
 	rt_stacks_fini();
 	if (m0)
 		rt_m_unbind(m0);
@@ -125,6 +126,7 @@ int rt_run(const struct rt_config *cfg, void (*main_fn)(void *), void *arg)
 	sigaction(SIGPIPE, &ign, &oldpipe);
 	rt_fault_handlers_install();
 	rt_proc_snapshot_signals();
+	rt_proc_slots_init();
 
 	struct rt_m *m0 = rt_m0_setup();
 	int err = 0;

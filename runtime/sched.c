@@ -349,9 +349,11 @@ poll:
 		if (p) {
 			/* We stop polling to run Gs: let a parked M take over. */
 			rt_acquirep(m, p);
-			rt_poller_handoff();
+			if (atomic_load(&rt_sched.npidle) == 0)
+				rt_poller_handoff();
 			if (list && (g = take_poll_list(p, list)))
 				return g;
+			rt_poller_handoff();
 			goto top;
 		}
 		/* Every P is busy: queue the Gs for them and keep polling. */
@@ -427,11 +429,15 @@ void rt_arrive(struct rt_g *g)
 
 /* The next G for a direct switch: runnext or the local queue, unless the
  * scheduler has periodic work due (global queue fairness, timers) or is
- * stopping.  Every TIMER_CHECK_SWITCHES switches it reads the clock: with
- * a deadline passed, the M goes through g0 for a fairness pass (m->fair),
- * which runs the G whose deadline it was, so a sleep ends on time while
- * Gs pass the P to each other, without waking another thread (Go checks
- * its timers at every schedule).  P held, in_rt == 1. */
+ * stopping.  Every TIMER_CHECK_SWITCHES switches, while a deadline is
+ * pending, it reads the clock: with a deadline passed, the M goes through
+ * g0 for a fairness pass (m->fair), which runs the G whose deadline it
+ * was, so a sleep ends on time while Gs pass the P to each other, without
+ * waking another thread (Go checks its timers at every schedule).  With
+ * no deadline pending the check costs one load.  (Checking more often
+ * runs a due G sooner, but also ahead of Gs whose earlier deadlines the
+ * poller expired onto the local queue: t/rt/05-timer's order check failed
+ * half the time under TSan with every 8th switch.)  P held, in_rt == 1. */
 #define TIMER_CHECK_SWITCHES 64
 static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 {
@@ -439,7 +445,8 @@ static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 	if (tick % 61 == 60 || atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed))
 		return NULL;
 	uint32_t sw = atomic_load_explicit(&p->switchtick, memory_order_relaxed);
-	if (RT_UNLIKELY(sw % TIMER_CHECK_SWITCHES == 0) && rt_poll_due(rt_now())) {
+	if (RT_UNLIKELY(sw % TIMER_CHECK_SWITCHES == 0) && rt_poll_next_deadline() != INT64_MAX &&
+	    rt_poll_due(rt_now())) {
 		m->fair = true;
 		return NULL;
 	}

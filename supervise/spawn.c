@@ -44,11 +44,16 @@ static int child_main(void *arg)
 		maxt = 2 + sp->nsock;
 	if (setsid() < 0)
 		return child_failed(SV_STEP_SETSID);
-	/* move every source above every target, so no dup2 clobbers a source */
+	/* every source must lie above every target, so no dup2 clobbers a
+	 * source (and none is its own target, which dup2 would leave
+	 * close-on-exec): move them there unless they all are already */
+	int low = 0;
 	for (int i = 0; i < 4 + sp->nsock; i++) {
-		int from = i < 4 ? sp->src[i] : sp->sock[i - 4];
-		src[i] = -1;
-		if (from >= 0 && (src[i] = fcntl(from, F_DUPFD_CLOEXEC, maxt + 1)) < 0)
+		src[i] = i < 4 ? sp->src[i] : sp->sock[i - 4];
+		low |= src[i] >= 0 && src[i] <= maxt;
+	}
+	for (int i = 0; low && i < 4 + sp->nsock; i++) {
+		if (src[i] >= 0 && (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, maxt + 1)) < 0)
 			return child_failed(SV_STEP_FDS);
 	}
 	for (int i = 0; i < 4 + sp->nsock; i++) {
@@ -135,13 +140,17 @@ static int name_in(const char *entry, char **list)
 /* grun's environment minus what the job overrides and what belongs to
  * grun's own service manager, plus the job's settings: the same for
  * every run, so made once per job (grun never changes its environ) as
- * pointers to strings that live as long as the job's config. */
+ * pointers to strings that live as long as the job's config; once for
+ * all the jobs without env keys (it then points into environ only, and
+ * lives as long as grun). */
 static char **env_base(const struct sv_job *job)
 {
 	static const char *drop[] = { "NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=",
 	                              "LISTEN_FDNAMES=", "GRUN_JOB=", "GRUN_INSTANCE=",
 	                              "WATCHDOG_USEC=", "WATCHDOG_PID=", NULL };
-	char **const *slot = &job->env_base; /* the one field spawns write */
+	/* the one field spawns write; jobs without env keys share one base */
+	static char **plain;
+	char **const *slot = job->env.n ? &job->env_base : &plain;
 	char **base = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (base)
 		return base;
@@ -249,27 +258,22 @@ static int add_sockets(const struct sv_job *job, struct sv_spawn *sp, char *err,
 	return 0;
 }
 
-/* Finds argv[0] as execvp would, checking it is an executable file: where
- * the config's load found it (two system calls), else along PATH. */
-static int find_exec(const struct sv_job *job, char **envp, char *out, size_t len,
+/* Finds argv[0] as execvp would: a path as written; else where the
+ * config's load found it (no system call: if it is gone, the exec fails
+ * and sv_spawn_run searches again), else along PATH, checking it is an
+ * executable file. */
+static int find_exec(const struct sv_job *job, char **envp, bool cached, char *out, size_t len,
                      char *err, size_t errlen)
 {
 	const char *cmd = job->argv.v[0];
-	struct stat st;
-	if (job->exec_path && runnable(job->exec_path)) {
+	if (job->exec_path && cached) {
 		snprintf(out, len, "%s", job->exec_path);
 		return 0;
 	}
 	if (strchr(cmd, '/')) {
-		if (cmd[0] != '/' && job->dir)
-			snprintf(out, len, "%s/%s", job->dir, cmd);
-		else
-			snprintf(out, len, "%s", cmd);
-		if (stat(out, &st) < 0 || access(out, X_OK) < 0) {
-			snprintf(err, errlen, "cannot run %s: %s", cmd, strerror(errno));
-			return -1;
-		}
-		snprintf(out, len, "%s", cmd); /* exec'd after chdir */
+		/* exec'd as written, after the chdir: its failure (missing,
+		 * not executable) is the exec's, reported as such */
+		snprintf(out, len, "%s", cmd);
 		return 0;
 	}
 	const char *path = env_get(envp, "PATH");
@@ -404,7 +408,9 @@ int sv_spawn_prepare(const struct sv_job *job, int inst, const char *notify,
 	sp->envp = build_env(job, inst, notify, &sp->env_owned);
 	if (job->sockets.n && add_sockets(job, sp, err, errlen) < 0)
 		goto fail;
-	if (find_exec(job, sp->envp, sp->path, sizeof sp->path, err, errlen) < 0)
+	sp->job = job;
+	sp->path_cached = job->exec_path != NULL;
+	if (find_exec(job, sp->envp, true, sp->path, sizeof sp->path, err, errlen) < 0)
 		goto fail;
 	if (job->in.kind == SV_IO_CHAN) {
 		sp->src[0] = chanfd[0];
@@ -460,10 +466,37 @@ static void close_child_ends(struct sv_spawn *sp)
 	}
 }
 
+/* The exec failed because the cached path no longer names a runnable
+ * file. */
+static bool exec_path_gone(int code)
+{
+	int e = code & 0xfff;
+	return code >> 12 == SV_STEP_EXEC && (e == ENOENT || e == EACCES || e == ENOTDIR || e == ENOEXEC);
+}
+
 pid_t sv_spawn_run(struct sv_spawn *sp)
 {
-	pid_t pid = rt_proc_start(child_main, sp);
+	/* the descriptors child_main uses: only these reach the child */
+	int *fds[4 + SV_SOCKETS_MAX];
+	int n = 0;
+	for (int i = 0; i < 4; i++)
+		fds[n++] = &sp->src[i];
+	for (int i = 0; i < sp->nsock; i++)
+		fds[n++] = &sp->sock[i];
+	pid_t pid = rt_proc_start_fds(child_main, sp, fds, n);
 	int err = errno;
+	if (pid < 0 && sp->path_cached && exec_path_gone(err)) {
+		/* the executable found at load is gone: search again, as a
+		 * check before the spawn would have */
+		char path[sizeof sp->path], msg[8];
+		sp->path_cached = false;
+		if (find_exec(sp->job, sp->envp, false, path, sizeof path, msg, sizeof msg) == 0 &&
+		    strcmp(path, sp->path) != 0) {
+			memcpy(sp->path, path, sizeof path);
+			pid = rt_proc_start_fds(child_main, sp, fds, n);
+			err = errno;
+		}
+	}
 	close_child_ends(sp);
 	errno = err;
 	return pid;

@@ -11,6 +11,7 @@
  */
 #ifndef GRUN_SV_SPAWN_H
 #define GRUN_SV_SPAWN_H
+#include <stdbool.h>
 #include <sys/types.h>
 #include "supervise/config.h"
 #include "supervise/sockets.h"
@@ -36,6 +37,8 @@ struct sv_spawn {
 	int nsock;
 	int sock[SV_SOCKETS_MAX];
 	char *listen_pid;
+	const struct sv_job *job;
+	bool path_cached;       /* path is the one found at load, unchecked */
 };
 
 /* sv_spawn_prepare() fills *sp for one run of job instance inst (1-based);

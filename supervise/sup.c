@@ -76,11 +76,40 @@ struct sup {
 	unsigned seed;
 	int gave_up;           /* in this run of supervise() */
 	int shutdown;          /* MSG_SHUTDOWN seen: restart nothing, end with the children */
+	/* Kept by put_is() and retire() so that the main loop, which asks
+	 * after every message, never scans the table: */
+	int n_open;            /* children neither removed nor C_DONE */
+	int n_backoff;         /* children in C_BACKOFF */
 };
 
 /* A run at least this long (or backoff_max, if longer) resets the
  * backoff to backoff_min. */
 #define BACKOFF_RESET_MIN (1000 * 1000000LL)
+
+/* Adds d to the counts child c is part of. */
+static void count_child(struct sup *s, const struct child *c, int d)
+{
+	if (!c->removed && c->is != C_DONE)
+		s->n_open += d;
+	if (c->is == C_BACKOFF)
+		s->n_backoff += d;
+}
+
+/* Every change of a child's `is` goes through here (or retire()). */
+static void put_is(struct sup *s, int i, enum child_is is)
+{
+	count_child(s, &s->c[i], -1);
+	s->c[i].is = is;
+	count_child(s, &s->c[i], 1);
+}
+
+/* A reload took child i out of the table for good. */
+static void retire(struct sup *s, int i)
+{
+	count_child(s, &s->c[i], -1);
+	s->c[i].removed = 1;
+	s->c[i].is = C_DONE;
+}
 
 static const char *sup_label(struct sup *s)
 {
@@ -117,10 +146,15 @@ static int matches(struct sup *s, struct sv_msg *m, int child, enum sv_msg_type 
 }
 
 /* Waits for message t from child i (of its current generation), looking
- * at the set-aside messages first and setting aside everything else. */
+ * at the set-aside messages first and setting aside everything else.
+ * An ACK answers the START just sent with a new generation, so nothing
+ * set aside before can be it: only EXITED (a child may end on its own
+ * before its STOP) searches them.  Starting N children would otherwise
+ * cost N^2: the STARTED and READY of those started before pile up here. */
 static struct sv_msg *await(struct sup *s, int i, enum sv_msg_type t)
 {
-	for (struct sv_msg **pp = &s->deferred, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next) {
+	for (struct sv_msg **pp = &s->deferred, *prev = NULL; t != MSG_ACK && *pp;
+	     prev = *pp, pp = &(*pp)->next) {
 		struct sv_msg *m = *pp;
 		if (matches(s, m, i, t)) {
 			*pp = m->next;
@@ -156,7 +190,7 @@ static enum sv_state done_state(enum sv_outcome o)
 static void set_is(struct sup *s, int i, enum child_is is)
 {
 	struct child *c = &s->c[i];
-	c->is = is;
+	put_is(s, i, is);
 	__atomic_store_n(&c->node->held, c->held != NULL, __ATOMIC_RELAXED);
 	if (is == C_UP || is == C_STOPPING)
 		return;
@@ -339,7 +373,7 @@ static void exited(struct sup *s, struct sv_msg *m)
 	struct child *c = &s->c[i];
 	if ((c->is != C_UP && c->is != C_STOPPING) || m->gen != c->gen)
 		return; /* the answer to a STOP we no longer wait for */
-	c->is = C_IDLE;
+	put_is(s, i, C_IDLE);
 	c->last = m->outcome;
 	enum sv_restart rt = restart_type(c);
 	/* a writer of grun's stdout whose reader went away ends as yes does
@@ -418,16 +452,14 @@ static void start_all(struct sup *s)
 
 static int all_done(struct sup *s)
 {
-	for (int i = 0; i < s->nc; i++) {
-		if (s->c[i].is != C_DONE && !s->c[i].removed)
-			return 0;
-	}
-	return 1;
+	return s->n_open == 0;
 }
 
 static int64_t next_restart(struct sup *s)
 {
 	int64_t t = RT_NEVER;
+	if (s->n_backoff == 0)
+		return t;
 	for (int i = 0; i < s->nc; i++) {
 		if (s->c[i].is == C_BACKOFF && s->c[i].restart_at < t)
 			t = s->c[i].restart_at;
@@ -451,6 +483,7 @@ static int append_slot(struct sup *s, struct sv_node *node)
 	s->c = sv_xreallocarray(s->c, (size_t)s->nc + 1, sizeof *s->c, "a supervisor's children");
 	memset(&s->c[s->nc], 0, sizeof s->c[s->nc]);
 	s->c[s->nc].node = node;
+	count_child(s, &s->c[s->nc], 1);
 	struct sv_node **children = sv_xreallocarray(NULL, (size_t)s->n->nchildren + 1, sizeof *children,
 	                                             "a supervisor's children");
 	sv_lock(&g->tree_mu);
@@ -485,20 +518,20 @@ static void membership(struct sup *s, struct sv_msg *m, int running)
 		 * node (MSG_RETIRED), so nothing here may touch it after */
 		struct sv_msg q = { .type = MSG_QUIT };
 		if (!m->ptr2) {
-			s->c[i].removed = 1;
-			s->c[i].is = C_DONE;
+			retire(s, i);
 			sv_info("%s: removed", node->name);
 			sv_mbox_post(&node->mbox, &q);
 			return;
 		}
 		/* the old node moves to a retired slot at the end */
 		int old = append_slot(s, node);
-		s->c[old].removed = 1;
-		s->c[old].is = C_DONE;
+		retire(s, old);
 		struct sv_node *fresh = m->ptr2;
 		uint64_t gen = s->c[i].gen;
 		const char *held = s->c[i].held;
+		count_child(s, &s->c[i], -1);
 		memset(&s->c[i], 0, sizeof s->c[i]);
+		count_child(s, &s->c[i], 1);
 		s->c[i].node = fresh;
 		s->c[i].gen = gen; /* replies of the old node stay stale */
 		s->c[i].held = held && strcmp(held, "autostart = no") != 0 ? held : NULL;
@@ -731,6 +764,7 @@ void sv_sup_main(void *arg)
 	s.window = sv_xcalloc((size_t)n->sup->intensity + 2, sizeof *s.window, "a restart window");
 	for (int i = 0; i < s.nc; i++)
 		s.c[i].node = n->children[i];
+	s.n_open = s.nc; /* all C_IDLE */
 	for (;;) {
 		struct sv_msg *m = next_msg(&s, RT_NEVER);
 		enum sv_msg_type t = m->type;
