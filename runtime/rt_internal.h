@@ -448,6 +448,7 @@ void rt_stop_the_world(void);
 /* ---- runq.c ------------------------------------------------------------ */
 bool rt_runqput(struct rt_p *p, struct rt_g *g, bool next);
 struct rt_g *rt_runqget(struct rt_p *p, bool *inherit);
+struct rt_g *rt_runqget_oldest(struct rt_p *p);   /* the ring's head, not runnext */
 struct rt_g *rt_runqsteal(struct rt_p *p, struct rt_p *victim, bool stealnext);
 bool rt_runqempty(struct rt_p *p);
 void rt_runq_check(struct rt_p *p);             /* owner; debug builds */

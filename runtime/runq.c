@@ -81,6 +81,22 @@ struct rt_g *rt_runqget(struct rt_p *p, bool *inherit)
 	}
 }
 
+/* The head of p's ring, passing over runnext (a fairness pass: the
+ * oldest runnable G first).  Owner only. */
+struct rt_g *rt_runqget_oldest(struct rt_p *p)
+{
+	for (;;) {
+		uint32_t h = LOAD_ACQ(p->runqhead);
+		uint32_t t = LOAD_RLX(p->runqtail);
+		if (t == h)
+			return NULL;
+		struct rt_g *g = LOAD_RLX(p->runq[h % RT_RUNQ_SIZE]);
+		if (atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + 1,
+				memory_order_release, memory_order_relaxed))
+			return g;
+	}
+}
+
 bool rt_runqempty(struct rt_p *p)
 {
 	/* Read head, tail, runnext, and tail again, so that a G moving from

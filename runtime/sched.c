@@ -178,32 +178,23 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 /* ---- finding work ------------------------------------------------------ */
 
 /* Gs whose deadlines have passed, from the poller or, if another thread
- * is the poller, straight from the heap: the first runs now (it waited
- * longest for this M), the others go on the global queue, in deadline
- * order, where the poller also puts the Gs it readies while every P is
- * busy: so timers fire in deadline order whichever path expired them
- * (the fairness pass takes the global queue first, and take_due runs
- * only when it is empty).  NULL if none. */
-static struct rt_g *take_due(struct rt_p *p)
+ * is the poller, straight from the heap, go to the tail of our P's ring
+ * in deadline order, behind the Gs readied before them (among them Gs
+ * the poller woke for earlier deadlines: take_poll_list queues them
+ * there too), so that timers fire in deadline order.  False if none. */
+static bool take_due(struct rt_p *p)
 {
-	(void)p;
 	struct rt_g *list;
 	if ((rt_poll(false, &list) != 0 && rt_poll_expire(&list) != 0) || !list)
-		return NULL;
-	struct rt_g *g = list;
-	list = list->schedlink;
-	if (list) {
-		rt_lock(&rt_sched.lock);
-		while (list) {
-			struct rt_g *next = list->schedlink;
-			atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
-			rt_globrunqput(list);
-			list = next;
-		}
-		rt_unlock(&rt_sched.lock);
+		return false;
+	while (list) {
+		struct rt_g *next = list->schedlink;
+		atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
+		rt_runqput(p, list, false);
+		list = next;
 	}
 	rt_wakep();
-	return g;
+	return true;
 }
 
 static struct rt_g *steal_work(struct rt_p *p)
@@ -271,12 +262,16 @@ top:
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
 	DEBUG_CHECK(rt_runq_check(p));
 
-	/* 1. fairness: the global queue, and due timers, now and then, and
-	 * after a G gave way at a safe point. */
+	/* 1. fairness, now and then and after a G gave way at a safe point
+	 * or a deadline passed: the global queue; then due timers join the
+	 * local ring, whose oldest G runs before runnext (which two Gs
+	 * handing a value back and forth would otherwise keep for good). */
 	if (tick % 61 == 0 || fair) {
 		if ((g = globrunq_take(p, 1)))
 			return g;
-		if (rt_poll_due(rt_now()) && (g = take_due(p)))
+		if (rt_poll_due(rt_now()))
+			take_due(p);
+		if ((g = rt_runqget_oldest(p)))
 			return g;
 	}
 	/* 2. local; a G after a preemption starts a new time slice. */
@@ -431,14 +426,13 @@ void rt_arrive(struct rt_g *g)
  * scheduler has periodic work due (global queue fairness, timers) or is
  * stopping.  Every TIMER_CHECK_SWITCHES switches, while a deadline is
  * pending, it reads the clock: with a deadline passed, the M goes through
- * g0 for a fairness pass (m->fair), which runs the G whose deadline it
- * was, so a sleep ends on time while Gs pass the P to each other, without
- * waking another thread (Go checks its timers at every schedule).  With
- * no deadline pending the check costs one load.  (Checking more often
- * runs a due G sooner, but also ahead of Gs whose earlier deadlines the
- * poller expired onto the local queue: t/rt/05-timer's order check failed
- * half the time under TSan with every 8th switch.)  P held, in_rt == 1. */
-#define TIMER_CHECK_SWITCHES 64
+ * g0 for a fairness pass (m->fair), which queues the G whose deadline it
+ * was behind the Gs readied before it and runs the oldest, so a sleep
+ * ends on time, in deadline order, while Gs pass the P to each other,
+ * without waking another thread (Go checks its timers at every
+ * schedule).  With no deadline pending the check costs one load.  P held,
+ * in_rt == 1. */
+#define TIMER_CHECK_SWITCHES 8
 static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 {
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
