@@ -474,6 +474,21 @@ static bool exec_path_gone(int code)
 	return code >> 12 == SV_STEP_EXEC && (e == ENOENT || e == EACCES || e == ENOTDIR || e == ENOEXEC);
 }
 
+/* The executable found at load is gone: search PATH again, as a check
+ * before the spawn would have; true if found somewhere else (now in
+ * sp->path).  Out of line: its buffer would otherwise push every spawn's
+ * deeper frames onto one more stack page, for each job. */
+static __attribute__((noinline)) bool found_elsewhere(struct sv_spawn *sp)
+{
+	char path[sizeof sp->path], msg[8];
+	sp->path_cached = false;
+	if (find_exec(sp->job, sp->envp, false, path, sizeof path, msg, sizeof msg) < 0 ||
+	    strcmp(path, sp->path) == 0)
+		return false;
+	memcpy(sp->path, path, sizeof path);
+	return true;
+}
+
 pid_t sv_spawn_run(struct sv_spawn *sp)
 {
 	/* the descriptors child_main uses: only these reach the child */
@@ -485,17 +500,9 @@ pid_t sv_spawn_run(struct sv_spawn *sp)
 		fds[n++] = &sp->sock[i];
 	pid_t pid = rt_proc_start_fds(child_main, sp, fds, n);
 	int err = errno;
-	if (pid < 0 && sp->path_cached && exec_path_gone(err)) {
-		/* the executable found at load is gone: search again, as a
-		 * check before the spawn would have */
-		char path[sizeof sp->path], msg[8];
-		sp->path_cached = false;
-		if (find_exec(sp->job, sp->envp, false, path, sizeof path, msg, sizeof msg) == 0 &&
-		    strcmp(path, sp->path) != 0) {
-			memcpy(sp->path, path, sizeof path);
-			pid = rt_proc_start_fds(child_main, sp, fds, n);
-			err = errno;
-		}
+	if (pid < 0 && sp->path_cached && exec_path_gone(err) && found_elsewhere(sp)) {
+		pid = rt_proc_start_fds(child_main, sp, fds, n);
+		err = errno;
 	}
 	close_child_ends(sp);
 	errno = err;
