@@ -96,8 +96,7 @@ static uint32_t to_epoll(int events)
 	return (events & RT_READ ? EPOLLIN : 0) | (events & RT_WRITE ? EPOLLOUT : 0);
 }
 
-/* poll(2)'s and epoll's hang-up and error count as ready, as poll_now
- * says below. */
+/* A hang-up or an error counts as ready, as poll_many_now says below. */
 static int from_epoll(uint32_t ev)
 {
 	return (ev & (EPOLLIN | EPOLLHUP | EPOLLERR) ? RT_READ : 0) |
@@ -152,7 +151,12 @@ static int arm(int fd, struct fd_entry *e, uint32_t mask)
 	return 0;
 }
 
-/* Take w off its entry's list.  fw.mu held. */
+/* Take w off its entry's list.  fw.mu held.  The last waiter to leave
+ * without an event (a timeout) forgets what the kernel was armed for:
+ * the next wait re-arms with a MOD, which finds out (ENOENT) if the fd
+ * was closed and its number reused meanwhile, instead of trusting a
+ * registration the close dropped.  An event of the old registration
+ * then finds no waiter, or wakes one early. */
 static void unlist(int fd, struct fd_waiter *w)
 {
 	if (!w->listed)
@@ -165,6 +169,8 @@ static void unlist(int fd, struct fd_waiter *w)
 		}
 	w->listed = false;
 	rt_poll_waiters_add(-1);
+	if (!e->waiters)
+		e->armed = 0;
 }
 
 /* w fired: append its G to the list if its wake is ours. */

@@ -601,6 +601,39 @@ static void test_shared_and_files(void)
 	rt_close(fd);
 }
 
+/* ---- a waited number closed with plain close(2) and reused ------------------ */
+
+static void test_plain_close_reuse(void)
+{
+	int a[2], b[2];
+	if (nb_pipe(a) != 0) {
+		ok(0, "pipe2: %s", strerror(errno));
+		ok(0, "skipped");
+		return;
+	}
+	int num = a[0];
+	int r = rt_fd_wait(num, RT_READ, rt_now() + 20 * MS);
+	ok(r < 0 && errno == ETIMEDOUT, "a wait on an empty pipe times out");
+	close(a[0]); /* plain close, not rt_close: the runtime is not told */
+	close(a[1]);
+	if (nb_pipe(b) != 0 || b[0] != num) {
+		ok(1, "# SKIP the fd number was not reused (%d, not %d)", b[0], num);
+		if (b[0] >= 0) {
+			close(b[0]);
+			close(b[1]);
+		}
+		return;
+	}
+	if (write(b[1], "y", 1) != 1)
+		abort();
+	int64_t t0 = rt_now();
+	r = rt_fd_wait(num, RT_READ, rt_now() + 2000 * MS);
+	ok(r == RT_READ && rt_now() - t0 < 1000 * MS,
+	   "the number reused by a new pipe after a plain close: its wait sees the new file (%d)", r);
+	rt_close(b[0]);
+	close(b[1]);
+}
+
 static void main_fn(void *unused)
 {
 	test_readable();
@@ -610,12 +643,13 @@ static void main_fn(void *unused)
 	test_many_pipes();
 	test_close_while_polling();
 	test_shared_and_files();
+	test_plain_close_reuse();
 }
 
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(38);
+	tap_plan(40);
 	struct rt_config cfg;
 	rt_config_default(&cfg);
 	cfg.procs = 2;
