@@ -69,16 +69,7 @@ struct rt_g *rt_runqget(struct rt_p *p, bool *inherit)
 		*inherit = true;
 		return next;
 	}
-	for (;;) {
-		uint32_t h = LOAD_ACQ(p->runqhead);
-		uint32_t t = LOAD_RLX(p->runqtail);
-		if (t == h)
-			return NULL;
-		struct rt_g *g = LOAD_RLX(p->runq[h % RT_RUNQ_SIZE]);
-		if (atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + 1,
-				memory_order_release, memory_order_relaxed))
-			return g;
-	}
+	return rt_runqget_oldest(p);
 }
 
 /* The head of p's ring, passing over runnext (a fairness pass: the
