@@ -536,14 +536,14 @@ static void test_close_while_polling(void)
 struct shared_waiter {
 	int fd;
 	int events;
-	int got;
+	_Atomic int got;          /* read by the main G while the waiter may wake */
 	struct rt_wg *wg;
 };
 
 static void wait_shared(void *p)
 {
 	struct shared_waiter *w = p;
-	w->got = rt_fd_wait(w->fd, w->events, rt_now() + 5000 * MS);
+	atomic_store(&w->got, rt_fd_wait(w->fd, w->events, rt_now() + 5000 * MS));
 	rt_wg_done(w->wg);
 }
 
