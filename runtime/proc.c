@@ -114,8 +114,6 @@ void rt_proc_slots_init(void)
 				end = fd + 1;
 		}
 	}
-	if (filler + 1 > end)
-		end = filler + 1;
 	slots.filler = filler;
 	slots.end = end;
 	atomic_store(&slots.free, (1u << SLOT_SETS) - 1);
@@ -176,12 +174,8 @@ static int plan_fds(int *const *fds, int nfds, struct fd_plan *pl)
 		if (*fds[i] < slots.end)
 			continue;
 		int slot = slots.fd[pl->set][pl->n];
-		if (dup3(*fds[i], slot, O_CLOEXEC) < 0) {
-			/* cannot move it: leave it where it is */
-			if (*fds[i] + 1 > max)
-				max = *fds[i] + 1;
-			continue;
-		}
+		if (dup3(*fds[i], slot, O_CLOEXEC) < 0)
+			continue; /* cannot move it: kept where it is, below keep */
 		pl->where[pl->n] = fds[i];
 		pl->orig[pl->n] = *fds[i];
 		*fds[i] = slot;

@@ -158,13 +158,11 @@ void rt_inject_from_poll(struct rt_g *list)
 		preempt_one();
 }
 
-/* Put the poller's Gs at the tail of our P's queue, in the order the
- * poller readied them (deadline order for timers), and return the head
- * of the queue: Gs readied earlier run first.  NULL if thieves were
- * quicker (the caller looks for work again). */
-static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
+/* Put the poller's Gs at the tail of our P's ring, in the order the
+ * poller readied them (deadline order for timers), behind the Gs readied
+ * before them, and start a spinner if a P is idle. */
+static void queue_poll_list(struct rt_p *p, struct rt_g *list)
 {
-	bool inherit;
 	while (list) {
 		struct rt_g *next = list->schedlink;
 		atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
@@ -172,28 +170,30 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 		list = next;
 	}
 	rt_wakep();
+}
+
+/* queue_poll_list, then the head of the queue: Gs readied earlier run
+ * first.  NULL if thieves were quicker (the caller looks for work
+ * again). */
+static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
+{
+	bool inherit;
+	queue_poll_list(p, list);
 	return rt_runqget(p, &inherit);
 }
 
 /* ---- finding work ------------------------------------------------------ */
 
 /* Gs whose deadlines have passed, from the poller or, if another thread
- * is the poller, straight from the heap, go to the tail of our P's ring
- * in deadline order, behind the Gs readied before them (among them Gs
- * the poller woke for earlier deadlines: take_poll_list queues them
- * there too), so that timers fire in deadline order.  False if none. */
+ * is the poller, straight from the heap, join the ring like the poller's
+ * (queue_poll_list), behind Gs the poller woke for earlier deadlines, so
+ * that timers fire in deadline order.  False if none. */
 static bool take_due(struct rt_p *p)
 {
 	struct rt_g *list;
 	if ((rt_poll(false, &list) != 0 && rt_poll_expire(&list) != 0) || !list)
 		return false;
-	while (list) {
-		struct rt_g *next = list->schedlink;
-		atomic_store_explicit(&list->status, G_RUNNABLE, memory_order_relaxed);
-		rt_runqput(p, list, false);
-		list = next;
-	}
-	rt_wakep();
+	queue_poll_list(p, list);
 	return true;
 }
 
@@ -439,8 +439,9 @@ static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 	if (tick % 61 == 60 || atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed))
 		return NULL;
 	uint32_t sw = atomic_load_explicit(&p->switchtick, memory_order_relaxed);
-	if (RT_UNLIKELY(sw % TIMER_CHECK_SWITCHES == 0) && rt_poll_next_deadline() != INT64_MAX &&
-	    rt_poll_due(rt_now())) {
+	int64_t due;
+	if (RT_UNLIKELY(sw % TIMER_CHECK_SWITCHES == 0) && (due = rt_poll_next_deadline()) != INT64_MAX &&
+	    due <= rt_now()) {
 		m->fair = true;
 		return NULL;
 	}

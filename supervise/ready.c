@@ -57,6 +57,17 @@ struct sv_probe {
 	struct sv_follower *follow;  /* log: the job's lines, woken through fd (an eventfd) */
 };
 
+/* Frees the probe's own memory; its fd and follower are the caller's. */
+static void probe_free(struct sv_probe *p)
+{
+	sv_checker_free(p->chk);
+	pthread_mutex_destroy(&p->mu);
+	free(p->host);
+	free(p->port);
+	free(p->path);
+	free(p);
+}
+
 static void probe_unref(struct sv_probe *p)
 {
 	if (atomic_fetch_sub(&p->refs, 1) != 1)
@@ -68,12 +79,7 @@ static void probe_unref(struct sv_probe *p)
 	}
 	if (p->fd >= 0)
 		rt_close(p->fd);
-	sv_checker_free(p->chk);
-	pthread_mutex_destroy(&p->mu);
-	free(p->host);
-	free(p->port);
-	free(p->path);
-	free(p);
+	probe_free(p);
 }
 
 /* Under p->mu. */
@@ -262,11 +268,7 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 	if (p->kind == SV_READY_LOG) {
 		/* checked at load; the eventfd wakes the probe for each line */
 		if (fd >= 0 || regcomp(&p->re, n->job->ready_regex, REG_EXTENDED | REG_NOSUB) != 0) {
-			pthread_mutex_destroy(&p->mu);
-			free(p->host);
-			free(p->port);
-			free(p->path);
-			free(p);
+			probe_free(p);
 			return NULL;
 		}
 		fd = p->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -274,11 +276,7 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 			if (fd >= 0)
 				close(fd);
 			regfree(&p->re);
-			pthread_mutex_destroy(&p->mu);
-			free(p->host);
-			free(p->port);
-			free(p->path);
-			free(p);
+			probe_free(p);
 			return NULL;
 		}
 		sv_follower_attach(p->follow, n->log, 0);
@@ -296,12 +294,7 @@ struct sv_probe *sv_probe_start(struct sv_node *n, uint64_t gen, int fd)
 		}
 		if (p->fd >= 0)
 			close(p->fd);
-		sv_checker_free(p->chk);
-		pthread_mutex_destroy(&p->mu);
-		free(p->host);
-		free(p->port);
-		free(p->path);
-		free(p);
+		probe_free(p);
 		return NULL;
 	}
 	return p;
