@@ -331,8 +331,9 @@ int rt_fd_wait(int fd, int events, int64_t deadline)
 	return park_on_fds(&pf, 1, deadline) < 0 ? -1 : pf.revents;
 }
 
-/* Asks poll(2) first; parks only when nothing is ready. */
-int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
+/* With ask_first, asks poll(2) first and parks only when nothing is
+ * ready; without, parks at once (a wake with nothing seen asks poll). */
+static int wait_any(struct rt_pollfd *fds, int n, int64_t deadline, bool ask_first)
 {
 	struct rt_g *g = rt_g_current();
 	if (!g || n < 0 || n > RT_FD_WAIT_MAX) {
@@ -350,9 +351,10 @@ int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
 		return -1;
 	}
 	for (;;) {
-		int ready = poll_many_now(fds, n);
+		int ready = ask_first ? poll_many_now(fds, n) : 0;
 		if (ready != 0)
 			return ready;
+		ask_first = true;
 		if (rt_deadline_passed(deadline)) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -362,6 +364,16 @@ int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
 			return r;
 		/* woken with nothing seen: look again */
 	}
+}
+
+int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline)
+{
+	return wait_any(fds, n, deadline, true);
+}
+
+int rt_fd_wait_any_fresh(struct rt_pollfd *fds, int n, int64_t deadline)
+{
+	return wait_any(fds, n, deadline, false);
 }
 
 /* Forget fd in our set before closing it, so its number can be reused at

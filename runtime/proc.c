@@ -91,6 +91,45 @@ static struct {
 	_Atomic unsigned free;    /* bit k: set k is free */
 } slots = { .filler = -1 };
 
+/* Stacks for the clone's child, kept between spawns: a malloc and free
+ * of 64 KiB per spawn made glibc give the block back to the kernel at
+ * each free (an madvise) and fault its pages in again at the next spawn.
+ * A spawn takes a free one (bit k of child_stacks.free set) or mallocs
+ * its own if all STACKS_KEPT are in use; stacks are made on first need
+ * and kept until rt_run's teardown (rt_proc_slots_fini).  Any thread. */
+#define STACKS_KEPT 4
+static struct {
+	char *stack[STACKS_KEPT];
+	_Atomic unsigned free;    /* bit k: stack[k] is free (or not made yet) */
+} child_stacks = { .free = (1u << STACKS_KEPT) - 1 };
+
+/* A child stack; *k gets its index in child_stacks, or -1 if malloc'd. */
+static char *child_stack_get(int *k)
+{
+	unsigned f = atomic_load(&child_stacks.free);
+	while (f) {
+		int i = __builtin_ctz(f);
+		if (atomic_compare_exchange_weak(&child_stacks.free, &f, f & ~(1u << i))) {
+			if (!child_stacks.stack[i] && !(child_stacks.stack[i] = malloc(CHILD_STACK))) {
+				atomic_fetch_or(&child_stacks.free, 1u << i);
+				break;
+			}
+			*k = i;
+			return child_stacks.stack[i];
+		}
+	}
+	*k = -1;
+	return malloc(CHILD_STACK);
+}
+
+static void child_stack_put(char *stack, int k)
+{
+	if (k >= 0)
+		atomic_fetch_or(&child_stacks.free, 1u << k);
+	else
+		free(stack);
+}
+
 /* Cleared for good once a clone refused CLONE_FILES (valgrind). */
 static _Atomic bool slots_clone_files = true;
 
@@ -135,6 +174,10 @@ void rt_proc_slots_fini(void)
 				close(slots.fd[k][i]);
 	memset(&slots, 0, sizeof slots);
 	slots.filler = -1;
+	for (int k = 0; k < STACKS_KEPT; k++) {
+		free(child_stacks.stack[k]);
+		child_stacks.stack[k] = NULL;
+	}
 }
 
 /* What one spawn does with the descriptors its child needs. */
@@ -284,11 +327,12 @@ static pid_t proc_start(int (*child_fn)(void *), void *arg, bool waited, int *co
 	struct child_args a = { .fn = child_fn, .arg = arg, .errfd = -1, .keep_below = -1 };
 	struct fd_plan plan = { .set = -1 };
 	int errpipe[2] = { -1, -1 };
-	char *stack = malloc(CHILD_STACK);
+	int stack_k;
+	char *stack = child_stack_get(&stack_k);
 	if (!stack)
 		return -1;
 	if (need_errpipe() && pipe2(errpipe, O_CLOEXEC) < 0) {
-		free(stack);
+		child_stack_put(stack, stack_k);
 		return -1;
 	}
 	struct proc_rec *rec = rt_proc_reserve(waited);
@@ -297,7 +341,7 @@ static pid_t proc_start(int (*child_fn)(void *), void *arg, bool waited, int *co
 			close(errpipe[0]);
 			close(errpipe[1]);
 		}
-		free(stack);
+		child_stack_put(stack, stack_k);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -352,7 +396,7 @@ static pid_t proc_start(int (*child_fn)(void *), void *arg, bool waited, int *co
 	if (in_g)
 		rt_blocking_end();
 	rt_proc_settle(rec, pid, pid > 0 && a.err); /* may ready a G: outside the region */
-	free(stack);
+	child_stack_put(stack, stack_k);
 	if (err) {
 		errno = err;
 		return -1;

@@ -214,6 +214,13 @@ struct rt_pollfd {
 	int revents;
 };
 int rt_fd_wait_any(struct rt_pollfd *fds, int n, int64_t deadline);
+/* rt_fd_wait_any_fresh() is rt_fd_wait_any() for fds that are most
+ * likely not ready yet (pipes just made, whose writer has barely
+ * started): it registers the wait at once instead of asking poll(2)
+ * first, saving that call.  It is as correct as rt_fd_wait_any() for
+ * fds that are ready: the registration sees them ready and the G is
+ * readied at once. */
+int rt_fd_wait_any_fresh(struct rt_pollfd *fds, int n, int64_t deadline);
 
 /* rt_read()/rt_write() are read(2)/write(2) on a non-blocking fd that park
  * instead of returning EAGAIN; they fail with ETIMEDOUT at the deadline.

@@ -28,6 +28,7 @@
 #define _GNU_SOURCE /* memrchr */
 #endif
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1049,6 +1050,7 @@ static void pump_main(void *arg)
 	 * does not hold the other's lines back. */
 	int again[2] = { 0, 0 };
 	unsigned row = 0;
+	bool fresh = true; /* the pipes were just made: no poll(2) before the first wait */
 	for (;;) {
 		struct rt_pollfd pf[2] = { { p->in[0].fd, RT_READ, 0 }, { p->in[1].fd, RT_READ, 0 } };
 		if (pf[0].fd < 0 && pf[1].fd < 0)
@@ -1062,7 +1064,9 @@ static void pump_main(void *arg)
 			}
 			rt_yield();
 		}
-		if (rt_fd_wait_any(pf, 2, RT_NEVER) < 0)
+		int r = fresh ? rt_fd_wait_any_fresh(pf, 2, RT_NEVER) : rt_fd_wait_any(pf, 2, RT_NEVER);
+		fresh = false;
+		if (r < 0)
 			continue;
 		for (int i = 0; i < 2; i++)
 			again[i] = pf[i].revents ? pump_read(&p->in[i]) : 0;
@@ -1136,8 +1140,6 @@ static void pump_in_init(struct pump_in *in, struct pump *p, int fd, int which, 
 int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name, int inst,
                   int color_index, int pid, struct sv_joblog *log, struct sv_pump_end **end)
 {
-	if ((out_fd >= 0 && rt_fd_nonblock(out_fd) < 0) || (err_fd >= 0 && rt_fd_nonblock(err_fd) < 0))
-		return -1;
 	struct pump *p = malloc(sizeof *p);
 	if (!p)
 		return -1;

@@ -64,8 +64,8 @@ int sv_output_verbose(void);
  * Never parks. */
 int sv_output_reopen(void);
 /* sv_pump_start() starts a green thread that reads a job's stdout pipe
- * out_fd and stderr pipe err_fd (either may be -1; both are owned and
- * closed by the pump) until EOF on both.  Each pipe goes where job j
+ * out_fd and stderr pipe err_fd (either may be -1; both non-blocking and
+ * just made; both are owned and closed by the pump) until EOF on both.  Each pipe goes where job j
  * says: a file: output gets the bytes as they are; a log one goes to j's
  * log directory, or to grun's stdout (the lines of out_fd) or stderr
  * (err_fd) prefixed with name (the instance's); color_index picks the

@@ -347,7 +347,22 @@ static pid_t grun_pid(void)
 	return p;
 }
 
-/* stream 1 or 2; *rd gets the pipe's read end for "log". */
+/* Makes the read end of the new pipe p non-blocking for the output pump
+ * (one F_SETFL: a pipe just made has no other status flag to keep);
+ * closes both ends and returns false if it cannot. */
+static bool read_end_nonblock(int p[2])
+{
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) == 0)
+		return true;
+	int err = errno;
+	close(p[0]);
+	close(p[1]);
+	errno = err;
+	return false;
+}
+
+/* stream 1 or 2; *rd gets the pipe's read end (non-blocking) for "log"
+ * and file: output. */
 static int open_out(const struct sv_iospec *io, int stream, int *fd, int *owned, int *rd,
                     char *err, size_t errlen)
 {
@@ -360,6 +375,8 @@ static int open_out(const struct sv_iospec *io, int stream, int *fd, int *owned,
 		return 0;
 	case SV_IO_LOG:
 		if (pipe2(p, O_CLOEXEC) < 0)
+			break;
+		if (!read_end_nonblock(p))
 			break;
 		*rd = p[0];
 		*fd = p[1];
@@ -375,6 +392,8 @@ static int open_out(const struct sv_iospec *io, int stream, int *fd, int *owned,
 		}
 		close(*fd);
 		if (pipe2(p, O_CLOEXEC) < 0)
+			break;
+		if (!read_end_nonblock(p))
 			break;
 		*rd = p[0];
 		*fd = p[1];
