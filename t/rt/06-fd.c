@@ -420,6 +420,43 @@ static void test_wait_any(void)
 	rt_close(b[1]);
 }
 
+/* rt_fd_wait_any_fresh registers without asking poll(2) first: a pipe
+ * that is ready already is seen at registration, one that is not is
+ * waited for. */
+static void test_wait_any_fresh(void)
+{
+	int a[2], b[2];
+	if (nb_pipe(a) != 0 || nb_pipe(b) != 0) {
+		ok(0, "pipe2: %s", strerror(errno));
+		ok(0, "skipped");
+		return;
+	}
+	if (write(a[1], "x", 1) != 1)
+		abort();
+	struct rt_pollfd pf[2] = { { a[0], RT_READ, 0 }, { b[0], RT_READ, 0 } };
+	int64_t t0 = rt_now();
+	int r = rt_fd_wait_any_fresh(pf, 2, rt_now() + 2000 * MS);
+	ok(r == 1 && pf[0].revents == RT_READ && pf[1].revents == 0 && rt_now() - t0 < 1000 * MS,
+	   "rt_fd_wait_any_fresh: a pipe written before the wait is ready at once (%d; %d %d)", r,
+	   pf[0].revents, pf[1].revents);
+	char c;
+	if (read(a[0], &c, 1) != 1)
+		abort();
+	struct delayed_writer w = { .fd = b[1], .delay = 50 * MS };
+	t0 = rt_now();
+	rt_go(delayed_write, &w);
+	r = rt_fd_wait_any_fresh(pf, 2, rt_now() + 5000 * MS);
+	int64_t el = rt_now() - t0;
+	ok(r == 1 && pf[1].revents == RT_READ && pf[0].revents == 0 && el >= 45 * MS,
+	   "rt_fd_wait_any_fresh: parks until the empty pipe is written (%d; %lld ms)", r,
+	   (long long)(el / MS));
+	wait_int(&w.done, 1, 2000 * MS);
+	rt_close(a[0]);
+	rt_close(b[0]);
+	close(a[1]);
+	close(b[1]);
+}
+
 /* ---- closing a waited-on fd while a poller is in epoll_wait ---------------- */
 
 /*
@@ -638,6 +675,7 @@ static void main_fn(void *unused)
 {
 	test_readable();
 	test_wait_any();
+	test_wait_any_fresh();
 	test_writable();
 	test_bulk();
 	test_many_pipes();
@@ -649,7 +687,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	tap_watchdog(60);
-	tap_plan(40);
+	tap_plan(42);
 	struct rt_config cfg;
 	rt_config_default(&cfg);
 	cfg.procs = 2;
