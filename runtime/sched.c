@@ -191,7 +191,7 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 static bool take_due(struct rt_p *p)
 {
 	struct rt_g *list;
-	if ((rt_poll(false, &list) != 0 && rt_poll_expire(&list) != 0) || !list)
+	if (rt_poll_expire(&list) != 0 || !list)
 		return false;
 	queue_poll_list(p, list);
 	return true;

@@ -165,7 +165,11 @@ static void poll_if_stale(int64_t now)
 		return;
 	bool stale = now - rt_poll_last() > POLL_STALE_NS;
 	bool due = rt_poll_due(now) && !rt_poll_active();
-	if ((stale || due) && rt_poll(false, &list) == 0 && list)
+	/* a passed deadline alone needs only the heap (rt_poll_expire: no
+	 * system call, the poll lock held for a moment, so an M that finds
+	 * the deadline passed too is not kept waiting for a whole poll) */
+	int r = stale ? rt_poll(false, &list) : due ? rt_poll_expire(&list) : -1;
+	if (r == 0 && list)
 		rt_inject_from_poll(list);
 	else if (rt_poll_due(now) && rt_poll_active())
 		rt_poll_wake(); /* epoll_wait rounds its timeout up to 1 ms */
