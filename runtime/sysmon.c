@@ -20,8 +20,9 @@
  *     and leaves the G running without a P until it parks: the flag is
  *     the cheaper remedy whenever the G reaches a safe point.)
  *   - If nobody has polled libev for 10 ms while something waits on it,
- *     or a deadline has passed and nobody is polling, the monitor polls
- *     (all Ms busy: timers and fds still fire).  Gs it readies go to the
+ *     the monitor polls; if a deadline has passed and nobody is polling,
+ *     it takes the due Gs from the deadline heap (all Ms busy: timers
+ *     and fds still fire).  Gs it readies go to the
  *     global queue (rt_inject_from_poll, which with every P busy sets one
  *     P's preempt flag, so that they run within microseconds rather than
  *     at the end of a slice).  While Ps run, the monitor's sleep ends at
