@@ -367,6 +367,7 @@ void sv_tree_retire(struct sv_graph *g, struct sv_node *n)
 	sv_pipes_node_free(n);
 	sv_latch_put(g->latches, n->latch);
 	sv_joblog_unref(n->log);
+	sv_status_free(&n->st);
 	sv_mbox_destroy(&n->mbox);
 	free(n);
 }
@@ -381,6 +382,7 @@ void sv_tree_free(struct sv_node *root)
 			sv_latch_put(l.v[i]->g->latches, l.v[i]->latch);
 		free(l.v[i]->children);
 		sv_joblog_unref(l.v[i]->log);
+		sv_status_free(&l.v[i]->st);
 		sv_mbox_destroy(&l.v[i]->mbox);
 		free(l.v[i]);
 	}

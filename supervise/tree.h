@@ -57,7 +57,7 @@ struct sv_node {
 	int ran;                       /* atomic: a process of it was started at least once */
 	int held;                      /* atomic: kept stopped (autostart = no, grunctl stop) */
 	struct sv_joblog *log;         /* its recent output (joblog.h): one reference */
-	struct sv_status st;           /* under the board's lock (status.h) */
+	struct sv_status_kept st;      /* under the board's lock; status.c only (status.h) */
 	/* job.c (own); read by graph.c's summary once every node has ended */
 	int runs;                      /* processes started */
 	int64_t run_ns;                /* how long they ran, summed */
