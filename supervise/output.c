@@ -793,13 +793,15 @@ struct pump_in {
  * (when they go to the log): a parked green thread costs a page. */
 struct pump {
 	struct sv_pump_end *end;
-	char job[SV_NAME_MAX];  /* the job's name (a copy: a reload may free its config first) */
+	const char *job;        /* the job's name: a copy in names[] (a reload may free its
+	                           config first) */
 	int inst, pid;
 	int drop;               /* log_overflow = drop, or gave_up */
 	int gave_up;            /* the job ended with its log stalled: drop the rest */
-	char name[SV_NAME_MAX + 16];
 	struct sv_joblog *log;  /* the job's recent lines (joblog.h): the pump's reference, or NULL */
 	struct pump_in in[2];
+	const char *name;       /* the instance's name ("web#2"): in names[] */
+	char names[];           /* name and job, each at its length: allocated with the pump */
 };
 
 /* A buffer being filled for one sink. */
@@ -1205,9 +1207,17 @@ int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *na
 {
 	if ((out_fd >= 0 && rt_fd_nonblock(out_fd) < 0) || (err_fd >= 0 && rt_fd_nonblock(err_fd) < 0))
 		return -1;
-	struct pump *p = malloc(sizeof *p);
+	size_t name_len = strnlen(name, SV_NAME_MAX + 15), job_len = strnlen(j->name, SV_NAME_MAX - 1);
+	struct pump *p = malloc(sizeof *p + name_len + 1 + job_len + 1);
 	if (!p)
 		return -1;
+	char *names = p->names;
+	memcpy(names, name, name_len);
+	names[name_len] = '\0';
+	memcpy(names + name_len + 1, j->name, job_len);
+	names[name_len + 1 + job_len] = '\0';
+	p->name = names;
+	p->job = names + name_len + 1;
 	p->end = NULL;
 	if (end) {
 		p->end = calloc(1, sizeof *p->end);
@@ -1223,10 +1233,8 @@ int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *na
 	}
 	p->drop = j->log_drop;
 	p->gave_up = 0;
-	snprintf(p->job, sizeof p->job, "%s", j->name);
 	p->inst = inst;
 	p->pid = pid;
-	snprintf(p->name, sizeof p->name, "%s", name);
 	p->log = log;
 	sv_joblog_ref(log);
 	pump_in_init(&p->in[0], p, out_fd, 1, j, color_index);

@@ -35,9 +35,10 @@ struct sv_board;
 struct sv_control;
 struct sv_service;
 
+#define SV_NODE_NAME_MAX (SV_NAME_MAX + 16)
+
 struct sv_node {
 	int is_sup;
-	char name[SV_NAME_MAX + 16];   /* "web", "web#2"; supervisors: their name */
 	struct sv_mailbox mbox;
 	struct sv_node *parent;        /* NULL for the root; under tree_mu */
 	int index;                     /* among parent->children; under tree_mu */
@@ -68,6 +69,10 @@ struct sv_node {
 	struct sv_node **children;     /* start order; grows on reload, under tree_mu;
 	                                  NULL where a retired node was freed */
 	int nchildren;
+	/* "web", "web#2"; supervisors: their name.  At most SV_NODE_NAME_MAX
+	 * bytes with the NUL, allocated with the node at its length (thousands
+	 * of job nodes). */
+	char name[];
 };
 
 /* Everything grun runs for one config file.  Built by graph.c before any
