@@ -23,6 +23,8 @@
 /* A joblog starts this small and doubles up to SV_JOBLOG_BYTES: most
  * jobs write a few lines, and thousands of them may run. */
 #define JOBLOG_FIRST 1024u
+/* A joblog's name, with its NUL, is at most this long (a node's name). */
+#define JOBLOG_NAME_MAX 80u
 
 struct rec {
 	uint32_t len;          /* of the line */
@@ -42,10 +44,11 @@ struct ring {
 struct sv_joblog {
 	pthread_mutex_t mu;
 	int refs;                      /* atomic */
-	char name[80];
 	struct ring ring;              /* buf NULL until the first line */
 	struct sv_follower **fol;      /* under mu */
 	size_t nfol;
+	char name[];                   /* the job instance's, up to JOBLOG_NAME_MAX - 1
+	                                  bytes: allocated at its length with the joblog */
 };
 
 struct sv_follower {
@@ -182,10 +185,11 @@ static size_t replay(const char *p, size_t used, size_t skip, const char *name,
 
 struct sv_joblog *sv_joblog_new(const char *name)
 {
-	struct sv_joblog *l = sv_xcalloc(1, sizeof *l, "a job's log");
+	size_t len = strnlen(name, JOBLOG_NAME_MAX - 1);
+	struct sv_joblog *l = sv_xcalloc(1, sizeof *l + len + 1, "a job's log");
 	pthread_mutex_init(&l->mu, NULL);
 	l->refs = 1;
-	strncpy(l->name, name, sizeof l->name - 1);
+	memcpy(l->name, name, len);
 	return l;
 }
 

@@ -163,7 +163,7 @@ void sv_latch_fail(struct sv_latches *ls, struct sv_latch *l, const char *why)
 	sv_lock(&ls->mu);
 	int settle = l->outcome == LATCH_OPEN;
 	if (settle) {
-		snprintf(l->why, sizeof l->why, "%s", why);
+		l->why = why;
 		__atomic_store_n(&l->outcome, LATCH_FAILED, __ATOMIC_RELEASE);
 	}
 	sv_unlock(&ls->mu);

@@ -26,7 +26,8 @@ struct sv_latch {
 	int ready_instances;       /* under the set's mutex */
 	int refs;                  /* under the set's mutex: the table while current,
 	                              each node of the job, each finder */
-	char why[160];             /* LATCH_FAILED: what happened; written before outcome */
+	const char *why;           /* LATCH_FAILED: what happened (a string of static
+	                              storage, not a copy); written before outcome */
 };
 
 struct sv_latches;
@@ -47,7 +48,8 @@ void sv_latch_get(struct sv_latches *ls, struct sv_latch *l);
 void sv_latch_put(struct sv_latches *ls, struct sv_latch *l);
 /* One instance became ready; the latch settles OK with the last one. */
 void sv_latch_ready(struct sv_latches *ls, struct sv_latch *l);
-/* The job failed before it was ready: settles FAILED (once). */
+/* The job failed before it was ready: settles FAILED (once).  why must
+ * outlive the latch (a string literal): the latch keeps the pointer. */
 void sv_latch_fail(struct sv_latches *ls, struct sv_latch *l, const char *why);
 /* sv_latch_outcome() reads the outcome without the lock. */
 int sv_latch_outcome(const struct sv_latch *l);

@@ -1,6 +1,7 @@
 /*
  * mailbox.c - see mailbox.h.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +28,15 @@ void sv_mbox_destroy(struct sv_mailbox *mb)
 
 void sv_mbox_post(struct sv_mailbox *mb, const struct sv_msg *m)
 {
-	struct sv_msg *copy = sv_xmalloc(sizeof *copy, "a message");
-	*copy = *m;
+	/* the copy ends with its text's string: most messages carry none,
+	 * and thousands of jobs' ACK, STARTED and READY may be queued at
+	 * once at the start (each free left a hole of the full size in the
+	 * heap) */
+	size_t len = strnlen(m->text, sizeof m->text - 1);
+	struct sv_msg *copy = sv_xmalloc(offsetof(struct sv_msg, text) + len + 1, "a message");
+	memcpy(copy, m, offsetof(struct sv_msg, text));
+	memcpy(copy->text, m->text, len);
+	copy->text[len] = '\0';
 	copy->next = NULL;
 	/* The token goes in under the lock too: once the owner can take the
 	 * message it may end, and the mailbox be freed (a node retired by a

@@ -69,7 +69,9 @@ struct sv_msg {
 	enum sv_outcome outcome;
 	void *ptr;
 	void *ptr2;         /* MSG_REMOVE_CHILD: the node replacing ptr, or NULL */
-	char text[200];
+	char text[200];     /* a string; in a received message (sv_mbox_get,
+	                       sv_mbox_take) only its length + 1 bytes exist: never
+	                       copy one whole or write past its string */
 };
 
 struct sv_mailbox {
@@ -80,7 +82,8 @@ struct sv_mailbox {
 
 int sv_mbox_init(struct sv_mailbox *mb);
 void sv_mbox_destroy(struct sv_mailbox *mb);
-/* sv_mbox_post() queues a copy of *m.  Never parks; any thread. */
+/* sv_mbox_post() queues a copy of *m, allocated up to the end of
+ * m->text's string.  Never parks; any thread. */
 void sv_mbox_post(struct sv_mailbox *mb, const struct sv_msg *m);
 /* sv_mbox_take() takes the oldest message without parking; NULL if none. */
 struct sv_msg *sv_mbox_take(struct sv_mailbox *mb);

@@ -729,7 +729,33 @@ void sv_pump_end_wait(struct sv_pump_end *e, int64_t deadline)
 
 struct pump;
 
-/* One of the job's pipes the pump reads. */
+/* How a pump_in's line prefixes look; pump_in_init picks (the job's
+ * config may be gone by the first line: a reload), pump_in_names makes
+ * the strings at the first read. */
+enum pfx_style {
+	PFX_NONE,       /* "" (raw file: output, journald entries) */
+	PFX_DIR,        /* a log directory of a single instance: "", cont "+ " */
+	PFX_DIR_NAMED,  /* a log directory shared by instances: "name | ", "name + " */
+	PFX_PLAIN,      /* grun's streams: "name | " padded to pfx_width */
+	PFX_COLOR,      /* the same in pfx_color */
+};
+
+#define PUMP_HEAD_MAX (SV_TS_MAX + 400)
+
+/* The text a pump_in needs only once its job has written, kept right
+ * after its PUMP_BUF bytes of buf (one allocation, freed with buf). */
+struct pump_text {
+	char prefix[160];
+	char cont[160];
+	char stamp[SV_TS_MAX];
+	char head[PUMP_HEAD_MAX];
+};
+
+struct pump_in;
+static int pump_in_buffers(struct pump_in *in);
+
+/* One of the job's pipes the pump reads.  Touched only by its pump's
+ * green thread once the pump runs. */
 struct pump_in {
 	struct pump *pump;
 	int fd;                 /* -1 once at EOF (or never there) */
@@ -739,20 +765,27 @@ struct pump_in {
 	int native;             /* journald entries: head holds every field but MESSAGE's value */
 	int prio;               /* journal: the syslog priority of its lines; -1 none */
 	enum sv_ts ts;          /* SV_TS_OFF: no stamp */
-	char prefix[160];       /* "name | " (colored, padded), or "" */
+	enum pfx_style pfx;     /* how prefix and cont are made (pump_in_names) */
+	int pfx_color;          /* PFX_COLOR: the ANSI color */
+	int pfx_width;          /* PFX_PLAIN, PFX_COLOR: the name's column width */
+	/* The four below point into the struct pump_text after buf: NULL (and
+	 * their lengths 0) until the job first writes, so a silent job's pump
+	 * costs no text buffers (pump_in_buffers). */
+	char *prefix;           /* "name | " (colored, padded), or "" */
 	size_t prefix_len;
-	char cont[160];         /* "name + ": a piece that continues a cut line */
+	char *cont;             /* "name + ": a piece that continues a cut line */
 	size_t cont_len;
 	const char *suffix;     /* after the line: "" or the color reset */
 	size_t suffix_len;
 	int continued;          /* the last piece was cut: the next one continues it */
 	int64_t when;           /* wall-clock time of the last read: its lines' time */
-	char stamp[SV_TS_MAX];  /* when, formatted (timestamps on) */
+	char *stamp;            /* when, formatted (timestamps on): SV_TS_MAX bytes */
 	size_t stamp_len;
-	char head[SV_TS_MAX + 400]; /* "<N>", stamp and prefix: the head of a whole line
-	                               (native: the entry's fields up to "MESSAGE=") */
+	char *head;             /* PUMP_HEAD_MAX bytes: "<N>", stamp and prefix: the head of
+	                           a whole line (native: the entry's fields up to "MESSAGE=") */
 	size_t head_len;
-	char *buf;              /* PUMP_BUF bytes, allocated when the job first writes */
+	char *buf;              /* PUMP_BUF bytes and a struct pump_text, one allocation
+	                           made when the job first writes (or at EOF), freed at EOF */
 	size_t have;
 	uint64_t dropped;       /* log_overflow = drop: lines dropped, not yet reported */
 };
@@ -761,13 +794,15 @@ struct pump_in {
  * (when they go to the log): a parked green thread costs a page. */
 struct pump {
 	struct sv_pump_end *end;
-	char job[SV_NAME_MAX];  /* the job's name (a copy: a reload may free its config first) */
+	const char *job;        /* the job's name: a copy in names[] (a reload may free its
+	                           config first) */
 	int inst, pid;
 	int drop;               /* log_overflow = drop, or gave_up */
 	int gave_up;            /* the job ended with its log stalled: drop the rest */
-	char name[SV_NAME_MAX + 16];
 	struct sv_joblog *log;  /* the job's recent lines (joblog.h): the pump's reference, or NULL */
 	struct pump_in in[2];
+	const char *name;       /* the instance's name ("web#2"): in names[] */
+	char names[];           /* name and job, each at its length: allocated with the pump */
 };
 
 /* A buffer being filled for one sink. */
@@ -913,7 +948,7 @@ static void make_head(struct pump_in *p)
 	size_t n = 0;
 	if (p->native) {
 		if (!p->head_len)
-			p->head_len = native_head(p, p->prio, p->head, sizeof p->head);
+			p->head_len = native_head(p, p->prio, p->head, PUMP_HEAD_MAX);
 		return;
 	}
 	if (p->prio >= 0) {
@@ -1008,7 +1043,7 @@ static void pump_emit(struct pump_in *p, int how)
 static int pump_read(struct pump_in *p)
 {
 	/* most services write little: no buffer until there is something */
-	if (!p->buf && !(p->buf = malloc(PUMP_BUF))) {
+	if (!p->buf && pump_in_buffers(p) < 0) {
 		rt_close(p->fd);
 		p->fd = -1;
 		return 0;
@@ -1104,12 +1139,7 @@ static void pump_in_init(struct pump_in *in, struct pump *p, int fd, int which, 
 	if (j->log_dir && (in->sink = sv_sink_find(SINK_DIR, j->log_dir, j))) {
 		/* the directory is the job's: its instances are named, nothing else */
 		in->ts = out.ts == SV_TS_AUTO ? SV_TS_ISO : out.ts;
-		if (j->instances > 1) {
-			snprintf(in->prefix, sizeof in->prefix, "%s | ", p->name);
-			snprintf(in->cont, sizeof in->cont, "%s + ", p->name);
-		} else {
-			snprintf(in->cont, sizeof in->cont, "+ ");
-		}
+		in->pfx = j->instances > 1 ? PFX_DIR_NAMED : PFX_DIR;
 	} else if (out.native.fd >= 0 && !(which == 1 && out.stdout_data)) {
 		/* journald entries; with chan:stdout, grun's stdout is data and
 		 * the job's stdout lines stay on stderr as always */
@@ -1120,29 +1150,76 @@ static void pump_in_init(struct pump_in *in, struct pump *p, int fd, int which, 
 		int stream = which == 1 && !out.stdout_data ? 1 : 2;
 		in->sink = &out.streams[stream];
 		in->ts = out.ts == SV_TS_AUTO ? SV_TS_OFF : out.ts;
-		int width = in->sink->journal ? 0 : out.name_width;
+		in->pfx_width = in->sink->journal ? 0 : out.name_width;
 		if (in->sink->journal)
 			in->prio = which == 1 ? PRIO_INFO : j->stderr_priority;
-		if (in->sink->color) {
-			int c = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
-			snprintf(in->prefix, sizeof in->prefix, "\033[%dm%-*s |\033[0m ", c, width, p->name);
-			snprintf(in->cont, sizeof in->cont, "\033[%dm%-*s +\033[0m ", c, width, p->name);
-		} else {
-			snprintf(in->prefix, sizeof in->prefix, "%-*s | ", width, p->name);
-			snprintf(in->cont, sizeof in->cont, "%-*s + ", width, p->name);
-		}
+		in->pfx = in->sink->color ? PFX_COLOR : PFX_PLAIN;
+		in->pfx_color = palette[color_index % (int)(sizeof palette / sizeof palette[0])];
+	}
+}
+
+/* Makes in's prefix and cont (struct pump_text, pump_in_buffers). */
+static void pump_in_names(struct pump_in *in)
+{
+	const char *name = in->pump->name;
+	size_t cap = sizeof ((struct pump_text *)0)->prefix;
+	int c = in->pfx_color, width = in->pfx_width;
+	in->prefix[0] = in->cont[0] = '\0';
+	switch (in->pfx) {
+	case PFX_NONE:
+		break;
+	case PFX_DIR:
+		snprintf(in->cont, cap, "+ ");
+		break;
+	case PFX_DIR_NAMED:
+		snprintf(in->prefix, cap, "%s | ", name);
+		snprintf(in->cont, cap, "%s + ", name);
+		break;
+	case PFX_COLOR:
+		snprintf(in->prefix, cap, "\033[%dm%-*s |\033[0m ", c, width, name);
+		snprintf(in->cont, cap, "\033[%dm%-*s +\033[0m ", c, width, name);
+		break;
+	case PFX_PLAIN:
+		snprintf(in->prefix, cap, "%-*s | ", width, name);
+		snprintf(in->cont, cap, "%-*s + ", width, name);
+		break;
 	}
 	in->prefix_len = strlen(in->prefix);
 	in->cont_len = strlen(in->cont);
-	in->suffix_len = strlen(in->suffix);
+}
+
+/* in's first read (or its EOF): buf and, after it, its struct pump_text.
+ * Most services write little, and a silent one never: nothing until
+ * there is something.  -1 when out of memory. */
+static int pump_in_buffers(struct pump_in *in)
+{
+	char *b = malloc(PUMP_BUF + sizeof(struct pump_text));
+	if (!b)
+		return -1;
+	struct pump_text *t = (struct pump_text *)(b + PUMP_BUF);
+	in->prefix = t->prefix;
+	in->cont = t->cont;
+	in->stamp = t->stamp;
+	in->head = t->head;
+	in->buf = b;
+	pump_in_names(in);
+	return 0;
 }
 
 int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *name, int inst,
                   int color_index, int pid, struct sv_joblog *log, struct sv_pump_end **end)
 {
-	struct pump *p = malloc(sizeof *p);
+	size_t name_len = strnlen(name, SV_NAME_MAX + 15), job_len = strnlen(j->name, SV_NAME_MAX - 1);
+	struct pump *p = malloc(sizeof *p + name_len + 1 + job_len + 1);
 	if (!p)
 		return -1;
+	char *names = p->names;
+	memcpy(names, name, name_len);
+	names[name_len] = '\0';
+	memcpy(names + name_len + 1, j->name, job_len);
+	names[name_len + 1 + job_len] = '\0';
+	p->name = names;
+	p->job = names + name_len + 1;
 	p->end = NULL;
 	if (end) {
 		p->end = calloc(1, sizeof *p->end);
@@ -1158,10 +1235,8 @@ int sv_pump_start(int out_fd, int err_fd, const struct sv_job *j, const char *na
 	}
 	p->drop = j->log_drop;
 	p->gave_up = 0;
-	snprintf(p->job, sizeof p->job, "%s", j->name);
 	p->inst = inst;
 	p->pid = pid;
-	snprintf(p->name, sizeof p->name, "%s", name);
 	p->log = log;
 	sv_joblog_ref(log);
 	pump_in_init(&p->in[0], p, out_fd, 1, j, color_index);

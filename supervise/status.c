@@ -34,6 +34,8 @@ struct sv_board {
 	uint64_t seq;
 	struct sv_watch *watches;
 	enum sv_state before;  /* the state of the node being changed, at lock */
+	struct sv_status work; /* the status of the node being changed, between
+	                          sv_status_lock and unlock (one at a time: mu) */
 };
 
 static const char *const names[] = {
@@ -74,7 +76,68 @@ void sv_wake_fd(int fd)
 	(void)!write(fd, &one, sizeof one);
 }
 
-/* Copies the event into every watch ring (board locked). */
+/* k's texts, "" for NULL, into s. */
+static void text_out(char *s, size_t cap, const char *k)
+{
+	snprintf(s, cap, "%s", k ? k : "");
+}
+
+/* s kept in *k: NULL for "", else a string of its own (reused when
+ * unchanged). */
+static void text_keep(char **k, const char *s)
+{
+	if (*k && strcmp(*k, s) == 0)
+		return;
+	free(*k);
+	*k = s[0] ? sv_xstrdup(s, "a status text") : NULL;
+}
+
+/* The whole status of k (board locked). */
+static void expand(const struct sv_status_kept *k, struct sv_status *st)
+{
+	st->state = k->state;
+	st->pid = k->pid;
+	st->ready = k->ready;
+	st->restarts = k->restarts;
+	st->since = k->since;
+	st->started = k->started;
+	st->ready_after = k->ready_after;
+	st->restart_at = k->restart_at;
+	st->have_exit = k->have_exit;
+	st->exit_status = k->exit_status;
+	text_out(st->exit_text, sizeof st->exit_text, k->exit_text);
+	text_out(st->note, sizeof st->note, k->note);
+	text_out(st->notify_status, sizeof st->notify_status, k->notify_status);
+}
+
+/* st kept in k (board locked). */
+static void keep(const struct sv_status *st, struct sv_status_kept *k)
+{
+	k->state = st->state;
+	k->pid = st->pid;
+	k->ready = st->ready;
+	k->restarts = st->restarts;
+	k->since = st->since;
+	k->started = st->started;
+	k->ready_after = st->ready_after;
+	k->restart_at = st->restart_at;
+	k->have_exit = st->have_exit;
+	k->exit_status = st->exit_status;
+	text_keep(&k->exit_text, st->exit_text);
+	text_keep(&k->note, st->note);
+	text_keep(&k->notify_status, st->notify_status);
+}
+
+void sv_status_free(struct sv_status_kept *st)
+{
+	free(st->exit_text);
+	free(st->note);
+	free(st->notify_status);
+	st->exit_text = st->note = st->notify_status = NULL;
+}
+
+/* Copies the event (n's status, b->work) into every watch ring (board
+ * locked). */
 static void publish(struct sv_board *b, struct sv_node *n)
 {
 	if (!b->watches)
@@ -92,7 +155,7 @@ static void publish(struct sv_board *b, struct sv_node *n)
 		ev->wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 		ev->is_sup = n->is_sup;
 		snprintf(ev->name, sizeof ev->name, "%s", n->name);
-		ev->st = n->st;
+		ev->st = b->work;
 		if (!w->armed) {
 			w->armed = 1;
 			sv_wake_fd(w->wake_fd);
@@ -105,15 +168,17 @@ struct sv_status *sv_status_lock(struct sv_node *n)
 	struct sv_board *b = n->g->board;
 	sv_lock(&b->mu);
 	b->before = n->st.state;
-	return &n->st;
+	expand(&n->st, &b->work);
+	return &b->work;
 }
 
 void sv_status_unlock(struct sv_node *n, int publish_anyway)
 {
 	struct sv_board *b = n->g->board;
-	int changed = n->st.state != b->before;
+	int changed = b->work.state != b->before;
 	if (changed)
-		n->st.since = rt_now();
+		b->work.since = rt_now();
+	keep(&b->work, &n->st);
 	if (changed || publish_anyway)
 		publish(b, n);
 	sv_unlock(&b->mu);
@@ -131,7 +196,7 @@ void sv_status_get(struct sv_node *n, struct sv_status *out)
 {
 	struct sv_board *b = n->g->board;
 	sv_lock(&b->mu);
-	*out = n->st;
+	expand(&n->st, out);
 	sv_unlock(&b->mu);
 }
 

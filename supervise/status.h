@@ -2,7 +2,8 @@
  * status.h - what every node is doing, as the control socket shows it
  * (grunctl status, tree, wait, events).
  *
- * Each node carries a struct sv_status.  Its job or supervisor green
+ * Each node carries its status (struct sv_status_kept, the compact form
+ * of struct sv_status).  Its job or supervisor green
  * thread, and its parent supervisor, write it between sv_status_lock()
  * and sv_status_unlock(); anyone reads a copy with sv_status_get().  An
  * unlock that changed the state (or was asked to) publishes an event to
@@ -51,6 +52,30 @@ struct sv_status {
 	char notify_status[160]; /* the job's last STATUS= on its NOTIFY_SOCKET, "" if none */
 };
 
+/* What a node keeps (struct sv_node's st): the fields of struct
+ * sv_status, with each text a string of its own, NULL while it is ""
+ * (most nodes, most of the time: a running job has no note, no exit
+ * yet, no STATUS=), instead of three 160-byte arrays in every node.
+ * Only status.c reads or writes it, under the board's mutex:
+ * sv_status_lock() hands out a whole struct sv_status made from it, and
+ * sv_status_unlock() keeps what was written; sv_status_free() gives the
+ * texts back with the node. */
+struct sv_status_kept {
+	enum sv_state state;
+	int pid;
+	int ready;
+	int restarts;
+	int64_t since;
+	int64_t started;
+	int64_t ready_after;
+	int64_t restart_at;
+	int have_exit;
+	int exit_status;
+	char *exit_text;       /* NULL: "" */
+	char *note;            /* NULL: "" */
+	char *notify_status;   /* NULL: "" */
+};
+
 /* One state change, as a watcher receives it. */
 struct sv_event {
 	uint64_t seq;          /* 1, 2, ... over the whole board */
@@ -66,9 +91,10 @@ struct sv_watch;
 struct sv_board *sv_board_new(void);
 void sv_board_free(struct sv_board *b);
 
-/* sv_status_lock() returns n's status to change, with the board locked;
- * sv_status_unlock() stamps `since` if the state changed and publishes
- * an event if it did or if publish is set.  Never parks; any G. */
+/* sv_status_lock() returns n's status to change, with the board locked
+ * (a copy held by the board until sv_status_unlock(), which keeps it in
+ * n); sv_status_unlock() stamps `since` if the state changed and
+ * publishes an event if it did or if publish is set.  Never parks; any G. */
 struct sv_status *sv_status_lock(struct sv_node *n);
 void sv_status_unlock(struct sv_node *n, int publish);
 /* sv_status_set() is the common case: a new state and note (NULL: "")
@@ -76,6 +102,9 @@ void sv_status_unlock(struct sv_node *n, int publish);
 void sv_status_set(struct sv_node *n, enum sv_state s, const char *note);
 /* sv_status_get() copies n's status. */
 void sv_status_get(struct sv_node *n, struct sv_status *out);
+/* sv_status_free() frees the texts of a node's status (the node is
+ * being freed: nobody else can reach it). */
+void sv_status_free(struct sv_status_kept *st);
 /* sv_state_name() is the word grunctl shows ("running"). */
 const char *sv_state_name(enum sv_state s);
 /* Has it ended for good (exited, failed, skipped)? */

@@ -50,9 +50,11 @@ void sv_tree_to_parent(struct sv_node *n, const struct sv_msg *m)
 
 /* ---- building ------------------------------------------------------------- */
 
-static struct sv_node *node_new(struct sv_graph *g, struct sv_node *parent)
+static struct sv_node *node_new(struct sv_graph *g, struct sv_node *parent, const char *name)
 {
-	struct sv_node *n = sv_xcalloc(1, sizeof *n, "a tree node");
+	size_t len = strnlen(name, SV_NODE_NAME_MAX - 1);
+	struct sv_node *n = sv_xcalloc(1, sizeof *n + len + 1, "a tree node");
+	memcpy(n->name, name, len);
 	if (sv_mbox_init(&n->mbox) < 0)
 		sv_fatal("cannot make a mailbox: %s", strerror(errno));
 	n->g = g;
@@ -74,7 +76,12 @@ struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, stru
 	struct sv_node **v = sv_xcalloc((size_t)j->instances + 1, sizeof *v, "a job's nodes");
 	struct sv_latch *l = sv_latch_new(g->latches, j);
 	for (int inst = 1; inst <= j->instances; inst++) {
-		struct sv_node *c = node_new(g, sup);
+		char name[SV_NODE_NAME_MAX];
+		if (j->instances > 1)
+			snprintf(name, sizeof name, "%s#%d", j->name, inst);
+		else
+			snprintf(name, sizeof name, "%s", j->name);
+		struct sv_node *c = node_new(g, sup, name);
 		c->job = j;
 		c->cfg = cfg;
 		cfg->nodes++;
@@ -82,10 +89,6 @@ struct sv_node **sv_tree_job_nodes(struct sv_graph *g, struct sv_node *sup, stru
 		c->latch = l;
 		c->inst = inst;
 		c->color = color;
-		if (j->instances > 1)
-			snprintf(c->name, sizeof c->name, "%s#%d", j->name, inst);
-		else
-			snprintf(c->name, sizeof c->name, "%s", j->name);
 		c->log = sv_joblog_new(c->name);
 		c->st.ready_after = -1;
 		v[inst - 1] = c;
@@ -158,10 +161,9 @@ struct sv_node *sv_tree_build(struct sv_graph *g)
 	struct entry **kids = children_by_sup(cfg, used, &nkids);
 	struct sv_node **todo = sv_xcalloc((size_t)cfg->nsups + 1, sizeof *todo, "the tree");
 	int ntodo = 0;
-	struct sv_node *root = node_new(g, NULL);
+	struct sv_node *root = node_new(g, NULL, "root");
 	root->is_sup = 1;
 	root->sup = &cfg->sups[0];
-	snprintf(root->name, sizeof root->name, "root");
 	todo[ntodo++] = root;
 	while (ntodo > 0) {
 		struct sv_node *sn = todo[--ntodo];
@@ -169,10 +171,9 @@ struct sv_node *sv_tree_build(struct sv_graph *g)
 		for (int k = 0; k < nkids[s]; k++) {
 			struct entry e = kids[s][k];
 			if (e.is_sup) {
-				struct sv_node *c = node_new(g, sn);
+				struct sv_node *c = node_new(g, sn, cfg->sups[e.index].name);
 				c->is_sup = 1;
 				c->sup = &cfg->sups[e.index];
-				snprintf(c->name, sizeof c->name, "%s", c->sup->name);
 				add_child(sn, c);
 				todo[ntodo++] = c;
 				continue;
@@ -367,6 +368,7 @@ void sv_tree_retire(struct sv_graph *g, struct sv_node *n)
 	sv_pipes_node_free(n);
 	sv_latch_put(g->latches, n->latch);
 	sv_joblog_unref(n->log);
+	sv_status_free(&n->st);
 	sv_mbox_destroy(&n->mbox);
 	free(n);
 }
@@ -381,6 +383,7 @@ void sv_tree_free(struct sv_node *root)
 			sv_latch_put(l.v[i]->g->latches, l.v[i]->latch);
 		free(l.v[i]->children);
 		sv_joblog_unref(l.v[i]->log);
+		sv_status_free(&l.v[i]->st);
 		sv_mbox_destroy(&l.v[i]->mbox);
 		free(l.v[i]);
 	}

@@ -35,9 +35,10 @@ struct sv_board;
 struct sv_control;
 struct sv_service;
 
+#define SV_NODE_NAME_MAX (SV_NAME_MAX + 16)
+
 struct sv_node {
 	int is_sup;
-	char name[SV_NAME_MAX + 16];   /* "web", "web#2"; supervisors: their name */
 	struct sv_mailbox mbox;
 	struct sv_node *parent;        /* NULL for the root; under tree_mu */
 	int index;                     /* among parent->children; under tree_mu */
@@ -57,7 +58,7 @@ struct sv_node {
 	int ran;                       /* atomic: a process of it was started at least once */
 	int held;                      /* atomic: kept stopped (autostart = no, grunctl stop) */
 	struct sv_joblog *log;         /* its recent output (joblog.h): one reference */
-	struct sv_status st;           /* under the board's lock (status.h) */
+	struct sv_status_kept st;      /* under the board's lock; status.c only (status.h) */
 	/* job.c (own); read by graph.c's summary once every node has ended */
 	int runs;                      /* processes started */
 	int64_t run_ns;                /* how long they ran, summed */
@@ -68,6 +69,10 @@ struct sv_node {
 	struct sv_node **children;     /* start order; grows on reload, under tree_mu;
 	                                  NULL where a retired node was freed */
 	int nchildren;
+	/* "web", "web#2"; supervisors: their name.  At most SV_NODE_NAME_MAX
+	 * bytes with the NUL, allocated with the node at its length (thousands
+	 * of job nodes). */
+	char name[];
 };
 
 /* Everything grun runs for one config file.  Built by graph.c before any

@@ -209,9 +209,17 @@ static void sbuf_puts(struct sbuf *b, const char *s, size_t n)
 		sbuf_put(b, s[i]);
 }
 
+/* The string, at its own size: the buffer grows by doubling from 64
+ * bytes, and a config keeps its words (every job's argv) for as long as
+ * it runs. */
 static char *sbuf_take(struct sbuf *b)
 {
 	char *p = b->p ? b->p : sv_xstrdup("", "a value");
+	if (b->p && b->n + 1 < b->cap) {
+		char *q = realloc(p, b->n + 1);
+		if (q)
+			p = q;
+	}
 	b->p = NULL;
 	b->n = b->cap = 0;
 	return p;
