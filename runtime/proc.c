@@ -52,6 +52,9 @@
 #ifdef RT_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
+#ifdef RT_SANITIZE_ADDRESS
+#include <sanitizer/asan_interface.h>
+#endif
 
 #define CHILD_STACK (64u << 10)
 
@@ -115,6 +118,11 @@ static char *child_stack_get(int *k)
 				break;
 			}
 			*k = i;
+#ifdef RT_SANITIZE_ADDRESS
+			/* the last child never returned from its frames (it exec'd
+			 * or exited), so their redzones are still poisoned */
+			ASAN_UNPOISON_MEMORY_REGION(child_stacks.stack[i], CHILD_STACK);
+#endif
 			return child_stacks.stack[i];
 		}
 	}
