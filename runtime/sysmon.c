@@ -20,15 +20,14 @@
  *     and leaves the G running without a P until it parks: the flag is
  *     the cheaper remedy whenever the G reaches a safe point.)
  *   - If nobody has polled libev for 10 ms while something waits on it,
- *     the monitor polls; if a deadline has passed and nobody is polling,
- *     it takes the due Gs from the deadline heap (all Ms busy: timers
- *     and fds still fire).  Gs it readies go to the
- *     global queue (rt_inject_from_poll, which with every P busy sets one
- *     P's preempt flag, so that they run within microseconds rather than
- *     at the end of a slice).  While Ps run, the monitor's sleep ends at
- *     the earliest deadline, and it wakes a poller blocked in libev when
- *     the deadline has passed (epoll_wait rounds its timeout up to a
- *     millisecond; Go's timers are exact while its Ps run).
+ *     the monitor polls (all Ms busy: fds still fire).  While Ps run,
+ *     its sleep ends at the earliest deadline, and once that has passed
+ *     it takes the due Gs from the deadline heap itself, whether or not
+ *     a poller sleeps in epoll_wait (which rounds its timeout up to a
+ *     millisecond; Go's timers are exact while its Ps run).  Gs it
+ *     readies go to the global queue (rt_inject_from_poll, which with
+ *     every P busy sets one P's preempt flag, so that they run within
+ *     microseconds rather than at the end of a slice).
  *   - Every 100 ms, and before it sleeps, it gives the memory of wholly
  *     free stack chunks back to the kernel (stack.c).
  *   - After the OS refused a new thread (m.c), it tries again every
@@ -164,16 +163,19 @@ static void poll_if_stale(int64_t now)
 	struct rt_g *list;
 	if (!rt_poll_has_waiters())
 		return;
-	bool stale = now - rt_poll_last() > POLL_STALE_NS;
-	bool due = rt_poll_due(now) && !rt_poll_active();
-	/* a passed deadline alone needs only the heap (rt_poll_expire: no
-	 * system call, the poll lock held for a moment, so an M that finds
-	 * the deadline passed too is not kept waiting for a whole poll) */
-	int r = stale ? rt_poll(false, &list) : due ? rt_poll_expire(&list) : -1;
-	if (r == 0 && list)
+	if (now - rt_poll_last() > POLL_STALE_NS && !rt_poll_active()) {
+		if (rt_poll(false, &list) == 0 && list)
+			rt_inject_from_poll(list);
+		return;
+	}
+	/* A passed deadline needs only the heap (rt_poll_expire: no system
+	 * call, the poll lock held for a moment), also while a poller sleeps
+	 * in epoll_wait, which rounds its timeout up to 1 ms: waking it
+	 * instead would cost a thread wake and a whole poll under the lock,
+	 * during which an M that finds the deadline passed too could not
+	 * take the G itself. */
+	if (rt_poll_due(now) && rt_poll_expire(&list) == 0 && list)
 		rt_inject_from_poll(list);
-	else if (rt_poll_due(now) && rt_poll_active())
-		rt_poll_wake(); /* epoll_wait rounds its timeout up to 1 ms */
 }
 
 /* The monitor's next sleep, in us: its tick, or less if a deadline comes
