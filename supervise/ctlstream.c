@@ -154,7 +154,8 @@ int ctl_cmd_logs(struct ctl_conn *c, const struct jv *req)
 		struct copies cs = { 0 };
 		for (size_t i = 0; i < l.n; i++)
 			sv_joblog_tail(l.v[i], lines, copy_line, &cs);
-		qsort(cs.v, cs.n, sizeof *cs.v, by_time);
+		if (cs.n > 1) /* cs.v is NULL when no job kept a line */
+			qsort(cs.v, cs.n, sizeof *cs.v, by_time);
 		ctl_header(c, 1);
 		jb_end_obj(&c->out);
 		jb_line(&c->out);

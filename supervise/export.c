@@ -330,7 +330,8 @@ static int by_name(const void *a, const void *b)
 
 static int write_all(struct export *x)
 {
-	qsort(x->files, (size_t)x->nfiles, sizeof *x->files, by_name);
+	if (x->nfiles > 1)
+		qsort(x->files, (size_t)x->nfiles, sizeof *x->files, by_name);
 	if (strcmp(x->o.out, "-") == 0) {
 		for (int i = 0; i < x->nfiles; i++)
 			printf("%s# ---- %s ----\n%s", i ? "\n" : "", x->files[i].name, x->files[i].text);

@@ -322,7 +322,8 @@ static int reload(struct sv_graph *g, struct sv_roster *r)
 	if (!cfg)
 		return -1;
 	warn_unapplied(g->cfg, cfg);
-	qsort(r->v, r->n, sizeof *r->v, by_name);
+	if (r->n > 1)
+		qsort(r->v, r->n, sizeof *r->v, by_name);
 	if (check_channels(r, cfg) < 0) {
 		sv_config_free(cfg);
 		return -1;
