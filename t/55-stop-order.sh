@@ -21,18 +21,21 @@ restart = permanent
 [job:api]
 supervisor = web
 needs = db
-cmd = sh -c 'trap "" TERM; while :; do sleep 0.05; done'
+cmd = sh -c 'trap "" TERM; echo up; while :; do sleep 0.05; done'
 
 [supervisor:web]
 
 [job:cache]
-cmd = sh -c 'trap "" TERM; while :; do sleep 0.05; done'
+cmd = sh -c 'trap "" TERM; echo up; while :; do sleep 0.05; done'
 
 [job:db]
-cmd = sh -c 'trap "" TERM; while :; do sleep 0.05; done'
+cmd = sh -c 'trap "" TERM; echo up; while :; do sleep 0.05; done'
 EOF
 start_grun "$T/p.ini"
-wait_count ': started' 3 10
+# each job says "up" once it ignores TERM: a TERM that came sooner would
+# end it at once, and no "still running" would be logged
+ups() { [ "$(grep -c ' | up$' "$T/out")" -ge 3 ]; }
+wait_for 10 ups
 kill -TERM "$GRUN_PID"
 wait_grun 30
 is "$rc" 0 "permanent services stopped by SIGTERM: exit 0"
