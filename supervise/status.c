@@ -92,40 +92,32 @@ static void text_keep(char **k, const char *s)
 	*k = s[0] ? sv_xstrdup(s, "a status text") : NULL;
 }
 
+/* The fields struct sv_status and struct sv_status_kept share as they
+ * are (the texts differ: arrays there, strings of their own here). */
+#define SCALARS(X) X(state) X(pid) X(ready) X(restarts) X(since) X(started) \
+	X(ready_after) X(restart_at) X(have_exit) X(exit_status)
+#define TEXTS(X) X(exit_text) X(note) X(notify_status)
+
 /* The whole status of k (board locked). */
 static void expand(const struct sv_status_kept *k, struct sv_status *st)
 {
-	st->state = k->state;
-	st->pid = k->pid;
-	st->ready = k->ready;
-	st->restarts = k->restarts;
-	st->since = k->since;
-	st->started = k->started;
-	st->ready_after = k->ready_after;
-	st->restart_at = k->restart_at;
-	st->have_exit = k->have_exit;
-	st->exit_status = k->exit_status;
-	text_out(st->exit_text, sizeof st->exit_text, k->exit_text);
-	text_out(st->note, sizeof st->note, k->note);
-	text_out(st->notify_status, sizeof st->notify_status, k->notify_status);
+#define COPY_OUT(f) st->f = k->f;
+#define TEXT_OUT(f) text_out(st->f, sizeof st->f, k->f);
+	SCALARS(COPY_OUT)
+	TEXTS(TEXT_OUT)
+#undef COPY_OUT
+#undef TEXT_OUT
 }
 
 /* st kept in k (board locked). */
 static void keep(const struct sv_status *st, struct sv_status_kept *k)
 {
-	k->state = st->state;
-	k->pid = st->pid;
-	k->ready = st->ready;
-	k->restarts = st->restarts;
-	k->since = st->since;
-	k->started = st->started;
-	k->ready_after = st->ready_after;
-	k->restart_at = st->restart_at;
-	k->have_exit = st->have_exit;
-	k->exit_status = st->exit_status;
-	text_keep(&k->exit_text, st->exit_text);
-	text_keep(&k->note, st->note);
-	text_keep(&k->notify_status, st->notify_status);
+#define COPY_IN(f) k->f = st->f;
+#define TEXT_IN(f) text_keep(&k->f, st->f);
+	SCALARS(COPY_IN)
+	TEXTS(TEXT_IN)
+#undef COPY_IN
+#undef TEXT_IN
 }
 
 void sv_status_free(struct sv_status_kept *st)

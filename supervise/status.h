@@ -59,7 +59,8 @@ struct sv_status {
  * Only status.c reads or writes it, under the board's mutex:
  * sv_status_lock() hands out a whole struct sv_status made from it, and
  * sv_status_unlock() keeps what was written; sv_status_free() gives the
- * texts back with the node. */
+ * texts back with the node.  A field added to struct sv_status goes
+ * here too, and into status.c's SCALARS or TEXTS list. */
 struct sv_status_kept {
 	enum sv_state state;
 	int pid;
