@@ -331,12 +331,12 @@ int rt_poll(bool block, struct rt_g **list)
 }
 
 /* The Gs whose deadlines have passed, without running libev: for an M
- * with a P that finds a deadline passed while another thread is the
- * poller (blocked in epoll_wait with mu released, or peeking).  The heap
- * is ours (timer.c); tick_update re-arms libev's one timer, which the
- * blocked poller tolerates as any change made under mu.  0 and the Gs in
- * *list, or -1 if the poll lock is busy (the poller is about to expire
- * them itself). */
+ * with a P that finds a deadline passed (its fairness pass) and for the
+ * monitor, whether or not another thread is the poller (blocked in
+ * epoll_wait with mu released).  The heap is ours (timer.c);
+ * tick_update re-arms libev's one timer, which a blocked poller
+ * tolerates as any change made under mu.  0 and the Gs in *list, or -1
+ * if the poll lock is busy (its holder expires them). */
 int rt_poll_expire(struct rt_g **list)
 {
 	*list = NULL;

@@ -474,7 +474,7 @@ void rt_poll_fini(void);
 /* Run the loop once (block: until something happens) unless another
  * thread is in it (then -1).  *list receives the readied Gs. */
 int rt_poll(bool block, struct rt_g **list);
-int rt_poll_expire(struct rt_g **list); /* due timers only, while another thread polls */
+int rt_poll_expire(struct rt_g **list); /* due timers only, without libev */
 bool rt_poll_has_waiters(void);
 bool rt_poll_active(void);        /* a thread is inside the loop */
 bool rt_poll_due(int64_t now);    /* a deadline has passed */

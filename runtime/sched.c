@@ -184,10 +184,11 @@ static struct rt_g *take_poll_list(struct rt_p *p, struct rt_g *list)
 
 /* ---- finding work ------------------------------------------------------ */
 
-/* Gs whose deadlines have passed, from the poller or, if another thread
- * is the poller, straight from the heap, join the ring like the poller's
+/* Gs whose deadlines have passed, straight from the heap (no libev poll,
+ * the poll lock held for a moment), join the ring like the poller's
  * (queue_poll_list), behind Gs the poller woke for earlier deadlines, so
- * that timers fire in deadline order.  False if none. */
+ * that timers fire in deadline order.  False if none, or if the poll
+ * lock is busy (its holder expires them). */
 static bool take_due(struct rt_p *p)
 {
 	struct rt_g *list;
