@@ -425,7 +425,11 @@ void rt_arrive(struct rt_g *g)
 
 /* The next G for a direct switch: runnext or the local queue, unless the
  * scheduler has periodic work due (global queue fairness, timers) or is
- * stopping.  Every TIMER_CHECK_SWITCHES switches, while a deadline is
+ * stopping.  The fairness tick is findrunnable's (schedtick % 61 == 0),
+ * and must be: a pair handing the P back and forth through runnext keeps
+ * one schedtick for its whole slice, and on a tick the two disagreed on
+ * every switch of that slice would go through g0 and meet neither the
+ * fairness pass nor the clock check.  Every TIMER_CHECK_SWITCHES switches, while a deadline is
  * pending, it reads the clock: with a deadline passed, the M goes through
  * g0 for a fairness pass (m->fair), which queues the G whose deadline it
  * was behind the Gs readied before it and runs the oldest, so a sleep
@@ -437,7 +441,7 @@ void rt_arrive(struct rt_g *g)
 static struct rt_g *next_local(struct rt_m *m, struct rt_p *p, bool *inherit)
 {
 	uint32_t tick = atomic_load_explicit(&p->schedtick, memory_order_relaxed);
-	if (tick % 61 == 60 || atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed))
+	if (tick % 61 == 0 || atomic_load_explicit(&rt_sched.stopping, memory_order_relaxed))
 		return NULL;
 	uint32_t sw = atomic_load_explicit(&p->switchtick, memory_order_relaxed);
 	int64_t due;

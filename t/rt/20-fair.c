@@ -17,7 +17,14 @@
  *       selects over the four: every producer is resumed after blocking
  *       on its full channel (more than 2 x 17 sends each) before the
  *       consumer has finished its rounds;
- *   (c) rt_stats counts the preemptions.
+ *   (c) the P's own M notices passed deadlines while a pair passes it
+ *       back and forth, in every time slice: 200 sleeps of 1 ms beside a
+ *       ping-pong pair each end within TIMELY_ROUNDS rounds of the pair
+ *       after the deadline (the pinger reads the clock every round).
+ *       Rounds, not time, so a machine that deschedules the threads
+ *       cannot fail it; when the M misses a deadline only the monitor
+ *       thread's wake-up ends the sleep, hundreds of rounds late;
+ *   (d) rt_stats counts the preemptions.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -94,6 +101,73 @@ static void case_pair(void)
 	rt_chan_free(pong);
 }
 
+/* ---- (c) --------------------------------------------------------------- */
+
+#define SLEEPS 200
+#define TIMELY_ROUNDS 64
+static _Atomic int64_t watched = INT64_MAX; /* the sleeper's deadline, until the pinger sees it pass */
+static _Atomic long rounds_at_deadline;
+static long worst_late = -1;
+static int late_sleeps;
+
+static void timely_pinger(void *unused)
+{
+	long v = 0;
+	(void)unused;
+	for (long i = 0; i < PAIR_ROUNDS && !atomic_load_explicit(&pair_stop, memory_order_relaxed); i++) {
+		if (rt_chan_send(ping, &v) < 0 || rt_chan_recv(pong, &v) != 1)
+			break;
+		atomic_store_explicit(&rounds, i + 1, memory_order_relaxed);
+		int64_t d = atomic_load_explicit(&watched, memory_order_relaxed);
+		if (d != INT64_MAX && rt_now() >= d) {
+			atomic_store(&rounds_at_deadline, i + 1);
+			atomic_store(&watched, INT64_MAX);
+		}
+	}
+	rt_chan_close(ping);
+	rt_wg_done(&pair_wg);
+}
+
+static void timely_sleeper(void *unused)
+{
+	(void)unused;
+	for (int k = 0; k < SLEEPS && atomic_load(&rounds) < PAIR_ROUNDS / 2; k++) {
+		int64_t d = rt_now() + MS;
+		atomic_store(&rounds_at_deadline, -1);
+		atomic_store(&watched, d);
+		rt_sleep_until(d);
+		long woke = atomic_load(&rounds);
+		long seen = atomic_load(&rounds_at_deadline);
+		atomic_store(&watched, INT64_MAX);
+		/* -1: the pinger had not seen the clock pass d yet */
+		long late = seen < 0 ? 0 : woke - seen;
+		if (late > worst_late)
+			worst_late = late;
+		late_sleeps += late > TIMELY_ROUNDS;
+	}
+	atomic_store(&pair_stop, 1);
+	rt_wg_done(&pair_wg);
+}
+
+static void case_timely(void)
+{
+	ping = rt_chan_make(sizeof(long), 0);
+	pong = rt_chan_make(sizeof(long), 0);
+	atomic_store(&pair_stop, 0);
+	atomic_store(&rounds, 0);
+	rt_wg_add(&pair_wg, 3);
+	rt_go_named("pinger", timely_pinger, NULL);
+	rt_go_named("ponger", ponger, NULL);
+	rt_go_named("sleeper", timely_sleeper, NULL);
+	rt_wg_wait(&pair_wg);
+	ok(late_sleeps == 0 && worst_late >= 0,
+	   "%d sleeps of 1 ms ended within %d rounds of a ping-pong pair after the deadline "
+	   "(%d later; the latest after %ld rounds)",
+	   SLEEPS, TIMELY_ROUNDS, late_sleeps, worst_late);
+	rt_chan_free(ping);
+	rt_chan_free(pong);
+}
+
 /* ---- (b) --------------------------------------------------------------- */
 
 static struct rt_chan *chans[PRODUCERS];
@@ -158,6 +232,7 @@ static void main_fn(void *unused)
 	rt_stats_get(&st0);
 	case_pair();
 	case_select();
+	case_timely();
 	rt_stats_get(&st1);
 	ok(st1.preempts > st0.preempts, "rt_stats preempts went up (%llu -> %llu)",
 	   (unsigned long long)st0.preempts, (unsigned long long)st1.preempts);
@@ -166,7 +241,7 @@ static void main_fn(void *unused)
 int main(void)
 {
 	tap_watchdog(120);
-	tap_plan(4);
+	tap_plan(5);
 	sigset_t urg;
 	sigemptyset(&urg);
 	sigaddset(&urg, SIGURG);
