@@ -304,6 +304,9 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 	int rc = sv_pipes_dup_ends(n, chanfd, why, len);
 	if (rc == 0)
 		rc = sv_spawn_prepare(j, n->inst, notify_fd >= 0 ? addr : NULL, chanfd, sp, why, len);
+	/* the process exists from the clone on: a start time taken after the
+	 * spawn returns would follow a wait for a P and shorten the run */
+	int64_t clone_at = rt_now();
 	pid_t pid = rc < 0 ? -1 : sv_spawn_run(sp);
 	int err = errno;
 	for (int i = 0; i < 3; i++)
@@ -326,7 +329,7 @@ static int job_spawn(struct sv_node *n, struct run *r, char *why, size_t len)
 		return -1;
 	}
 	r->pid = r->group = pid;
-	r->started_at = rt_now();
+	r->started_at = clone_at;
 	n->runs++;
 	r->probe = log_probe;
 	__atomic_store_n(&n->pid, pid, __ATOMIC_RELEASE);
