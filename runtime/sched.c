@@ -267,7 +267,8 @@ top:
 	 * or a deadline passed: the global queue; then due timers join the
 	 * local ring, whose oldest G runs before runnext (which two Gs
 	 * handing a value back and forth would otherwise keep for good). */
-	if (tick % 61 == 0 || fair) {
+	bool pass = tick % 61 == 0 || fair;
+	if (pass) {
 		if ((g = globrunq_take(p, 1)))
 			return g;
 		if (rt_poll_due(rt_now()))
@@ -275,9 +276,11 @@ top:
 		if ((g = rt_runqget_oldest(p)))
 			return g;
 	}
-	/* 2. local; a G after a preemption starts a new time slice. */
+	/* 2. local; after a fairness pass the G starts a new time slice
+	 * (runnext would keep the old one, and with it schedtick at the
+	 * fairness tick: every switch would come through g0 again). */
 	if ((g = rt_runqget(p, inherit))) {
-		*inherit = *inherit && !fair;
+		*inherit = *inherit && !pass;
 		return g;
 	}
 	/* 3. global. */
