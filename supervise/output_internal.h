@@ -1,8 +1,9 @@
 /*
  * output_internal.h - what output.c (grun's own streams, the log calls,
- * the pumps) and logfile.c (file: outputs and log = DIR directories)
- * share: the sink, one destination of lines with its own writer green
- * thread and byte-bounded queue.
+ * the sinks' queues), pump.c (a job's pipes into the sinks) and
+ * logfile.c (file: outputs and log = DIR directories) share: the sink,
+ * one destination of lines with its own writer green thread and
+ * byte-bounded queue.
  *
  * A sink's fd, size and retry_at are the writer's alone; the counters
  * are atomic; chan, space and done are set before any pump uses the
@@ -77,6 +78,49 @@ extern int sv_sink_lost_any;
 int sv_sink_start(struct sv_sink *s, const char *gname);
 /* output.c: frees b, or keeps it for a pump to fill again.  Any G. */
 void sv_outbuf_done(struct outbuf *b);
+
+/* syslog priorities of grun's own lines and of job lines under journald */
+enum { PRIO_ERR = 3, PRIO_WARNING = 4, PRIO_NOTICE = 5, PRIO_INFO = 6 };
+
+/* Shared by a pump and the job waiting for it; the last to let go frees it. */
+struct sv_pump_end {
+	int refs;               /* atomic */
+	int parked;             /* atomic: the pump waits for room in a sink */
+	int job_ended;          /* atomic: the job stopped waiting for the pump */
+	struct rt_chan *eof;    /* closed when the pump has written everything */
+	struct rt_chan *stalled; /* elem 0, cap 1: a token each time the pump parks */
+};
+
+
+/* output.c: the sinks' queues, for the pumps (pump.c) and grun's own
+ * lines.  sv_outbuf_get() is an empty buffer of OUTBUF_MAX bytes: a
+ * spare, or a new one.  sv_sink_put_wait() queues a pump's buffer,
+ * parking until there is room (back-pressure on the job; e, which may be
+ * NULL, learns meanwhile that the pump is parked): 0, or -1 when the
+ * pump gave up because its job had ended and s wrote nothing for
+ * 250 ms (b is still the caller's).  sv_sink_put_nowait() never
+ * waits: 0 queued (or written directly after the end), -1 the queue is
+ * full (b is still the caller's).  sv_report_dropped() logs a pump's
+ * count of dropped lines: 0 when that line was queued.  Any G. */
+struct outbuf *sv_outbuf_get(void);
+int sv_sink_put_wait(struct sv_sink *s, struct outbuf *b, struct sv_pump_end *e);
+int sv_sink_put_nowait(struct sv_sink *s, struct outbuf *b);
+int sv_report_dropped(const char *name, int which, const char *where, uint64_t n, int gave_up);
+
+/* output.c: the set-up the pumps follow, fixed by sv_output_start()
+ * before any pump runs.  sv_output_ts() is the stamp format of job lines
+ * in a log directory (in_dir) or elsewhere: --timestamps as asked, or by
+ * default ISO in directories and none on grun's streams.
+ * sv_output_stream_sink() is the sink of a job's stream which (1 stdout,
+ * 2 stderr) when it is neither a file nor a log directory: journald's
+ * socket (*native set) under --log-format=native, else grun's stderr or
+ * stdout.  sv_output_name_width() pads job names on grun's streams.
+ * sv_output_pumps() counts the running pumps (sv_output_stop waits for
+ * them). */
+enum sv_ts sv_output_ts(int in_dir);
+struct sv_sink *sv_output_stream_sink(int which, int *native);
+int sv_output_name_width(void);
+struct rt_wg *sv_output_pumps(void);
 
 /* logfile.c */
 /* sv_sink_find() is the sink of a file: output (kind SINK_FILE) or a log
