@@ -2,7 +2,7 @@
  * joblog.h - the recent lines of each job instance, for `grunctl logs`,
  * and the followers of `grunctl logs -f`.
  *
- * A job's output pump (output.c) hands every line it logs to the job's
+ * A job's output pump (pump.c) hands every line it logs to the job's
  * joblog: a byte ring (allocated when the job first writes, growing from
  * 1 KiB to SV_JOBLOG_BYTES) that forgets the oldest lines, and a copy to each follower.  A
  * follower is a bounded ring of its own: one that does not keep up skips

@@ -1,5 +1,5 @@
 /*
- * linebuf.h - the inner loop of a job's output pump (output.c): every
+ * linebuf.h - the inner loop of a job's output pump (pump.c): every
  * complete line of one read, each after the same head ("[<N>]STAMP name
  * | "), copied into an output buffer in one pass.  Plain functions on
  * caller-owned memory: no state, no locks, no allocation; any thread.
