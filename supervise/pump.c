@@ -15,8 +15,10 @@
  * (output.c), whose writer writes them and hands the emptied buffers
  * back for the pumps to fill again.
  *
- * A pump and its pipes are its own green thread's; the job that waits for
- * the pump's end shares only struct sv_pump_end with it.
+ * A pump's state and pipes are its green thread's alone.  It shares
+ * struct sv_pump_end with the job that waits for its end, the job's
+ * joblog with grunctl logs (under the joblog's lock), and the sinks'
+ * queues with their writers (output.c).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memrchr */
