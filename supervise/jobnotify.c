@@ -37,6 +37,7 @@ struct sv_jobnotify {
 	pid_t main;             /* MAINPID= once followed: its group may send too (under mu) */
 	uid_t uid;              /* the job's user */
 	int ready;              /* READY=1 heard (under mu) */
+	int reloading;          /* the note is RELOADING=1's, until READY=1 (under mu) */
 	char name[SV_NAME_MAX + 16];
 	/* what to log once the lock is dropped (under mu) */
 	pid_t refused;
@@ -180,6 +181,11 @@ static void message(struct sv_jobnotify *jn, const char *l, size_t n)
 	const char *v;
 	char num[32];
 	if (n == 7 && memcmp(l, "READY=1", 7) == 0) {
+		/* here, in the order the job sent them: the job G would clear a
+		 * RELOADING=1 that came after its READY=1 */
+		if (jn->reloading)
+			set_text(jn->node, 0, "", 0);
+		jn->reloading = 0;
 		if (!jn->ready)
 			post(jn, MSG_PROC_READY, 0);
 		jn->ready = 1;
@@ -198,8 +204,10 @@ static void message(struct sv_jobnotify *jn, const char *l, size_t n)
 			post(jn, MSG_PROC_EXTEND, usec / 1000 > 0x7fffffff ? 0x7fffffff : (int)(usec / 1000));
 	} else if (n == 11 && memcmp(l, "RELOADING=1", 11) == 0) {
 		set_text(jn->node, 0, "reloading (RELOADING=1)", 23);
+		jn->reloading = 1;
 	} else if (n == 10 && memcmp(l, "STOPPING=1", 10) == 0) {
 		set_text(jn->node, 0, "stopping (STOPPING=1)", 21);
+		jn->reloading = 0;
 	} else if ((v = value_of(l, n, "ERRNO=", &vl)) && vl < sizeof num) {
 		memcpy(num, v, vl);
 		num[vl] = '\0';
@@ -207,6 +215,7 @@ static void message(struct sv_jobnotify *jn, const char *l, size_t n)
 		int e = (int)strtol(num, NULL, 10);
 		int len = snprintf(text, sizeof text, "ERRNO=%d (%s)", e, strerror(e));
 		set_text(jn->node, 0, text, (size_t)len);
+		jn->reloading = 0;
 	} else if ((v = value_of(l, n, "MAINPID=", &vl)) && vl < sizeof num) {
 		memcpy(num, v, vl);
 		num[vl] = '\0';
@@ -219,7 +228,6 @@ static void message(struct sv_jobnotify *jn, const char *l, size_t n)
 
 static void datagram(struct sv_jobnotify *jn, const char *buf, size_t n)
 {
-	/* after READY=1 following RELOADING=1, the note goes away */
 	const char *p = buf, *end = buf + n;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

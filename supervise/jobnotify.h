@@ -7,14 +7,16 @@
  * until the run ends and acts on each message from the job's process
  * group (NotifyAccess=all, narrowed to the job):
  *
- *   READY=1               the job is ready (MSG_PROC_READY)
+ *   READY=1               the job is ready (MSG_PROC_READY); ends a
+ *                         RELOADING=1 note
  *   STATUS=TEXT           shown by grunctl status
  *   WATCHDOG=1            the job is alive (MSG_PROC_WATCHDOG)
  *   WATCHDOG=trigger      the job asks to be treated as hung: it fails
  *   EXTEND_TIMEOUT_USEC=N more time to become ready or to stop (MSG_PROC_EXTEND)
  *   MAINPID=N             N becomes the run's process when the first one
  *                         exits (a daemon that forks): MSG_PROC_MAINPID
- *   RELOADING=1, STOPPING=1, ERRNO=N   shown as the job's note
+ *   RELOADING=1, STOPPING=1, ERRNO=N   shown as the job's note, set
+ *                         here in the order the job sent them
  *   BARRIER=1             the descriptor it carries is closed at once, so
  *                         `systemd-notify --ready` returns
  */

@@ -5,10 +5,11 @@
 # watchdog = D gives the job WATCHDOG_USEC and restarts it (through its
 # supervisor, as a crash) when the pings stop or it sends
 # WATCHDOG=trigger; EXTEND_TIMEOUT_USEC gives it more time to become
-# ready; RELOADING=1 / ERRNO= show as its note; MAINPID= is logged.
+# ready; RELOADING=1 / ERRNO= show as its note, RELOADING=1 until the
+# next READY=1, in the order the job sent them; MAINPID= is logged.
 . "$(dirname "$0")/lib.sh"
 
-plan 21
+plan 24
 
 command -v systemd-notify >/dev/null || skip_all "systemd-notify not installed (apt-get install systemd)"
 CTL=$abs_top_builddir/cmd/grunctl
@@ -48,6 +49,16 @@ restart = permanent
 
 [job:chatty]
 cmd = sh -c 'systemd-notify --ready; systemd-notify RELOADING=1; systemd-notify MAINPID=1; touch \${GRUN_TEST_TAG}/chatty.done; exec sleep 1000'
+ready = notify
+restart = permanent
+
+[job:both]
+cmd = sh -c 'systemd-notify --ready RELOADING=1; exec sleep 1000'
+ready = notify
+restart = permanent
+
+[job:reload]
+cmd = sh -c 'systemd-notify --ready; systemd-notify RELOADING=1; touch \${GRUN_TEST_TAG}/reload.begun; while [ ! -e \${GRUN_TEST_TAG}/reload.go ]; do sleep 0.05; done; systemd-notify --ready; touch \${GRUN_TEST_TAG}/reload.done; exec sleep 1000'
 ready = notify
 restart = permanent
 
@@ -91,6 +102,17 @@ is "$(count '^grun: slow: not ready after')" 0 "EXTEND_TIMEOUT_USEC: no ready_ti
 wait_file "$T/chatty.done" 10
 wait_for 10 sh -c "'$CTL' -s '$S' --json status chatty | grep -q 'RELOADING=1'"
 ok $? "RELOADING=1 shows as the job's note"
+wait_log '^grun: both: ready' 10
+wait_for 10 sh -c "'$CTL' -s '$S' --json status both | grep -q 'RELOADING=1'"
+ok $? "READY=1 and RELOADING=1 in one datagram: the note says reloading (they count in the order sent)"
+wait_file "$T/reload.begun" 10
+wait_for 10 sh -c "'$CTL' -s '$S' --json status reload | grep -q 'RELOADING=1'"
+ok $? "a reload: RELOADING=1 after the job was ready shows as its note"
+touch "$T/reload.go"
+wait_file "$T/reload.done" 10
+reload_note_gone() { [ -z "$(jget "$(c --json status reload)" 'd["jobs"][0]["note"]')" ]; }
+wait_for 10 reload_note_gone
+ok $? "the next READY=1 ends the reload: the note is gone ($(jget "$(c --json status reload)" 'd["jobs"][0]["note"]'))"
 wait_log '^grun: chatty: MAINPID=1 ignored: not a process of the job' 10
 ok $? "MAINPID=1: ignored, and said"
 
