@@ -407,6 +407,22 @@ static int pump_read(struct pump_in *p)
 	return 0;
 }
 
+/* While lines dropped under log_overflow = drop are not reported yet (a
+ * report goes out with the next buffer that gets through), a pump whose
+ * pipes are quiet tries again this often: a job that went quiet after
+ * its flood still has its count said once the log is written again. */
+#define DROP_REPORT_RETRY (100 * 1000000LL)
+
+/* Reports the counts of dropped lines that fit in grun's log now. */
+static void report_owed(struct pump *p)
+{
+	for (int i = 0; i < 2; i++) {
+		struct pump_in *in = &p->in[i];
+		if (in->dropped && sv_report_dropped(p->name, i + 1, in->sink->label, in->dropped, p->gave_up) == 0)
+			in->dropped = 0;
+	}
+}
+
 /* Reads in a row before a pump lets the other green threads run. */
 #define PUMP_READS_IN_A_ROW 8
 
@@ -435,10 +451,15 @@ static void pump_main(void *arg)
 			}
 			rt_yield();
 		}
-		int r = fresh ? rt_fd_wait_any_fresh(pf, 2, RT_NEVER) : rt_fd_wait_any(pf, 2, RT_NEVER);
+		bool owed = p->in[0].dropped || p->in[1].dropped;
+		int64_t deadline = owed ? rt_now() + DROP_REPORT_RETRY : RT_NEVER;
+		int r = fresh ? rt_fd_wait_any_fresh(pf, 2, deadline) : rt_fd_wait_any(pf, 2, deadline);
 		fresh = false;
-		if (r < 0)
+		if (r < 0) {
+			if (owed)
+				report_owed(p);
 			continue;
+		}
 		for (int i = 0; i < 2; i++)
 			again[i] = pf[i].revents ? pump_read(&p->in[i]) : 0;
 	}
