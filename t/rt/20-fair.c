@@ -45,13 +45,16 @@
 #define PRODUCERS 4
 #define CAP 16
 
-/* ---- (a) --------------------------------------------------------------- */
+/* ---- a ping-pong pair, for (a) and (c) ------------------------------- */
 
 static struct rt_chan *ping, *pong;
 static _Atomic long rounds;
 static _Atomic int pair_stop;
-static long rounds_at_wake = -1;
 static struct rt_wg pair_wg = RT_WG_INIT;
+/* (c): the sleeper's deadline, until the pinger sees the clock pass it
+ * and notes the round in rounds_at_deadline */
+static _Atomic int64_t watched = INT64_MAX;
+static _Atomic long rounds_at_deadline;
 
 static void ponger(void *unused)
 {
@@ -71,10 +74,36 @@ static void pinger(void *unused)
 		if (rt_chan_send(ping, &v) < 0 || rt_chan_recv(pong, &v) != 1)
 			break;
 		atomic_store_explicit(&rounds, i + 1, memory_order_relaxed);
+		int64_t d = atomic_load_explicit(&watched, memory_order_relaxed);
+		if (d != INT64_MAX && rt_now() >= d) {
+			atomic_store(&rounds_at_deadline, i + 1);
+			atomic_store(&watched, INT64_MAX);
+		}
 	}
 	rt_chan_close(ping);
 	rt_wg_done(&pair_wg);
 }
+
+/* Runs the pair beside sleeper_fn, which sets pair_stop and calls
+ * rt_wg_done(&pair_wg) when it is done, until all three have ended. */
+static void run_pair(void (*sleeper_fn)(void *))
+{
+	ping = rt_chan_make(sizeof(long), 0);
+	pong = rt_chan_make(sizeof(long), 0);
+	atomic_store(&pair_stop, 0);
+	atomic_store(&rounds, 0);
+	rt_wg_add(&pair_wg, 3);
+	rt_go_named("sleeper", sleeper_fn, NULL);
+	rt_go_named("pinger", pinger, NULL);
+	rt_go_named("ponger", ponger, NULL);
+	rt_wg_wait(&pair_wg);
+	rt_chan_free(ping);
+	rt_chan_free(pong);
+}
+
+/* ---- (a) --------------------------------------------------------------- */
+
+static long rounds_at_wake = -1;
 
 static void sleeper(void *unused)
 {
@@ -87,46 +116,18 @@ static void sleeper(void *unused)
 
 static void case_pair(void)
 {
-	ping = rt_chan_make(sizeof(long), 0);
-	pong = rt_chan_make(sizeof(long), 0);
-	rt_wg_add(&pair_wg, 3);
-	rt_go_named("sleeper", sleeper, NULL);
-	rt_go_named("pinger", pinger, NULL);
-	rt_go_named("ponger", ponger, NULL);
-	rt_wg_wait(&pair_wg);
+	run_pair(sleeper);
 	ok(rounds_at_wake >= 0 && rounds_at_wake < PAIR_ROUNDS,
 	   "a 50 ms sleep returned while a ping-pong pair ran (after %ld of %ld rounds)",
 	   rounds_at_wake, PAIR_ROUNDS);
-	rt_chan_free(ping);
-	rt_chan_free(pong);
 }
 
 /* ---- (c) --------------------------------------------------------------- */
 
 #define SLEEPS 200
 #define TIMELY_ROUNDS 64
-static _Atomic int64_t watched = INT64_MAX; /* the sleeper's deadline, until the pinger sees it pass */
-static _Atomic long rounds_at_deadline;
 static long worst_late = -1;
 static int late_sleeps;
-
-static void timely_pinger(void *unused)
-{
-	long v = 0;
-	(void)unused;
-	for (long i = 0; i < PAIR_ROUNDS && !atomic_load_explicit(&pair_stop, memory_order_relaxed); i++) {
-		if (rt_chan_send(ping, &v) < 0 || rt_chan_recv(pong, &v) != 1)
-			break;
-		atomic_store_explicit(&rounds, i + 1, memory_order_relaxed);
-		int64_t d = atomic_load_explicit(&watched, memory_order_relaxed);
-		if (d != INT64_MAX && rt_now() >= d) {
-			atomic_store(&rounds_at_deadline, i + 1);
-			atomic_store(&watched, INT64_MAX);
-		}
-	}
-	rt_chan_close(ping);
-	rt_wg_done(&pair_wg);
-}
 
 static void timely_sleeper(void *unused)
 {
@@ -151,21 +152,11 @@ static void timely_sleeper(void *unused)
 
 static void case_timely(void)
 {
-	ping = rt_chan_make(sizeof(long), 0);
-	pong = rt_chan_make(sizeof(long), 0);
-	atomic_store(&pair_stop, 0);
-	atomic_store(&rounds, 0);
-	rt_wg_add(&pair_wg, 3);
-	rt_go_named("pinger", timely_pinger, NULL);
-	rt_go_named("ponger", ponger, NULL);
-	rt_go_named("sleeper", timely_sleeper, NULL);
-	rt_wg_wait(&pair_wg);
+	run_pair(timely_sleeper);
 	ok(late_sleeps == 0 && worst_late >= 0,
 	   "%d sleeps of 1 ms ended within %d rounds of a ping-pong pair after the deadline "
 	   "(%d later; the latest after %ld rounds)",
 	   SLEEPS, TIMELY_ROUNDS, late_sleeps, worst_late);
-	rt_chan_free(ping);
-	rt_chan_free(pong);
 }
 
 /* ---- (b) --------------------------------------------------------------- */
