@@ -3,11 +3,9 @@
  * signals, and fdwait.c's epoll set (fd readiness) as one of its fds.
  * The only file that includes ev.h.
  *
- * Size: about 850 lines, over the runtime's ~500, because every wait
- * whose source is libev lives here (child records, signals), all under
- * the one poll lock.  The deadline heap and struct rt_wait are in
- * timer.c, fd waits in fdwait.c.  Next to move out: the child records
- * (about 270 lines), which touch libev only in on_child.
+ * The deadline heap and struct rt_wait are in timer.c, fd waits in
+ * fdwait.c, the child records in child.c; all are under the one poll
+ * lock, and libev reaches them only through this file.
  *
  * Threads.  libev is not thread-safe, so the loop is guarded by one lock
  * (mu).  Whichever thread wants events runs the loop while holding mu
@@ -31,12 +29,8 @@
  *
  * Children.  libev reaps every child (its SIGCHLD watcher lives in the
  * default loop, the only loop that may have ev_child watchers).  One
- * catch-all ev_child (pid 0) sees each reaped child; a child made by
- * rt_proc_start() has a record from before its clone (see struct
- * proc_rec), so its status is kept until rt_proc_wait() or
- * rt_proc_wait_any() takes it, however early it exits, and no lock is held
- * while the clone waits for the exec.  Exits of children without a record
- * (orphans inherited as a subreaper) are dropped.
+ * catch-all ev_child (pid 0) sees each reaped child and hands it to
+ * child.c, which keeps the records and the waits.
  *
  * Signals.  rt_run() blocks the configured signals (and SIGCHLD) in every
  * thread before any M starts; libev reads them through a signalfd
@@ -54,7 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rt_internal.h"
@@ -64,46 +57,14 @@ struct fd_wait {
 	struct rt_g *g;
 };
 
-/* A child made by rt_proc_start(), from before its clone until its
- * status is taken.  Pending (on pl.pending) while the clone runs: the
- * kernel stores the new pid in `pid` (CLONE_PARENT_SETTID) before the
- * child can run, so an exit reaped before rt_proc_settle() still finds
- * its record.  Then settled, in the pid hash.  An exited, settled record
- * with no waiter by pid is also on the unclaimed FIFO for
- * rt_proc_wait_any().  All fields under mu, except that the kernel writes
- * `pid` while pending (read with __atomic). */
-struct proc_rec {
-	pid_t pid;
-	int status;
-	bool exited;
-	bool settled;
-	bool discard;             /* exec failed: reap and forget */
-	bool in_fifo;
-	struct rt_g *waiter;      /* rt_proc_wait() by pid */
-	bool waited;              /* rt_proc_start_waited(): never on the unclaimed FIFO */
-	struct proc_rec *next;    /* hash chain, or the pending list */
-	struct proc_rec *fifo_prev, *fifo_next;
-};
-
-/* A G parked in rt_proc_wait_any(); on its stack. */
-struct any_wait {
-	struct rt_g *g;
-	bool woken;
-	struct any_wait *next;
-};
-
 struct sig_wait {
 	const sigset_t *set;
 	struct rt_g *g;
 	struct sig_wait *next;
 };
 
-#define PROC_BUCKETS 1024
 #define POLL_BLOCKING 1
 #define POLL_PEEK 2
-
-/* Exits of inherited orphans remembered for rt_proc_adopt(). */
-#define ORPHANS_KEPT 256
 
 /* Everything below is guarded by mu, except the atomics. */
 static struct {
@@ -123,20 +84,11 @@ static struct {
 	int64_t sleep_until;          /* heap minimum when the poller went to sleep */
 	bool kick;                    /* the sleeping poller must be woken */
 	struct rt_g *ready_head, *ready_tail;
-	struct proc_rec *procs[PROC_BUCKETS];
-	struct proc_rec *pending;     /* being cloned */
-	struct proc_rec *unclaimed_head, *unclaimed_tail;
-	struct any_wait *anywaiters;
-	bool any_cancel;
-	ev_child anychild;            /* pid 0: sees every reaped child */
+	ev_child anychild;            /* pid 0: sees every reaped child (child.c) */
 	ev_signal sigw[NSIG];
 	sigset_t sigs;                /* signals deliverable to rt_signal_wait */
 	bool sig_pending[NSIG];
 	struct sig_wait *sigwaiters;
-	/* exits of children rt_proc_start did not make (orphans inherited as
-	 * a subreaper), the last ORPHANS_KEPT, for rt_proc_adopt() */
-	struct { pid_t pid; int status; } orphans[ORPHANS_KEPT];
-	unsigned norphans;
 } pl;
 
 int64_t rt_now(void)
@@ -186,7 +138,7 @@ int64_t rt_poll_last(void)
 	return atomic_load_explicit(&pl.last_poll, memory_order_relaxed);
 }
 
-static void ready_push(struct rt_g *g)
+void rt_poll_ready_push(struct rt_g *g)
 {
 	g->schedlink = NULL;
 	if (pl.ready_tail)
@@ -234,7 +186,7 @@ void rt_poll_timers_changed(int64_t armed)
  * pending. */
 static void timers_expire(int64_t now)
 {
-	if (rt_timers_expire(now, ready_push) ||
+	if (rt_timers_expire(now, rt_poll_ready_push) ||
 	    (rt_timers_next() != INT64_MAX && !ev_is_active(&pl.tick)))
 		tick_update();
 }
@@ -389,324 +341,14 @@ void rt_sleep(int64_t ns)
 		rt_sleep_until(ns > RT_NEVER - rt_now() ? RT_NEVER - 1 : rt_now() + ns);
 }
 
-/* ---- child processes ------------------------------------------------ */
-
-static struct proc_rec **proc_slot(pid_t pid)
-{
-	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
-	while (*pp && (*pp)->pid != pid)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-/* The oldest record of pid whose child has not exited yet (pids can be
- * reused while an older exit waits to be taken). */
-static struct proc_rec **proc_slot_live(pid_t pid)
-{
-	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
-	while (*pp && ((*pp)->pid != pid || (*pp)->exited))
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void fifo_append(struct proc_rec *r)
-{
-	r->fifo_next = NULL;
-	r->fifo_prev = pl.unclaimed_tail;
-	if (pl.unclaimed_tail)
-		pl.unclaimed_tail->fifo_next = r;
-	else
-		pl.unclaimed_head = r;
-	pl.unclaimed_tail = r;
-	r->in_fifo = true;
-}
-
-static void fifo_remove(struct proc_rec *r)
-{
-	if (!r->in_fifo)
-		return;
-	if (r->fifo_prev)
-		r->fifo_prev->fifo_next = r->fifo_next;
-	else
-		pl.unclaimed_head = r->fifo_next;
-	if (r->fifo_next)
-		r->fifo_next->fifo_prev = r->fifo_prev;
-	else
-		pl.unclaimed_tail = r->fifo_prev;
-	r->in_fifo = false;
-}
-
-/* Where the settled record r is linked in its hash chain. */
-static struct proc_rec **proc_slot_of(struct proc_rec *r)
-{
-	struct proc_rec **pp = &pl.procs[(unsigned)r->pid % PROC_BUCKETS];
-	while (*pp != r)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-/* Unlink the settled record at *pp and free it. */
-static void proc_forget(struct proc_rec **pp)
-{
-	struct proc_rec *r = *pp;
-	*pp = r->next;
-	fifo_remove(r);
-	free(r);
-	waiters_add(-1);
-}
-
-/* An exited, settled record nobody waits for by pid: queue it for
- * rt_proc_wait_any() and claim the first such waiter still parked.
- * Returns that G, for the caller to ready: the poller through its ready
- * list, any other thread with rt_ready() after unlocking. */
-static struct rt_g *proc_unclaimed(struct proc_rec *r)
-{
-	fifo_append(r);
-	for (struct any_wait *w = pl.anywaiters; w; w = w->next)
-		if (!w->woken && rt_wake_claim(w->g)) {
-			w->woken = true;
-			return w->g;
-		}
-	return NULL;
-}
-
-static struct proc_rec *pending_find(pid_t pid)
-{
-	for (struct proc_rec *r = pl.pending; r; r = r->next)
-		if (__atomic_load_n(&r->pid, __ATOMIC_RELAXED) == pid)
-			return r;
-	return NULL;
-}
+/* ---- child processes (child.c) ------------------------------------------ */
 
 /* The catch-all watcher: libev has reaped child rpid. */
 static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	pid_t pid = w->rpid;
-	struct proc_rec **pp = proc_slot_live(pid), *r = *pp;
-	if (!r && !(r = pending_find(pid))) {
-		/* not made by rt_proc_start: an orphan we inherited, kept for
-		 * a while in case it is adopted (rt_proc_adopt) */
-		unsigned k = pl.norphans++ % ORPHANS_KEPT;
-		pl.orphans[k].pid = pid;
-		pl.orphans[k].status = w->rstatus;
-		return;
-	}
-	if (r->discard) {
-		proc_forget(pp);
-		return;
-	}
-	r->status = w->rstatus;
-	r->exited = true;
-	if (r->waiter) {
-		if (rt_wake_claim(r->waiter))
-			ready_push(r->waiter);
-	} else if (r->settled && !r->waited) {
-		struct rt_g *g = proc_unclaimed(r);
-		if (g)
-			ready_push(g);
-	}
-}
-
-pid_t *rt_proc_pidp(struct proc_rec *r)
-{
-	return &r->pid;
-}
-
-struct proc_rec *rt_proc_reserve(bool waited)
-{
-	struct proc_rec *r = calloc(1, sizeof *r);
-	if (!r)
-		return NULL;
-	r->waited = waited;
-	rt_lock(&pl.mu);
-	r->next = pl.pending;
-	pl.pending = r;
-	waiters_add(1);
-	rt_unlock(&pl.mu);
-	return r;
-}
-
-void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed)
-{
-	rt_lock(&pl.mu);
-	struct proc_rec **pp = &pl.pending;
-	while (*pp != r)
-		pp = &(*pp)->next;
-	*pp = r->next;
-	if (pid <= 0) {
-		free(r);
-		waiters_add(-1);
-		rt_unlock(&pl.mu);
-		return;
-	}
-	r->pid = pid;
-	r->settled = true;
-	r->next = NULL;
-	pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
-	while (*pp)
-		pp = &(*pp)->next; /* after older records of a reused pid */
-	*pp = r;
-	if (failed && r->exited)
-		proc_forget(pp);
-	else if (failed)
-		r->discard = true; /* on_child forgets it */
-	struct rt_g *wake = NULL;
-	if (!failed && r->exited && !r->waited)
-		wake = proc_unclaimed(r);
-	rt_unlock(&pl.mu);
-	if (wake)
-		rt_ready(wake);
-}
-
-int rt_proc_adopt(pid_t pid)
-{
-	struct proc_rec *r = calloc(1, sizeof *r);
-	if (!r)
-		return -1;
-	rt_lock(&pl.mu);
-	if (*proc_slot_live(pid) || pending_find(pid)) {
-		rt_unlock(&pl.mu);
-		free(r);
-		errno = EEXIST;
-		return -1;
-	}
-	r->pid = pid;
-	r->settled = true;
-	/* reaped before it was adopted: its exit, the latest of that pid */
-	unsigned n = pl.norphans < ORPHANS_KEPT ? pl.norphans : ORPHANS_KEPT;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned k = (pl.norphans - 1 - i) % ORPHANS_KEPT;
-		if (pl.orphans[k].pid == pid) {
-			r->exited = true;
-			r->status = pl.orphans[k].status;
-			pl.orphans[k].pid = 0;
-			break;
-		}
-	}
-	/* else it must be our child now: libev reaps under mu, so a child
-	 * that is ours here has its exit seen by on_child, with this record */
-	siginfo_t si;
-	if (!r->exited && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-		int err = errno;
-		rt_unlock(&pl.mu);
-		free(r);
-		errno = err;
-		return -1;
-	}
-	struct proc_rec **pp = &pl.procs[(unsigned)pid % PROC_BUCKETS];
-	while (*pp)
-		pp = &(*pp)->next;
-	*pp = r;
-	waiters_add(1);
-	struct rt_g *wake = r->exited ? proc_unclaimed(r) : NULL;
-	rt_unlock(&pl.mu);
-	if (wake)
-		rt_ready(wake);
-	return 0;
-}
-
-int rt_proc_wait(pid_t pid, int *status, int64_t deadline)
-{
-	struct rt_wait w;
-	struct rt_g *g = rt_wait_begin(&w, deadline);
-	rt_lock(&pl.mu);
-	struct proc_rec *r = *proc_slot(pid);
-	if (!r || r->discard || r->waiter) {
-		rt_unlock(&pl.mu);
-		errno = r ? EBUSY : ECHILD;
-		return -1;
-	}
-	if (!r->exited) {
-		if (rt_deadline_passed(deadline)) {
-			rt_unlock(&pl.mu);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		r->waiter = g;
-		rt_wait_park_locked(&w, "child wait");
-		rt_lock(&pl.mu);
-		rt_wait_end_locked(&w);
-		r->waiter = NULL;
-		if (!r->exited) { /* the deadline won, and the child still runs */
-			rt_unlock(&pl.mu);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
-	if (status)
-		*status = r->status;
-	proc_forget(proc_slot_of(r));
-	rt_unlock(&pl.mu);
-	return 0;
-}
-
-/* Take the oldest unclaimed exit; mu held. */
-static pid_t take_unclaimed(int *status)
-{
-	struct proc_rec *r = pl.unclaimed_head;
-	pid_t pid = r->pid;
-	if (status)
-		*status = r->status;
-	proc_forget(proc_slot_of(r));
-	return pid;
-}
-
-static void anywaiter_remove(struct any_wait *w)
-{
-	struct any_wait **pp = &pl.anywaiters;
-	while (*pp != w)
-		pp = &(*pp)->next;
-	*pp = w->next;
-}
-
-pid_t rt_proc_wait_any(int *status, int64_t deadline)
-{
-	struct rt_wait w;
-	struct rt_g *g = rt_wait_begin(&w, deadline);
-	rt_lock(&pl.mu);
-	for (;;) {
-		if (pl.unclaimed_head) {
-			pid_t pid = take_unclaimed(status);
-			rt_unlock(&pl.mu);
-			return pid;
-		}
-		if (pl.any_cancel) {
-			pl.any_cancel = false;
-			rt_unlock(&pl.mu);
-			errno = ECANCELED;
-			return -1;
-		}
-		if (rt_deadline_passed(deadline)) {
-			rt_unlock(&pl.mu);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		/* Woken by an exit, a cancel or the deadline: look again. */
-		struct any_wait aw = { .g = g, .next = pl.anywaiters };
-		rt_wait_begin(&w, deadline);
-		pl.anywaiters = &aw;
-		rt_wait_park_locked(&w, "child wait (any)");
-		rt_lock(&pl.mu);
-		rt_wait_end_locked(&w);
-		anywaiter_remove(&aw);
-	}
-}
-
-void rt_proc_wait_any_cancel(void)
-{
-	struct rt_g *wake = NULL;
-	rt_lock(&pl.mu);
-	pl.any_cancel = true;
-	for (struct any_wait *w = pl.anywaiters; w && !wake; w = w->next)
-		if (!w->woken && rt_wake_claim(w->g)) {
-			w->woken = true;
-			wake = w->g;
-		}
-	rt_unlock(&pl.mu);
-	if (wake)
-		rt_ready(wake);
+	rt_child_reaped(w->rpid, w->rstatus);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -733,7 +375,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	for (struct sig_wait *sw = pl.sigwaiters; sw; sw = sw->next)
 		if (sigismember(sw->set, sig) == 1 && rt_wake_claim(sw->g)) {
 			sw->g->wake_events = sig;
-			ready_push(sw->g);
+			rt_poll_ready_push(sw->g);
 			sigwaiter_remove(sw);
 			return;
 		}
@@ -826,17 +468,7 @@ void rt_poll_fini(void)
 			ev_signal_stop(pl.loop, &pl.sigw[s]);
 	ev_ref(pl.loop);
 	ev_child_stop(pl.loop, &pl.anychild);
-	for (int i = 0; i < PROC_BUCKETS; i++)
-		while (pl.procs[i]) {
-			struct proc_rec *r = pl.procs[i];
-			pl.procs[i] = r->next;
-			free(r);
-		}
-	while (pl.pending) {
-		struct proc_rec *r = pl.pending;
-		pl.pending = r->next;
-		free(r);
-	}
+	rt_child_fini();
 	ev_io_stop(pl.loop, &pl.netio);
 	ev_loop_destroy(pl.loop);
 	rt_fdwait_fini();

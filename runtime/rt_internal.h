@@ -492,6 +492,9 @@ int rt_poll_unlock_commit(struct rt_g *g, void *arg); /* park commit: unlock, ki
  * needed; the heap's minimum changed (armed: the new minimum, INT64_MAX
  * when it left). */
 void rt_poll_waiters_add(int n);
+/* Adds g to the Gs the current poll readies (rt_poll returns them); poll
+ * lock held, inside the loop or in rt_poll_expire. */
+void rt_poll_ready_push(struct rt_g *g);
 void rt_poll_timers_changed(int64_t armed);
 
 /* ---- timer.c: the deadline heap (poll lock held) --------------------- */
@@ -556,6 +559,10 @@ struct proc_rec *rt_proc_reserve(bool waited);
  * reap and forget. */
 void rt_proc_settle(struct proc_rec *r, pid_t pid, bool failed);
 pid_t *rt_proc_pidp(struct proc_rec *r);
+/* child.c: libev reaped pid with status (poll.c's catch-all ev_child;
+ * poll lock held); and rt_run's teardown of the records. */
+void rt_child_reaped(pid_t pid, int status);
+void rt_child_fini(void);
 /* proc.c: which signal dispositions children must reset (rt_run). */
 void rt_proc_snapshot_signals(void);
 void rt_proc_slots_init(void);          /* rt_run, before any M */
