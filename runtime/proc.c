@@ -4,7 +4,7 @@
  * libev reaps every child, so the poller must know a child before it can
  * reap it: rt_proc_start() reserves the child's record first and the
  * clone writes the new pid into it (CLONE_PARENT_SETTID) before the child
- * runs (poll.c).  No lock is held while the clone waits for the exec, so
+ * runs (child.c).  No lock is held while the clone waits for the exec, so
  * the poller, timers and other spawns go on meanwhile.
  *
  * The child is made with clone(CLONE_VM | CLONE_VFORK) on a small stack
