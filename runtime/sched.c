@@ -432,8 +432,8 @@ void rt_arrive(struct rt_g *g)
  * and must be: a pair handing the P back and forth through runnext keeps
  * one schedtick for its whole slice, and on a tick the two disagreed on
  * every switch of that slice would go through g0 and meet neither the
- * fairness pass nor the clock check.  Every TIMER_CHECK_SWITCHES switches, while a deadline is
- * pending, it reads the clock: with a deadline passed, the M goes through
+ * fairness pass nor the clock check.  Every TIMER_CHECK_SWITCHES
+ * switches, while a deadline is pending, it reads the clock: with a deadline passed, the M goes through
  * g0 for a fairness pass (m->fair), which queues the G whose deadline it
  * was behind the Gs readied before it and runs the oldest, so a sleep
  * ends on time, in deadline order, while Gs pass the P to each other,

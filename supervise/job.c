@@ -221,7 +221,9 @@ static void became_ready(struct sv_node *n, struct run *r)
 	struct sv_status *st = sv_status_lock(n);
 	st->ready = 1;
 	st->ready_after = rt_now() - r->started_at;
-	sv_status_unlock(n, 0); /* a note now is the notify socket's: READY=1 ends RELOADING=1 there (jobnotify.c) */
+	/* the note stays: now it is the notify socket's, whose READY=1 ends
+	 * a RELOADING=1 there (jobnotify.c) */
+	sv_status_unlock(n, 0);
 	set_state(n, r, RUNNING);
 	char took[32] = "";
 	if (sv_output_verbose()) { /* -v: how long it took */

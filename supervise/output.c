@@ -30,8 +30,6 @@
 #include <unistd.h>
 
 #include "rt.h"
-#include "supervise/joblog.h"
-#include "supervise/linebuf.h"
 #include "supervise/output.h"
 #include "supervise/output_internal.h"
 #include "supervise/timestamp.h"
@@ -607,15 +605,6 @@ static int logv(int prio, const char *fmt, va_list ap)
 }
 
 static int log_line(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-int sv_report_dropped(const char *name, int which, const char *where, uint64_t n, int gave_up)
-{
-	return log_line(PRIO_WARNING, "%s: %llu line%s of its %s dropped: %s was not being written "
-	                "(%s)", name, (unsigned long long)n, n == 1 ? "" : "s",
-	                which == 1 ? "stdout" : "stderr", where,
-	                gave_up ? "the job had ended" : "log_overflow = drop");
-}
-
 static int log_line(int prio, const char *fmt, ...)
 {
 	va_list ap;
@@ -623,6 +612,14 @@ static int log_line(int prio, const char *fmt, ...)
 	int rc = logv(prio, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int sv_report_dropped(const char *name, int which, const char *where, uint64_t n, int gave_up)
+{
+	return log_line(PRIO_WARNING, "%s: %llu line%s of its %s dropped: %s was not being written "
+	                "(%s)", name, (unsigned long long)n, n == 1 ? "" : "s",
+	                which == 1 ? "stdout" : "stderr", where,
+	                gave_up ? "the job had ended" : "log_overflow = drop");
 }
 
 void sv_info(const char *fmt, ...)

@@ -5,12 +5,13 @@
  * Each of grun's stdout and stderr has one writer green thread fed by a
  * channel of whole buffers, so a line is always written by one write(2)
  * call of one thread and lines of different jobs never interleave.  A
- * pump green thread per job run (both its pipes) cuts the job's output into lines and
- * prefixes each with the job's name (padded to the longest name, colored
- * on a terminal), stamps it (timestamp.h) and, for journald, gives it a
- * "<N>" priority (or, with --log-format=native, makes it an entry with
- * fields of its own, sent to journald's socket by one more writer).  A job's file: outputs and its log = DIR directory are
- * sinks of their own with their own writers (logfile.c).  A full
+ * pump green thread per job run (both its pipes; pump.c) cuts the job's
+ * output into lines and prefixes each with the job's name (padded to the
+ * longest name, colored on a terminal), stamps it (timestamp.h) and, for
+ * journald, gives it a "<N>" priority (or, with --log-format=native,
+ * makes it an entry with fields of its own, sent to journald's socket by
+ * one more writer).  A job's file: outputs and its log = DIR directory
+ * are sinks of their own with their own writers (logfile.c).  A full
  * channel parks the pumps, which stop reading the pipes, which blocks the
  * jobs: back-pressure all the way (or, with log_overflow = drop, the
  * lines are dropped and counted).  Supervision never waits for a sink.
@@ -65,11 +66,11 @@ int sv_output_verbose(void);
 int sv_output_reopen(void);
 /* sv_pump_start() starts a green thread that reads a job's stdout pipe
  * out_fd and stderr pipe err_fd (either may be -1; both non-blocking and
- * just made; both are owned and closed by the pump) until EOF on both.  Each pipe goes where job j
- * says: a file: output gets the bytes as they are; a log one goes to j's
- * log directory, or to grun's stdout (the lines of out_fd) or stderr
- * (err_fd) prefixed with name (the instance's); color_index picks the
- * color; inst (1-based) and pid (the job's process) name its journald
+ * just made; both are owned and closed by the pump) until EOF on both.
+ * Each pipe goes where job j says: a file: output gets the bytes as
+ * they are; a log one goes to j's log directory, or to grun's stdout
+ * (the lines of out_fd) or stderr (err_fd) prefixed with name (the
+ * instance's); color_index picks the color; inst (1-based) and pid (the job's process) name its journald
  * entries with --log-format=native; log (may be NULL) gets a copy of
  * every line that is not a file: output's, for grunctl logs (joblog.h).
  * With end, *end gets a handle for sv_pump_end_wait().  0, or -1 (the

@@ -413,7 +413,8 @@ static int pump_read(struct pump_in *p)
  * its flood still has its count said once the log is written again. */
 #define DROP_REPORT_RETRY (100 * 1000000LL)
 
-/* Reports the counts of dropped lines that fit in grun's log now. */
+/* Reports the counts of dropped lines that fit in grun's log now (at
+ * the pump's end, the last chance: what does not fit is lost). */
 static void report_owed(struct pump *p)
 {
 	for (int i = 0; i < 2; i++) {
@@ -463,9 +464,7 @@ static void pump_main(void *arg)
 		for (int i = 0; i < 2; i++)
 			again[i] = pf[i].revents ? pump_read(&p->in[i]) : 0;
 	}
-	for (int i = 0; i < 2; i++)
-		if (p->in[i].dropped)
-			sv_report_dropped(p->name, i + 1, p->in[i].sink->label, p->in[i].dropped, p->gave_up);
+	report_owed(p);
 	if (p->end) {
 		rt_chan_close(p->end->eof);
 		end_unref(p->end);
